@@ -1,0 +1,106 @@
+"""Application errors: one class carrying a stable code and a Chinese detail.
+
+Every app subclasses :class:`ApplicationError` in its own ``errors.py``; the handler in
+``backend.exceptions`` turns all of them (and DRF's and Django's own) into the one shape
+``{"code", "detail", "fields"?}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import status
+from rest_framework.exceptions import APIException
+
+# Codes shared by every app. Tests import these instead of repeating strings.
+VALIDATION_ERROR = "validation_error"
+PARSE_ERROR = "parse_error"
+NOT_AUTHENTICATED = "not_authenticated"
+AUTHENTICATION_FAILED = "authentication_failed"
+TOKEN_NOT_VALID = "token_not_valid"  # noqa: S105 - an error code, not a secret
+PERMISSION_DENIED = "permission_denied"
+NOT_FOUND = "not_found"
+METHOD_NOT_ALLOWED = "method_not_allowed"
+NOT_ACCEPTABLE = "not_acceptable"
+UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
+REQUEST_TOO_LARGE = "request_too_large"
+THROTTLED = "throttled"
+SERVER_ERROR = "server_error"
+SERVICE_UNAVAILABLE = "service_unavailable"
+CONFLICT = "conflict"
+
+WECHAT_UNBOUND = "wechat_unbound"
+WECHAT_CODE_INVALID = "wechat_code_invalid"
+WECHAT_RATE_LIMITED = "wechat_rate_limited"
+WECHAT_USER_BLOCKED = "wechat_user_blocked"
+WECHAT_UNAVAILABLE = "wechat_unavailable"
+WECHAT_ALREADY_BOUND = "wechat_already_bound"
+INVALID_CREDENTIALS = "invalid_credentials"
+
+
+class ApplicationError(APIException):
+    """An error the API reports on purpose: status, stable ``code``, Chinese ``detail``."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_code = VALIDATION_ERROR
+    default_detail = "请求有误。"
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        code: str | None = None,
+        fields: dict[str, list[str]] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(detail=detail or self.default_detail, code=code or self.default_code)
+        self.code = code or self.default_code
+        self.fields = fields
+        # Extra machine-readable data merged into the body (e.g. ``distance_m`` for too_far).
+        self.extra = extra or {}
+
+
+class InvalidInput(ApplicationError):
+    """400: input failed a rule that a serializer cannot express on its own."""
+
+
+class Conflict(ApplicationError):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = CONFLICT
+    default_detail = "操作与当前状态冲突。"
+
+
+class Unprocessable(ApplicationError):
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+    default_code = "unprocessable"
+    default_detail = "请求无法处理。"
+
+
+class Forbidden(ApplicationError):
+    status_code = status.HTTP_403_FORBIDDEN
+    default_code = PERMISSION_DENIED
+    default_detail = "您没有执行该操作的权限。"
+
+
+class Unavailable(ApplicationError):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = SERVICE_UNAVAILABLE
+    default_detail = "服务暂时不可用，请稍后再试。"
+
+
+class NotAuthenticated(ApplicationError):
+    status_code = status.HTTP_401_UNAUTHORIZED
+    default_code = NOT_AUTHENTICATED
+    default_detail = "请先登录。"
+
+
+class TooManyRequests(ApplicationError):
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    default_code = THROTTLED
+    default_detail = "请求过于频繁，请稍后再试。"
+
+    def __init__(
+        self, detail: str | None = None, *, code: str | None = None, wait: int | None = None
+    ):
+        super().__init__(detail, code=code)
+        self.wait = wait

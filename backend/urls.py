@@ -1,0 +1,31 @@
+"""URL configuration: the API under /api/v1/, schema and docs, health, admin."""
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from backend.health import healthz
+
+admin.site.site_header = "我为群众办一事 · 管理后台"
+admin.site.site_title = "我为群众办一事"
+admin.site.index_title = "数据管理"
+
+api_v1 = [
+    path("", include("accounts.urls")),
+    path("", include("stations.urls")),
+    path("", include("members.urls")),
+    path("", include("services.urls")),
+]
+
+urlpatterns = [
+    path("api/v1/", include(api_v1)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("healthz", healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+]
+
+handler400 = "backend.exceptions.handler400"
+handler403 = "backend.exceptions.handler403"
+handler404 = "backend.exceptions.handler404"
+handler500 = "backend.exceptions.handler500"
