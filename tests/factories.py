@@ -5,8 +5,14 @@ from __future__ import annotations
 import factory
 
 from accounts.models import User
+from members.models import Member, Specialty, Team
+from stations.models import Station, Town, Village
 
 PASSWORD = "Correct-Horse-9"
+
+# Dinghai District centre; factories scatter things a few kilometres around it.
+CENTRE_LAT = 30.0194
+CENTRE_LNG = 122.1028
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -23,3 +29,92 @@ class UserFactory(factory.django.DjangoModelFactory):
     def _save(obj, create, extracted, **kwargs):
         if create:
             obj.save()
+
+
+class TownFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Town
+
+    name = factory.Sequence(lambda n: f"测试{n}街道")
+    lat = CENTRE_LAT
+    lng = CENTRE_LNG
+
+
+class StationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Station
+        skip_postgeneration_save = True
+
+    name = factory.Sequence(lambda n: f"测试驿站{n}")
+    kind = Station.Kind.CONSULTATION
+    town = factory.SubFactory(TownFactory)
+    address = "定海区测试路 1 号"
+    lat = factory.SelfAttribute("town.lat")
+    lng = factory.SelfAttribute("town.lng")
+
+    @factory.post_generation
+    def managers(self, create, extracted, **kwargs):
+        if create and extracted:
+            self.managers.add(*extracted)
+
+
+class VillageFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Village
+        skip_postgeneration_save = True
+
+    town = factory.SubFactory(TownFactory)
+    name = factory.Sequence(lambda n: f"测试{n}村")
+    lat = factory.LazyAttribute(lambda o: o.town.lat + 0.01)
+    lng = factory.LazyAttribute(lambda o: o.town.lng + 0.01)
+    station = None
+
+    @factory.post_generation
+    def liaisons(self, create, extracted, **kwargs):
+        if create and extracted:
+            self.liaisons.add(*extracted)
+
+
+class SpecialtyFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Specialty
+        django_get_or_create = ("code",)
+
+    code = factory.Sequence(lambda n: f"spec{n}")
+    name = factory.Sequence(lambda n: f"专长{n}")
+
+
+class TeamFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Team
+        skip_postgeneration_save = True
+
+    name = factory.Sequence(lambda n: f"测试委员团队{n}")
+    sector = "法律界"
+    home_town = factory.SubFactory(TownFactory)
+    home_lat = factory.SelfAttribute("home_town.lat")
+    home_lng = factory.SelfAttribute("home_town.lng")
+
+    @factory.post_generation
+    def specialties(self, create, extracted, **kwargs):
+        if create and extracted:
+            self.specialties.add(*extracted)
+
+
+class MemberFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Member
+        skip_postgeneration_save = True
+
+    user = factory.SubFactory(UserFactory, is_member=True)
+    name = factory.SelfAttribute("user.name")
+    phone = factory.SelfAttribute("user.phone")
+    sector = "法律界"
+    team = None
+    home_lat = CENTRE_LAT
+    home_lng = CENTRE_LNG
+
+    @factory.post_generation
+    def specialties(self, create, extracted, **kwargs):
+        if create and extracted:
+            self.specialties.add(*extracted)
