@@ -92,6 +92,14 @@ class Member(models.Model):
     home_lat = models.FloatField("常住地纬度", null=True, blank=True)
     home_lng = models.FloatField("常住地经度", null=True, blank=True)
     active = models.BooleanField("在册", default=True)
+    # 激活码: accounts made by staff or the roster import start without a usable password; the
+    # member sets one with this one-time code. Only a keyed hash is kept, the code is shown once.
+    activation_code_hash = models.CharField(
+        "激活码摘要", max_length=64, blank=True, default="", editable=False
+    )
+    activation_expires_at = models.DateTimeField(
+        "激活码有效期至", null=True, blank=True, editable=False
+    )
     created_at = models.DateTimeField("创建时间", auto_now_add=True)
     updated_at = models.DateTimeField("更新时间", auto_now=True)
 

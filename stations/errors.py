@@ -6,13 +6,16 @@ Each error carries a stable ``code`` and, where one input is at fault, ``fields`
 
 from __future__ import annotations
 
-from accounts.errors import ApplicationError
+from accounts.errors import ApplicationError, Conflict, Forbidden
 
 INVALID_COORDINATES = "invalid_coordinates"
 UNKNOWN_COORD_TYPE = "unknown_coord_type"
 OUTSIDE_CHINA = "outside_china"
 INVALID_BBOX = "invalid_bbox"
 INVALID_RADIUS = "invalid_radius"
+DUPLICATE_NAME = "duplicate_name"
+DUPLICATE_CODE = "duplicate_code"
+STATION_FIELD_NOT_EDITABLE = "station_field_not_editable"
 
 
 class InvalidCoordinates(ApplicationError):
@@ -48,3 +51,24 @@ class InvalidRadius(ApplicationError):
 
     default_code = INVALID_RADIUS
     default_detail = "搜索半径无效。"
+
+
+class DuplicateName(Conflict):
+    """409: another row already has this name (in its town, for villages)."""
+
+    default_code = DUPLICATE_NAME
+    default_detail = "名称已存在。"
+
+
+class DuplicateCode(Conflict):
+    """409: another town already has this 行政区划代码."""
+
+    default_code = DUPLICATE_CODE
+    default_detail = "代码已存在。"
+
+
+class StationFieldNotEditable(Forbidden):
+    """403: a station manager tried to change a field only staff may change."""
+
+    default_code = STATION_FIELD_NOT_EDITABLE
+    default_detail = "驿站管理员只能修改地址和坐标。"

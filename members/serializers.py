@@ -1,0 +1,278 @@
+"""Input and output serializers of specialties, teams, members, the roster import and /me/.
+
+Names, phones and homes of people go through :mod:`members.pii` fields, never plain ones.
+"""
+
+from __future__ import annotations
+
+import re
+
+from rest_framework import serializers
+
+from accounts.models import User
+from members.models import Member, Specialty, Team
+from members.phones import normalize_phone
+from members.pii import HomeCoordinateField, NameField, PhoneField
+from stations.models import Town
+from stations.serializers import CoordinateField, CoordTypeField, take_point
+
+_CODE_RE = re.compile(r"[a-z][a-z0-9_]*")
+
+
+class SpecialtySerializer(serializers.ModelSerializer):
+    """专长."""
+
+    class Meta:
+        model = Specialty
+        fields = ["id", "code", "name", "active", "updated_at"]
+        read_only_fields = fields
+
+
+class SpecialtyBriefSerializer(serializers.ModelSerializer):
+    """A specialty inside a team or member."""
+
+    class Meta:
+        model = Specialty
+        fields = ["id", "code", "name"]
+        read_only_fields = fields
+
+
+class SpecialtyInputSerializer(serializers.Serializer):
+    """Create or partly update a specialty."""
+
+    code = serializers.CharField(max_length=30, help_text="小写字母、数字、下划线，如 law")
+    name = serializers.CharField(max_length=30)
+    active = serializers.BooleanField(required=False)
+
+    def validate_code(self, value: str) -> str:
+        if not _CODE_RE.fullmatch(value):
+            raise serializers.ValidationError("代码只能包含小写字母、数字和下划线，且以字母开头。")
+        return value
+
+
+class PersonSerializer(serializers.ModelSerializer):
+    """A user named somewhere (a team leader): id and the name and phone the viewer may see."""
+
+    name = NameField(user_id_attr="id")
+    phone = PhoneField(user_id_attr="id")
+
+    class Meta:
+        model = User
+        fields = ["id", "name", "phone"]
+        read_only_fields = fields
+
+
+class TeamBriefSerializer(serializers.ModelSerializer):
+    """A team inside a member."""
+
+    class Meta:
+        model = Team
+        fields = ["id", "name", "sector"]
+        read_only_fields = fields
+
+
+class TeamSerializer(serializers.ModelSerializer):
+    """委员团队: sector, home, specialties, leader, number of active members."""
+
+    specialties = SpecialtyBriefSerializer(many=True, read_only=True)
+    leader = PersonSerializer(read_only=True, allow_null=True)
+    member_count = serializers.IntegerField(read_only=True, help_text="在册委员人数")
+
+    class Meta:
+        model = Team
+        fields = [
+            "id",
+            "name",
+            "sector",
+            "home_town",
+            "home_lat",
+            "home_lng",
+            "specialties",
+            "leader",
+            "member_count",
+            "active",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class TeamInputSerializer(serializers.Serializer):
+    """Create or partly update a team; ``home_lat``/``home_lng`` both null clears the home."""
+
+    name = serializers.CharField(max_length=100)
+    sector = serializers.CharField(max_length=50, allow_blank=True, required=False)
+    home_town = serializers.PrimaryKeyRelatedField(
+        queryset=Town.objects.filter(active=True), allow_null=True, required=False
+    )
+    home_lat = CoordinateField()
+    home_lng = CoordinateField()
+    coord_type = CoordTypeField()
+    specialties = serializers.PrimaryKeyRelatedField(
+        queryset=Specialty.objects.filter(active=True), many=True, required=False
+    )
+    leader = serializers.PrimaryKeyRelatedField(
+        queryset=User.objects.filter(is_active=True),
+        allow_null=True,
+        required=False,
+        help_text="负责人的用户 id（须为在册委员）",
+    )
+    active = serializers.BooleanField(required=False)
+
+    def validate(self, attrs):
+        return take_point(
+            attrs, required=False, lat="home_lat", lng="home_lng", into="home", nullable=True
+        )
+
+
+class MemberSerializer(serializers.ModelSerializer):
+    """委员 as the viewer may see them (see members.pii)."""
+
+    name = NameField()
+    phone = PhoneField()
+    team = TeamBriefSerializer(read_only=True, allow_null=True)
+    specialties = SpecialtyBriefSerializer(many=True, read_only=True)
+    home_lat = HomeCoordinateField(attr="home_lat")
+    home_lng = HomeCoordinateField(attr="home_lng")
+
+    class Meta:
+        model = Member
+        fields = [
+            "id",
+            "user",
+            "name",
+            "phone",
+            "sector",
+            "team",
+            "specialties",
+            "home_lat",
+            "home_lng",
+            "active",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class MemberCreatedSerializer(MemberSerializer):
+    """A new member, with the one-time activation code (shown this once)."""
+
+    activation_code = serializers.CharField(
+        read_only=True,
+        allow_null=True,
+        help_text="一次性激活码，仅此一次返回；已有可用密码的账号为 null",
+    )
+    activation_expires_at = serializers.DateTimeField(read_only=True, allow_null=True)
+
+    class Meta(MemberSerializer.Meta):
+        fields = [*MemberSerializer.Meta.fields, "activation_code", "activation_expires_at"]
+        read_only_fields = fields
+
+
+class PhoneInputField(serializers.CharField):
+    """A mainland mobile number, normalized to 11 digits."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", 20)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        phone = normalize_phone(super().to_internal_value(data))
+        if phone is None:
+            raise serializers.ValidationError("请填写 11 位中国大陆手机号。")
+        return phone
+
+
+class MemberInputSerializer(serializers.Serializer):
+    """Create or partly update a member; the account's login name is the phone number."""
+
+    name = serializers.CharField(max_length=50)
+    phone = PhoneInputField()
+    sector = serializers.CharField(max_length=50, allow_blank=True, required=False)
+    team = serializers.PrimaryKeyRelatedField(
+        queryset=Team.objects.filter(active=True), allow_null=True, required=False
+    )
+    specialties = serializers.PrimaryKeyRelatedField(
+        queryset=Specialty.objects.filter(active=True), many=True, required=False
+    )
+    home_lat = CoordinateField()
+    home_lng = CoordinateField()
+    coord_type = CoordTypeField()
+    active = serializers.BooleanField(required=False)
+
+    def validate(self, attrs):
+        return take_point(
+            attrs, required=False, lat="home_lat", lng="home_lng", into="home", nullable=True
+        )
+
+
+class ActivationCodeSerializer(serializers.Serializer):
+    """A freshly issued one-time activation code."""
+
+    activation_code = serializers.CharField()
+    activation_expires_at = serializers.DateTimeField()
+
+
+class ActivateInputSerializer(serializers.Serializer):
+    """Phone, the activation code staff handed over, and the new password."""
+
+    phone = PhoneInputField()
+    code = serializers.CharField(max_length=32)
+    password = serializers.CharField(
+        max_length=128, trim_whitespace=False, style={"input_type": "password"}
+    )
+
+
+class RosterUploadSerializer(serializers.Serializer):
+    """``multipart/form-data`` with one ``file``: the .xlsx roster."""
+
+    file = serializers.FileField(allow_empty_file=False)
+
+
+class RosterAccountSerializer(serializers.Serializer):
+    """A login account the import created: the code to hand to the member, shown this once."""
+
+    row = serializers.IntegerField(help_text="Excel 行号")
+    member = serializers.IntegerField(help_text="委员 id")
+    name = serializers.CharField()
+    phone = serializers.CharField(help_text="登录用户名")
+    activation_code = serializers.CharField()
+    activation_expires_at = serializers.DateTimeField()
+
+
+class RosterResultSerializer(serializers.Serializer):
+    """What an import did."""
+
+    rows = serializers.IntegerField(help_text="导入的数据行数")
+    created = serializers.IntegerField(help_text="新建委员数")
+    updated = serializers.IntegerField(help_text="更新委员数")
+    accounts = RosterAccountSerializer(many=True, help_text="新账号及其一次性激活码")
+
+
+class OwnProfileSerializer(serializers.ModelSerializer):
+    """The signed-in member's own profile (nothing masked: it is theirs)."""
+
+    specialties = SpecialtyBriefSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Member
+        fields = [
+            "id",
+            "name",
+            "phone",
+            "sector",
+            "specialties",
+            "home_lat",
+            "home_lng",
+            "active",
+        ]
+        read_only_fields = fields
+
+
+class OwnTeamSerializer(serializers.ModelSerializer):
+    """The signed-in member's team."""
+
+    specialties = SpecialtyBriefSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Team
+        fields = ["id", "name", "sector", "home_town", "home_lat", "home_lng", "specialties"]
+        read_only_fields = fields

@@ -1,0 +1,225 @@
+"""Input and output serializers of towns, villages and stations.
+
+Coordinates arrive as ``lat``/``lng`` (numbers or numeric strings) with an optional
+``coord_type`` (``wgs84``, the default, or ``gcj02``); :func:`stations.geo.validate_point`
+checks them and converts GCJ-02, so only WGS-84 is ever stored.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from accounts.errors import ApplicationError
+from accounts.models import User
+from stations.geo import WGS84, validate_point
+from stations.models import Station, Town, Village
+
+# 行政区划代码: 6 (county), 9 (town) or 12 (village) digits.
+_DIVISION_CODE_RE = re.compile(r"\d{6}(?:\d{3}(?:\d{3})?)?")
+
+
+@extend_schema_field(OpenApiTypes.DOUBLE)
+class CoordinateField(serializers.Field):
+    """A latitude or longitude, taken as sent; ``validate_point`` judges it in ``validate``."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("allow_null", True)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        return data
+
+    def to_representation(self, value):
+        return value
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "enum": ["wgs84", "gcj02"],
+        "default": "wgs84",
+        "description": "输入坐标的坐标系；gcj02（微信/高德/腾讯地图）会被转换为 WGS-84 存储。",
+    }
+)
+class CoordTypeField(serializers.CharField):
+    """``wgs84`` (default) or ``gcj02``; anything else is refused by ``validate_point``."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("max_length", 10)
+        super().__init__(**kwargs)
+
+
+def take_point(
+    attrs: dict[str, Any],
+    *,
+    required: bool,
+    lat: str = "lat",
+    lng: str = "lng",
+    into: str = "point",
+    nullable: bool = False,
+) -> dict[str, Any]:
+    """Replace ``lat``/``lng``/``coord_type`` in ``attrs`` by one validated WGS-84 ``Point``.
+
+    On a partial update the pair is optional, but when either is sent both must be (a
+    coordinate is meaningless alone). With ``nullable``, sending both as null clears it.
+    """
+    coord_type = attrs.pop("coord_type", WGS84)
+    sent = lat in attrs or lng in attrs
+    lat_value = attrs.pop(lat, None)
+    lng_value = attrs.pop(lng, None)
+    if not (sent or required):
+        return attrs
+    if nullable and lat_value is None and lng_value is None:
+        attrs[into] = None
+        return attrs
+    try:
+        attrs[into] = validate_point(lat_value, lng_value, coord_type=coord_type)
+    except ApplicationError as exc:
+        # Name the fields as the client sent them (home_lat rather than lat).
+        fields = getattr(exc, "fields", None)
+        if fields and (lat, lng) != ("lat", "lng"):
+            exc.fields = {
+                {"lat": lat, "lng": lng}.get(key, key): msg for key, msg in fields.items()
+            }
+        raise
+    return attrs
+
+
+class TownSerializer(serializers.ModelSerializer):
+    """A town (镇/街道) as every reader sees it."""
+
+    class Meta:
+        model = Town
+        fields = ["id", "name", "code", "kind", "lat", "lng", "active", "updated_at"]
+        read_only_fields = fields
+
+
+class TownInputSerializer(serializers.Serializer):
+    """Create (all of name, lat, lng) or partly update a town."""
+
+    name = serializers.CharField(max_length=50)
+    code = serializers.CharField(max_length=12, allow_blank=True, required=False)
+    kind = serializers.ChoiceField(choices=Town.Kind.choices, required=False)
+    lat = CoordinateField(required=True, allow_null=False)
+    lng = CoordinateField(required=True, allow_null=False)
+    coord_type = CoordTypeField()
+    active = serializers.BooleanField(required=False)
+
+    def validate_code(self, value: str) -> str:
+        if value and not _DIVISION_CODE_RE.fullmatch(value):
+            raise serializers.ValidationError("行政区划代码应为 6、9 或 12 位数字。")
+        return value
+
+    def validate(self, attrs):
+        return take_point(attrs, required=not self.partial)
+
+
+class VillageSerializer(serializers.ModelSerializer):
+    """A village (村/社区): its town, the station that serves it, its liaisons' user ids."""
+
+    liaisons = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+
+    class Meta:
+        model = Village
+        fields = [
+            "id",
+            "town",
+            "name",
+            "kind",
+            "lat",
+            "lng",
+            "remote",
+            "station",
+            "liaisons",
+            "active",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class VillageInputSerializer(serializers.Serializer):
+    """Create or partly update a village."""
+
+    town = serializers.PrimaryKeyRelatedField(queryset=Town.objects.filter(active=True))
+    name = serializers.CharField(max_length=50)
+    kind = serializers.ChoiceField(choices=Village.Kind.choices, required=False)
+    lat = CoordinateField(required=True, allow_null=False)
+    lng = CoordinateField(required=True, allow_null=False)
+    coord_type = CoordTypeField()
+    remote = serializers.BooleanField(required=False)
+    station = serializers.PrimaryKeyRelatedField(
+        queryset=Station.objects.filter(active=True), allow_null=True, required=False
+    )
+    liaisons = serializers.PrimaryKeyRelatedField(
+        queryset=User.objects.filter(is_active=True), many=True, required=False
+    )
+    active = serializers.BooleanField(required=False)
+
+    def validate(self, attrs):
+        return take_point(attrs, required=not self.partial)
+
+
+class StationSerializer(serializers.ModelSerializer):
+    """A station (驿站/工作室): kind, town, address, position, its managers' user ids."""
+
+    managers = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+
+    class Meta:
+        model = Station
+        fields = [
+            "id",
+            "name",
+            "kind",
+            "town",
+            "address",
+            "lat",
+            "lng",
+            "managers",
+            "active",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class StationInputSerializer(serializers.Serializer):
+    """Create (staff) or partly update a station (staff; its managers: address and position)."""
+
+    name = serializers.CharField(max_length=100)
+    kind = serializers.ChoiceField(choices=Station.Kind.choices)
+    town = serializers.PrimaryKeyRelatedField(queryset=Town.objects.filter(active=True))
+    address = serializers.CharField(max_length=200, allow_blank=True, required=False)
+    lat = CoordinateField(required=True, allow_null=False)
+    lng = CoordinateField(required=True, allow_null=False)
+    coord_type = CoordTypeField()
+    managers = serializers.PrimaryKeyRelatedField(
+        queryset=User.objects.filter(is_active=True), many=True, required=False
+    )
+    active = serializers.BooleanField(required=False)
+
+    def validate(self, attrs):
+        return take_point(attrs, required=not self.partial)
+
+
+class StationBriefSerializer(serializers.ModelSerializer):
+    """A station a manager manages, as /me/ lists it."""
+
+    class Meta:
+        model = Station
+        fields = ["id", "name", "kind", "town", "address", "lat", "lng"]
+        read_only_fields = fields
+
+
+class VillageBriefSerializer(serializers.ModelSerializer):
+    """A village a liaison posts for, as /me/ lists it."""
+
+    class Meta:
+        model = Village
+        fields = ["id", "name", "kind", "town", "station", "remote", "lat", "lng"]
+        read_only_fields = fields
