@@ -118,3 +118,83 @@ class MemberFactory(factory.django.DjangoModelFactory):
     def specialties(self, create, extracted, **kwargs):
         if create and extracted:
             self.specialties.add(*extracted)
+
+
+# ------------------------------------------------ services: campaigns, requests, claims
+from datetime import timedelta  # noqa: E402
+
+from django.db.models import F  # noqa: E402
+from django.utils import timezone  # noqa: E402
+
+from services.models import Campaign, Claim, ServiceRequest  # noqa: E402
+
+
+class CampaignFactory(factory.django.DjangoModelFactory):
+    """A campaign running from a year ago to a year ahead, so any test date falls inside."""
+
+    class Meta:
+        model = Campaign
+
+    kind = Campaign.Kind.WARM_VILLAGE
+    name = factory.Sequence(lambda n: f"测试活动{n}")
+    starts_on = factory.LazyFunction(lambda: timezone.localdate() - timedelta(days=365))
+    ends_on = factory.LazyFunction(lambda: timezone.localdate() + timedelta(days=365))
+    target_served = 1000
+
+
+class ServiceRequestFactory(factory.django.DjangoModelFactory):
+    """An open request at its station, starting in two days, three hours long."""
+
+    class Meta:
+        model = ServiceRequest
+        skip_postgeneration_save = True
+
+    station = factory.SubFactory(StationFactory)
+    village = None
+    campaign = factory.SubFactory(CampaignFactory)
+    title = factory.Sequence(lambda n: f"测试需求{n}")
+    description = "送法律进村：法律咨询与普法讲座。"
+    lat = factory.SelfAttribute("station.lat")
+    lng = factory.SelfAttribute("station.lng")
+    address = "定海区测试路 2 号"
+    starts_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=2))
+    ends_at = factory.LazyAttribute(lambda o: o.starts_at + timedelta(hours=3))
+    slots = 5
+    claimed = 0
+    status = ServiceRequest.Status.OPEN
+    contact_name = "张联系"
+    contact_phone = "13900009999"
+
+    @factory.post_generation
+    def specialties(self, create, extracted, **kwargs):
+        if create and extracted:
+            self.specialties.add(*extracted)
+
+
+class ClaimFactory(factory.django.DjangoModelFactory):
+    """A claim; slot-holding ones bump the request's counter (and mark it full) like the
+    workflow does, so factories never build a request whose counter disagrees with its rows."""
+
+    class Meta:
+        model = Claim
+        skip_postgeneration_save = True
+
+    request = factory.SubFactory(ServiceRequestFactory)
+    member = factory.SubFactory(MemberFactory)
+    team = factory.SelfAttribute("member.team")
+    status = Claim.Status.CLAIMED
+    claimed_at = factory.LazyAttribute(
+        lambda o: timezone.now() if o.status in Claim.SLOT_HOLDING else None
+    )
+    check_in_by = factory.LazyAttribute(
+        lambda o: max(o.request.starts_at, o.claimed_at) if o.claimed_at else None
+    )
+
+    @factory.post_generation
+    def _count(obj, create, extracted, **kwargs):
+        if create and obj.status in Claim.SLOT_HOLDING:
+            ServiceRequest.objects.filter(pk=obj.request_id).update(claimed=F("claimed") + 1)
+            ServiceRequest.objects.filter(
+                pk=obj.request_id, status=ServiceRequest.Status.OPEN, claimed__gte=F("slots")
+            ).update(status=ServiceRequest.Status.FULL)
+            obj.request.refresh_from_db()

@@ -4,15 +4,38 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from accounts.demo import DEMO_PASSWORD, DEMO_USERS, seed_users
+from services.demo import seed_requests
+from members.demo import attach_demo_member, seed_roster
+from stations.demo import DEMO_STATION, DEMO_VILLAGE, attach_demo_users, seed_geography
 
 
 class Command(BaseCommand):
-    help = "Load demo data (idempotent): demo logins of every role, the district's geography."
+    help = (
+        "Load demo data (idempotent): demo logins of every role, the district's towns, villages "
+        "and stations, specialties, teams, members, campaigns and service requests."
+    )
 
     def handle(self, *args, **options):
         with transaction.atomic():
-            seed_users()
+            users = seed_users()
+            geography = seed_geography()
+            roster = seed_roster(geography.towns)
+            attach_demo_users(
+                geography, manager=users["demo_manager"], liaison=users["demo_liaison"]
+            )
+            member = attach_demo_member(roster, user=users["demo_member"])
+            requests = seed_requests()
         self.stdout.write(self.style.SUCCESS("演示数据已就绪 / demo data ready"))
+        self.stdout.write(
+            f"  镇街 {len(geography.towns)} · 村社 {len(geography.villages)} · "
+            f"驿站/工作室 {len(geography.stations)} · 专长 {len(roster.specialties)} · "
+            f"团队 {len(roster.teams)} · 委员 {len(roster.members) + 1} · 需求 {requests.total}"
+        )
         self.stdout.write(f"演示账号 / demo logins (password: {DEMO_PASSWORD}):")
+        where = {
+            "demo_manager": f"管理 {DEMO_STATION}",
+            "demo_liaison": f"联络 {DEMO_VILLAGE[0]}{DEMO_VILLAGE[1]}",
+            "demo_member": f"{member.team.name if member.team else ''}",
+        }
         for username, (name, _flags) in DEMO_USERS.items():
-            self.stdout.write(f"  {username:<14} {name}")
+            self.stdout.write(f"  {username:<14} {name}  {where.get(username, '')}".rstrip())

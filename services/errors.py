@@ -1,0 +1,202 @@
+"""Errors of requests, claims and idempotency; tests import the code constants."""
+
+from __future__ import annotations
+
+from accounts.errors import ApplicationError, Conflict, Forbidden, InvalidInput, Unprocessable
+
+REQUEST_FULL = "request_full"
+ALREADY_CLAIMED = "already_claimed"
+REQUEST_NOT_OPEN = "request_not_open"
+TIME_CONFLICT = "time_conflict"
+INVITE_WINDOW = "invite_window"
+CLAIM_REJECTED = "claim_rejected"
+MEMBER_PROFILE_REQUIRED = "member_profile_required"
+NOT_CLAIMANT = "not_claimant"
+CLAIM_NOT_ACTIVE = "claim_not_active"
+CANCEL_WINDOW_CLOSED = "cancel_window_closed"
+ALREADY_CHECKED_IN = "already_checked_in"
+CHECK_IN_WINDOW = "check_in_window"
+TOO_FAR = "too_far"
+NOT_CHECKED_IN = "not_checked_in"
+ALREADY_CHECKED_OUT = "already_checked_out"
+CLAIM_NOT_REJECTABLE = "claim_not_rejectable"
+REQUEST_NOT_EDITABLE = "request_not_editable"
+REQUEST_NOT_CANCELLABLE = "request_not_cancellable"
+REQUEST_HAS_CLAIMS = "request_has_claims"
+SLOTS_BELOW_CLAIMED = "slots_below_claimed"
+IDEMPOTENCY_MISMATCH = "idempotency_mismatch"
+IDEMPOTENCY_IN_PROGRESS = "idempotency_in_progress"
+INVALID_IDEMPOTENCY_KEY = "invalid_idempotency_key"
+
+
+class RequestFull(Conflict):
+    """409: every slot of the request is taken (join the waitlist with ``?waitlist=1``)."""
+
+    default_code = REQUEST_FULL
+    default_detail = "该需求名额已满，可加入候补。"
+
+
+class AlreadyClaimed(Conflict):
+    """409: the member already holds a claim (or a waitlist place) on this request."""
+
+    default_code = ALREADY_CLAIMED
+    default_detail = "您已认领（或候补）该需求。"
+
+
+class RequestNotOpen(Conflict):
+    """409: the request is not taking claims (cancelled, expired, started, finished)."""
+
+    default_code = REQUEST_NOT_OPEN
+    default_detail = "该需求当前不可认领。"
+
+
+class TimeConflict(Conflict):
+    """409: the member holds another claim whose time window overlaps this one."""
+
+    default_code = TIME_CONFLICT
+    default_detail = "您在该时间段已有其他认领。"
+
+
+class InviteWindow(Forbidden):
+    """403: the request is reserved for an invited team until ``invite_until``."""
+
+    default_code = INVITE_WINDOW
+    default_detail = "该需求目前仅限受邀团队认领。"
+
+
+class ClaimRejected(Conflict):
+    """409: the station manager declined this member's claim on this request before."""
+
+    default_code = CLAIM_REJECTED
+    default_detail = "驿站管理员已拒绝您对该需求的认领，不能再次认领。"
+
+
+class MemberProfileRequired(Forbidden):
+    """403: the account has the member role but no active member profile."""
+
+    default_code = MEMBER_PROFILE_REQUIRED
+    default_detail = "您的账号没有有效的委员档案。"
+
+
+class NotClaimant(Forbidden):
+    """403: only the member who made the claim may do this."""
+
+    default_code = NOT_CLAIMANT
+    default_detail = "只有认领人本人可以执行该操作。"
+
+
+class ClaimNotActive(Conflict):
+    """409: the claim is in a state that does not allow this action."""
+
+    default_code = CLAIM_NOT_ACTIVE
+    default_detail = "该认领当前状态不允许此操作。"
+
+
+class CancelWindowClosed(Conflict):
+    """409: a claim can be cancelled only before the request starts."""
+
+    default_code = CANCEL_WINDOW_CLOSED
+    default_detail = "服务已开始，不能再取消认领。"
+
+
+class AlreadyCheckedIn(Conflict):
+    """409: the claim is already checked in."""
+
+    default_code = ALREADY_CHECKED_IN
+    default_detail = "您已签到。"
+
+
+class CheckInWindow(Conflict):
+    """409: check-in is open from shortly before starts_at until ends_at."""
+
+    default_code = CHECK_IN_WINDOW
+    default_detail = "当前不在签到时间内。"
+
+
+class TooFar(Unprocessable):
+    """422: the check-in point lies outside the geofence; the body carries the distance."""
+
+    default_code = TOO_FAR
+    default_detail = "您距离服务地点太远，无法签到。"
+
+
+class NotCheckedIn(Conflict):
+    """409: check-out needs a check-in first."""
+
+    default_code = NOT_CHECKED_IN
+    default_detail = "尚未签到，不能签退。"
+
+
+class AlreadyCheckedOut(Conflict):
+    """409: the claim is already checked out."""
+
+    default_code = ALREADY_CHECKED_OUT
+    default_detail = "您已签退。"
+
+
+class ClaimNotRejectable(Conflict):
+    """409: only claims and waitlist places not yet checked in can be rejected."""
+
+    default_code = CLAIM_NOT_REJECTABLE
+    default_detail = "该认领当前状态不能被拒绝。"
+
+
+class RequestNotEditable(Conflict):
+    """409: a request can be edited only while open or full."""
+
+    default_code = REQUEST_NOT_EDITABLE
+    default_detail = "需求已开始、结束或取消，不能再修改。"
+
+
+class RequestNotCancellable(Conflict):
+    """409: a request can be cancelled only while open or full."""
+
+    default_code = REQUEST_NOT_CANCELLABLE
+    default_detail = "需求已开始、结束或取消，不能再取消。"
+
+
+class RequestHasClaims(Conflict):
+    """409: times cannot move once members have claimed (their plans depend on them)."""
+
+    default_code = REQUEST_HAS_CLAIMS
+    default_detail = "已有委员认领，不能修改服务时间；如需改期请取消后重新发布。"
+
+
+class SlotsBelowClaimed(Conflict):
+    """409: slots may not drop below the places already claimed."""
+
+    default_code = SLOTS_BELOW_CLAIMED
+    default_detail = "名额不能少于已认领人数。"
+
+
+class IdempotencyMismatch(Unprocessable):
+    """422: the Idempotency-Key was used before with a different request."""
+
+    default_code = IDEMPOTENCY_MISMATCH
+    default_detail = "该幂等键已用于内容不同的请求。"
+
+
+class IdempotencyInProgress(Conflict):
+    """409: a request with this Idempotency-Key is still being processed."""
+
+    default_code = IDEMPOTENCY_IN_PROGRESS
+    default_detail = "使用该幂等键的请求仍在处理中，请稍后重试。"
+
+
+class InvalidIdempotencyKey(InvalidInput):
+    """400: the Idempotency-Key header is empty, too long or not printable ASCII."""
+
+    default_code = INVALID_IDEMPOTENCY_KEY
+    default_detail = "Idempotency-Key 必须是 1 到 100 个可见 ASCII 字符。"
+
+
+class StoredError(ApplicationError):
+    """A stored error response replayed for an Idempotency-Key: same status, same body."""
+
+    def __init__(self, *, status_code: int, body: dict) -> None:
+        body = dict(body)
+        code = body.pop("code", "error")
+        detail = body.pop("detail", "")
+        fields = body.pop("fields", None)
+        super().__init__(detail, code=code, fields=fields, extra=body)
+        self.status_code = status_code

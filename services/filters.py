@@ -1,0 +1,157 @@
+"""Query filters of the request and claim lists (django-filter, documented in the schema)."""
+
+from __future__ import annotations
+
+import math
+
+from django import forms
+from django.conf import settings
+from django.db.models import ExpressionWrapper, F, FloatField, Q
+from django_filters import rest_framework as filters
+from django_filters.utils import translate_validation
+
+from accounts.errors import InvalidInput
+from services.models import Campaign, Claim, ServiceRequest
+from stations.errors import InvalidRadius
+from stations.geo import Point, bounding_box, fast_distance_km, parse_near
+
+# Ids beyond a signed 64-bit integer cannot exist; refusing them keeps them away from SQL.
+MAX_ID = 2**63 - 1
+
+
+class IdFilter(filters.NumberFilter):
+    """An integer id: 1 ≤ id < 2^63, anything else is a 400."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", MAX_ID)
+        super().__init__(*args, **kwargs)
+
+
+class ServiceRequestFilter(filters.FilterSet):
+    """Filters of ``GET requests/``; ``near`` + ``radius_km`` order by distance."""
+
+    status = filters.MultipleChoiceFilter(
+        choices=ServiceRequest.Status.choices, help_text="状态，可重复：?status=open&status=full"
+    )
+    campaign = IdFilter(field_name="campaign_id", help_text="活动 ID")
+    campaign_kind = filters.ChoiceFilter(
+        field_name="campaign__kind", choices=Campaign.Kind.choices, help_text="三暖类型"
+    )
+    town = IdFilter(field_name="station__town_id", help_text="镇/街道 ID")
+    station = IdFilter(field_name="station_id", help_text="驿站 ID")
+    village = IdFilter(field_name="village_id", help_text="村/社区 ID")
+    specialty = IdFilter(field_name="specialties__id", help_text="所需专长 ID")
+    starts_after = filters.IsoDateTimeFilter(
+        field_name="starts_at", lookup_expr="gte", help_text="开始时间不早于（ISO 8601）"
+    )
+    starts_before = filters.IsoDateTimeFilter(
+        field_name="starts_at", lookup_expr="lte", help_text="开始时间不晚于（ISO 8601）"
+    )
+    search = filters.CharFilter(
+        method="filter_search", max_length=100, help_text="在标题、说明、地址中搜索"
+    )
+    near = filters.CharFilter(
+        method="filter_nothing",
+        max_length=60,
+        help_text="“纬度,经度”（WGS-84）：只返回 radius_km 内的需求，按距离排序",
+    )
+    radius_km = filters.NumberFilter(
+        method="filter_nothing", help_text="搜索半径（公里），默认 10，最大见设置（默认 50）"
+    )
+    ordering = filters.OrderingFilter(
+        fields=(("starts_at", "starts_at"), ("created_at", "created_at")),
+        help_text=(
+            "排序：starts_at、-starts_at、created_at、-created_at；"
+            "默认按开始时间（有 near 时按距离）"
+        ),
+    )
+
+    class Meta:
+        model = ServiceRequest
+        fields: list[str] = []
+
+    # Set by filter_queryset when near= was given, for the view to show distances.
+    near_point: Point | None = None
+
+    def filter_search(self, queryset, name, value):
+        value = value.strip()
+        if not value:
+            return queryset
+        return queryset.filter(
+            Q(title__icontains=value)
+            | Q(description__icontains=value)
+            | Q(address__icontains=value)
+        )
+
+    def filter_nothing(self, queryset, name, value):
+        # near and radius_km act together, in filter_queryset.
+        return queryset
+
+    def filter_queryset(self, queryset):
+        queryset = super().filter_queryset(queryset)
+        near = self.form.cleaned_data.get("near")
+        radius = self.form.cleaned_data.get("radius_km")
+        if not near:
+            if radius is not None:
+                message = "radius_km 需与 near 一起使用。"
+                raise InvalidInput(message, fields={"radius_km": [message]})
+            return queryset
+        point = parse_near(near)
+        radius_km = settings.SERVICES_DEFAULT_RADIUS_KM if radius is None else float(radius)
+        limit = settings.SERVICES_MAX_RADIUS_KM
+        if not (math.isfinite(radius_km) and 0 < radius_km <= limit):
+            message = f"搜索半径必须大于 0 且不超过 {limit:g} 公里。"
+            raise InvalidRadius(message, fields={"radius_km": [message]})
+        self.near_point = point
+        box = bounding_box(point, radius_km=radius_km)
+        # The box uses the indexes; the circle is an equirectangular distance computed by the
+        # database from local km-per-degree factors (within 0.1% at this scale), so the page
+        # and the count stay right without loading rows into Python.
+        ky = fast_distance_km(point.lat - 0.5, point.lng, point.lat + 0.5, point.lng)
+        kx = fast_distance_km(point.lat, point.lng - 0.5, point.lat, point.lng + 0.5)
+        dy = (F("lat") - point.lat) * ky
+        dx = (F("lng") - point.lng) * kx
+        queryset = (
+            queryset.filter(
+                lat__gte=box.min_lat,
+                lat__lte=box.max_lat,
+                lng__gte=box.min_lng,
+                lng__lte=box.max_lng,
+            )
+            .annotate(_distance2=ExpressionWrapper(dy * dy + dx * dx, output_field=FloatField()))
+            .filter(_distance2__lte=radius_km * radius_km)
+        )
+        if not self.form.cleaned_data.get("ordering"):
+            queryset = queryset.order_by("_distance2", "id")
+        return queryset
+
+
+class ClaimFilter(filters.FilterSet):
+    """Filters of ``GET claims/``."""
+
+    status = filters.MultipleChoiceFilter(
+        choices=Claim.Status.choices, help_text="状态，可重复：?status=claimed&status=checked_in"
+    )
+    request = IdFilter(field_name="request_id", help_text="需求 ID")
+    member = IdFilter(field_name="member_id", help_text="委员 ID")
+
+    class Meta:
+        model = Claim
+        fields: list[str] = []
+
+
+class StoringFilterBackend(filters.DjangoFilterBackend):
+    """DjangoFilterBackend that leaves the bound filterset on the view (``view.filterset``)."""
+
+    def filter_queryset(self, request, queryset, view):
+        filterset = self.get_filterset(request, queryset, view)
+        if filterset is None:
+            return queryset
+        if not filterset.is_valid():
+            raise translate_validation(filterset.errors)
+        queryset = filterset.qs
+        view.filterset = filterset
+        return queryset

@@ -1,0 +1,278 @@
+"""Campaigns (三暖), service requests (需求) and claims (认领); idempotency keys.
+
+Counters and states are changed only by ``services.workflow``; the constraints below are the
+database's half of the rules (DESIGN.md §4), so a bug there fails loudly instead of silently
+over-filling a request.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+
+from members.models import Member, Specialty, Team
+from stations.models import Station, Village, coordinate_checks
+
+# Slots per request: at least one place, and nothing absurd (the largest trips take ~100).
+MIN_SLOTS = 1
+MAX_SLOTS = 500
+
+
+class Campaign(models.Model):
+    """A campaign of the 三暖 brand (暖企, 暖岙, 暖心) for a period."""
+
+    class Kind(models.TextChoices):
+        WARM_ENTERPRISE = "warm_enterprise", "暖企"
+        WARM_VILLAGE = "warm_village", "暖岙"
+        WARM_HEART = "warm_heart", "暖心"
+
+    kind = models.CharField("类型", max_length=20, choices=Kind.choices)
+    name = models.CharField("名称", max_length=100, unique=True)
+    starts_on = models.DateField("开始日期")
+    ends_on = models.DateField("结束日期")
+    # 目标服务人次: what the campaign means to reach, for the staff dashboard.
+    target_served = models.PositiveIntegerField("目标服务人次", default=0)
+    created_at = models.DateTimeField("创建时间", auto_now_add=True)
+    updated_at = models.DateTimeField("更新时间", auto_now=True)
+
+    class Meta:
+        verbose_name = "活动（三暖）"
+        verbose_name_plural = "活动（三暖）"
+        ordering = ["-starts_on", "id"]
+        indexes = [models.Index(fields=["kind", "starts_on"], name="campaign_kind_starts")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ends_on__gte=F("starts_on")), name="campaign_ends_after_starts"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ServiceRequest(models.Model):
+    """需求/任务: a need posted by a station (or a village it serves) for members to claim."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "可认领"
+        FULL = "full", "已满员"
+        IN_PROGRESS = "in_progress", "进行中"
+        COMPLETED = "completed", "已完成"
+        VERIFIED = "verified", "已核实"
+        CANCELLED = "cancelled", "已取消"
+        EXPIRED = "expired", "已过期"
+
+    station = models.ForeignKey(
+        Station, verbose_name="驿站/工作室", on_delete=models.PROTECT, related_name="requests"
+    )
+    village = models.ForeignKey(
+        Village,
+        verbose_name="村/社区",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="requests",
+    )
+    campaign = models.ForeignKey(
+        Campaign, verbose_name="活动", on_delete=models.PROTECT, related_name="requests"
+    )
+    title = models.CharField("标题", max_length=100)
+    description = models.TextField("说明", max_length=2000, blank=True)
+    specialties = models.ManyToManyField(
+        Specialty, verbose_name="所需专长", blank=True, related_name="requests"
+    )
+    lat = models.FloatField("纬度")
+    lng = models.FloatField("经度")
+    address = models.CharField("地址", max_length=200, blank=True)
+    starts_at = models.DateTimeField("开始时间")
+    ends_at = models.DateTimeField("结束时间")
+    slots = models.PositiveSmallIntegerField("名额")
+    # Slot-holding claims (claimed, checked_in, done); moved only by conditional UPDATEs.
+    claimed = models.PositiveSmallIntegerField("已认领", default=0)
+    status = models.CharField("状态", max_length=12, choices=Status.choices, default=Status.OPEN)
+    # First-claim window: until invite_until only members of invited_team may claim.
+    invited_team = models.ForeignKey(
+        Team,
+        verbose_name="邀请团队",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="invited_requests",
+    )
+    invite_until = models.DateTimeField("邀请截止", null=True, blank=True)
+    # PII: shown only to the station's managers, staff, the poster and live claimants.
+    contact_name = models.CharField("联系人", max_length=50, blank=True)
+    contact_phone = models.CharField("联系电话", max_length=20, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="发布人",
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="service_requests",
+    )
+    created_at = models.DateTimeField("发布时间", auto_now_add=True)
+    updated_at = models.DateTimeField("更新时间", auto_now=True)
+    # Set once, by the first successful claim: time-to-first-claim statistics.
+    first_claimed_at = models.DateTimeField("首次认领时间", null=True, blank=True)
+    cancelled_at = models.DateTimeField("取消时间", null=True, blank=True)
+    cancel_reason = models.CharField("取消原因", max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = "服务需求"
+        verbose_name_plural = "服务需求"
+        ordering = ["starts_at", "id"]
+        indexes = [
+            models.Index(fields=["status", "starts_at"], name="request_status_starts"),
+            models.Index(fields=["status", "ends_at"], name="request_status_ends"),
+            models.Index(fields=["status", "lat", "lng"], name="request_status_lat_lng"),
+            models.Index(fields=["lat", "lng"], name="request_lat_lng"),
+            models.Index(fields=["station", "status"], name="request_station_status"),
+            models.Index(fields=["village", "status", "created_at"], name="request_village_status"),
+            models.Index(fields=["campaign", "status"], name="request_campaign_status"),
+            models.Index(fields=["created_at"], name="request_created"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(slots__gte=MIN_SLOTS, slots__lte=MAX_SLOTS), name="request_slots_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(claimed__gte=0, claimed__lte=F("slots")),
+                name="request_claimed_within_slots",
+            ),
+            models.CheckConstraint(
+                condition=Q(ends_at__gt=F("starts_at")), name="request_ends_after_starts"
+            ),
+            models.CheckConstraint(
+                condition=Q(invited_team__isnull=True, invite_until__isnull=True)
+                | Q(invited_team__isnull=False, invite_until__isnull=False),
+                name="request_invite_complete",
+            ),
+            *coordinate_checks("request"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Claim(models.Model):
+    """认领: a member's place on a request, or their place in its waitlist."""
+
+    class Status(models.TextChoices):
+        # 候补: waiting for a slot; holds no slot, promoted in order when one frees.
+        WAITLISTED = "waitlisted", "候补中"
+        CLAIMED = "claimed", "已认领"
+        CHECKED_IN = "checked_in", "已签到"
+        DONE = "done", "已完成"
+        CANCELLED = "cancelled", "已取消"
+        EXPIRED = "expired", "已过期"
+        REJECTED = "rejected", "已拒绝"
+
+    request = models.ForeignKey(
+        ServiceRequest, verbose_name="需求", on_delete=models.PROTECT, related_name="claims"
+    )
+    member = models.ForeignKey(
+        Member, verbose_name="委员", on_delete=models.PROTECT, related_name="claims"
+    )
+    # The member's team when they claimed: statistics per team must not move when they switch.
+    team = models.ForeignKey(
+        Team,
+        verbose_name="认领时团队",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="claims",
+    )
+    status = models.CharField("状态", max_length=12, choices=Status.choices)
+    created_at = models.DateTimeField("提交时间", auto_now_add=True)
+    claimed_at = models.DateTimeField("占位时间", null=True, blank=True)
+    promoted_at = models.DateTimeField("候补转正时间", null=True, blank=True)
+    # max(starts_at, claimed_at): the claim expires when not checked in by this + grace.
+    check_in_by = models.DateTimeField("签到基准时间", null=True, blank=True)
+    checked_in_at = models.DateTimeField("签到时间", null=True, blank=True)
+    check_in_lat = models.FloatField("签到纬度", null=True, blank=True)
+    check_in_lng = models.FloatField("签到经度", null=True, blank=True)
+    check_in_distance_m = models.FloatField("签到距离（米）", null=True, blank=True)
+    checked_out_at = models.DateTimeField("签退时间", null=True, blank=True)
+    duration_minutes = models.PositiveIntegerField("服务时长（分钟）", null=True, blank=True)
+    cancelled_at = models.DateTimeField("取消时间", null=True, blank=True)
+    cancel_reason = models.CharField("取消原因", max_length=200, blank=True)
+    # 临时取消: cancelled within SERVICES_LATE_CANCEL_HOURS of the start.
+    late_cancel = models.BooleanField("临时取消", default=False)
+    rejected_at = models.DateTimeField("拒绝时间", null=True, blank=True)
+    rejected_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="拒绝人",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    reject_reason = models.CharField("拒绝原因", max_length=200, blank=True)
+    expired_at = models.DateTimeField("过期时间", null=True, blank=True)
+    updated_at = models.DateTimeField("更新时间", auto_now=True)
+
+    # A member has at most one of these per request (waitlisted included: one line per person).
+    LIVE = (Status.WAITLISTED, Status.CLAIMED, Status.CHECKED_IN, Status.DONE)
+    # The claims counted by ServiceRequest.claimed.
+    SLOT_HOLDING = (Status.CLAIMED, Status.CHECKED_IN, Status.DONE)
+
+    class Meta:
+        verbose_name = "认领"
+        verbose_name_plural = "认领"
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["member", "status"], name="claim_member_status"),
+            models.Index(fields=["request", "status", "created_at"], name="claim_request_status"),
+            models.Index(fields=["status", "check_in_by"], name="claim_status_check_in_by"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["request", "member"],
+                condition=Q(status__in=["waitlisted", "claimed", "checked_in", "done"]),
+                name="claim_one_live_per_member",
+            ),
+            *coordinate_checks("claim", "check_in_lat", "check_in_lng"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member_id} → {self.request_id} ({self.status})"
+
+
+class IdempotencyKey(models.Model):
+    """A client's Idempotency-Key and the response it got, kept for replays (24 h)."""
+
+    class State(models.TextChoices):
+        IN_FLIGHT = "in_flight", "处理中"
+        DONE = "done", "已完成"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="用户",
+        on_delete=models.CASCADE,
+        related_name="idempotency_keys",
+    )
+    key = models.CharField("幂等键", max_length=100)
+    # sha256 of method, path and canonical JSON body: same key + other payload is refused.
+    fingerprint = models.CharField("请求摘要", max_length=64)
+    state = models.CharField("状态", max_length=10, choices=State.choices, default=State.IN_FLIGHT)
+    response_status = models.PositiveSmallIntegerField("响应状态码", null=True, blank=True)
+    # JSON text rather than JSONField: jsonb would reorder keys, and a replay must match.
+    response_body = models.TextField("响应内容", blank=True)
+    created_at = models.DateTimeField("创建时间", auto_now_add=True)
+    # When the current attempt started; an in-flight key older than the lease may be retried.
+    locked_at = models.DateTimeField("处理开始时间")
+    expires_at = models.DateTimeField("过期时间")
+
+    class Meta:
+        verbose_name = "幂等键"
+        verbose_name_plural = "幂等键"
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["expires_at"], name="idempotency_expires")]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "key"], name="idempotency_user_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}:{self.key}"

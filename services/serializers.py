@@ -1,0 +1,414 @@
+"""Input and output serializers of campaigns, requests, claims and their audit trail."""
+
+from __future__ import annotations
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from accounts.models import Event
+from members.models import Specialty, Team
+from services.models import MAX_SLOTS, MIN_SLOTS, Campaign, Claim, ServiceRequest
+from stations.geo import WGS84, validate_point
+from stations.models import Station, Village
+
+MAX_ID = 2**63 - 1
+
+
+class IdRelatedField(serializers.PrimaryKeyRelatedField):
+    """A primary key that must be an integer (not a bool, not a huge number) naming a row."""
+
+    default_error_messages = {
+        "required": "该字段是必填项。",
+        "does_not_exist": "ID 为 {pk_value} 的对象不存在。",
+        "incorrect_type": "必须是整数 ID。",
+    }
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool):
+            self.fail("incorrect_type", data_type=type(data).__name__)
+        if isinstance(data, str) and data.isdigit():
+            data = int(data)
+        if not isinstance(data, int):
+            self.fail("incorrect_type", data_type=type(data).__name__)
+        if not 1 <= data <= MAX_ID:
+            self.fail("does_not_exist", pk_value=data)
+        return super().to_internal_value(data)
+
+
+@extend_schema_field(OpenApiTypes.DOUBLE)
+class CoordinateField(serializers.Field):
+    """A latitude or longitude passed through as sent: stations.geo.validate_point judges it,
+    so every bad coordinate gets the same ``invalid_coordinates`` answer."""
+
+    def to_internal_value(self, data):
+        return data
+
+    def to_representation(self, value):
+        return value
+
+
+# ---------------------------------------------------------------- small references
+
+
+class NamedRefSerializer(serializers.Serializer):
+    """``{id, name}`` of a related object."""
+
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+class CampaignRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.ChoiceField(choices=Campaign.Kind.choices)
+    name = serializers.CharField()
+
+
+class RequestSpecialtySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    code = serializers.CharField()
+    name = serializers.CharField()
+
+
+class ActorRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.SerializerMethodField()
+
+    def get_name(self, user) -> str:
+        return user.name or user.username
+
+
+# ---------------------------------------------------------------- campaigns
+
+
+class CampaignSerializer(serializers.ModelSerializer):
+    """A 三暖 campaign."""
+
+    class Meta:
+        model = Campaign
+        fields = ["id", "kind", "name", "starts_on", "ends_on", "target_served", "created_at"]
+        read_only_fields = fields
+
+
+class CampaignInputSerializer(serializers.ModelSerializer):
+    """Staff create (all fields) or PATCH (any of them) a campaign."""
+
+    class Meta:
+        model = Campaign
+        fields = ["kind", "name", "starts_on", "ends_on", "target_served"]
+        extra_kwargs = {"target_served": {"max_value": 10_000_000}}
+
+    def validate(self, attrs):
+        starts = attrs.get("starts_on", getattr(self.instance, "starts_on", None))
+        ends = attrs.get("ends_on", getattr(self.instance, "ends_on", None))
+        if starts and ends and ends < starts:
+            raise serializers.ValidationError({"ends_on": ["结束日期不能早于开始日期。"]})
+        return attrs
+
+
+# ---------------------------------------------------------------- requests
+
+
+class PointInputMixin(serializers.Serializer):
+    """Optional ``lat``/``lng`` with ``coord_type``; stored as validated WGS-84."""
+
+    lat = CoordinateField(required=False, help_text="纬度；不填则用村/社区（或驿站）的坐标")
+    lng = CoordinateField(required=False, help_text="经度")
+    coord_type = serializers.CharField(
+        required=False, max_length=10, default=WGS84, help_text="wgs84（默认）或 gcj02"
+    )
+
+    def pop_point(self, attrs):
+        """Replace lat/lng/coord_type in ``attrs`` by a validated ``point`` (or nothing)."""
+        lat = attrs.pop("lat", None)
+        lng = attrs.pop("lng", None)
+        coord_type = attrs.pop("coord_type", WGS84)
+        if lat is None and lng is None:
+            return attrs
+        if lat is None or lng is None:
+            missing = "lat" if lat is None else "lng"
+            raise serializers.ValidationError({missing: ["纬度和经度需同时提供。"]})
+        attrs["point"] = validate_point(lat, lng, coord_type=coord_type)
+        return attrs
+
+
+class RequestInputSerializer(PointInputMixin):
+    """POST ``requests/``: station or village (or both), campaign, what, when, how many."""
+
+    station = IdRelatedField(
+        queryset=Station.objects.all(), required=False, allow_null=True, help_text="驿站 ID"
+    )
+    village = IdRelatedField(
+        queryset=Village.objects.select_related("station"),
+        required=False,
+        allow_null=True,
+        help_text="村/社区 ID；给出时需求归属服务该村的驿站",
+    )
+    campaign = IdRelatedField(queryset=Campaign.objects.all(), help_text="活动 ID")
+    title = serializers.CharField(max_length=100)
+    description = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+    specialties = IdRelatedField(
+        queryset=Specialty.objects.filter(active=True), many=True, required=False
+    )
+    address = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    starts_at = serializers.DateTimeField()
+    ends_at = serializers.DateTimeField()
+    slots = serializers.IntegerField(min_value=MIN_SLOTS, max_value=MAX_SLOTS)
+    invited_team = IdRelatedField(
+        queryset=Team.objects.all(), required=False, allow_null=True, help_text="邀请团队 ID"
+    )
+    invite_until = serializers.DateTimeField(
+        required=False, allow_null=True, help_text="邀请截止：此前仅受邀团队可认领"
+    )
+    contact_name = serializers.CharField(max_length=50, required=False, allow_blank=True)
+    contact_phone = serializers.RegexField(
+        r"^[0-9+\- ]{3,20}$",
+        required=False,
+        allow_blank=True,
+        error_messages={"invalid": "联系电话只能包含数字、空格、+ 和 -（3 到 20 位）。"},
+    )
+
+    def validate_specialties(self, value):
+        if len(value) > 20:
+            raise serializers.ValidationError("专长最多 20 项。")
+        return list(dict.fromkeys(value))
+
+    def validate(self, attrs):
+        return self.pop_point(attrs)
+
+
+class RequestUpdateSerializer(RequestInputSerializer):
+    """PATCH ``requests/{id}/``: any of the fields; station and village cannot move."""
+
+    station = None
+    village = None
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("partial", True)
+        super().__init__(*args, **kwargs)
+
+
+class CancelInputSerializer(serializers.Serializer):
+    """``{reason}`` for cancelling or rejecting."""
+
+    reason = serializers.CharField(max_length=200, help_text="原因（必填，200 字以内）")
+
+
+class MyClaimSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=Claim.Status.choices)
+
+
+class ServiceRequestSerializer(serializers.ModelSerializer):
+    """A request as a viewer sees it; contact fields are null unless they may see them."""
+
+    station = NamedRefSerializer()
+    town = serializers.SerializerMethodField()
+    village = NamedRefSerializer(allow_null=True)
+    campaign = CampaignRefSerializer()
+    specialties = RequestSpecialtySerializer(many=True)
+    invited_team = NamedRefSerializer(allow_null=True)
+    created_by = ActorRefSerializer(allow_null=True)
+    available = serializers.SerializerMethodField(help_text="剩余名额")
+    waitlist_count = serializers.SerializerMethodField(help_text="候补人数")
+    contact_name = serializers.SerializerMethodField(
+        help_text="联系人：仅驿站管理员、机关工作人员、发布人和已认领委员可见，否则为 null"
+    )
+    contact_phone = serializers.SerializerMethodField(help_text="联系电话（可见范围同上）")
+    my_claim = serializers.SerializerMethodField(help_text="当前用户在此需求上的有效认领")
+    distance_km = serializers.SerializerMethodField(help_text="距 near 点的距离（仅 near 查询）")
+
+    class Meta:
+        model = ServiceRequest
+        fields = [
+            "id",
+            "title",
+            "description",
+            "status",
+            "campaign",
+            "station",
+            "town",
+            "village",
+            "specialties",
+            "lat",
+            "lng",
+            "address",
+            "starts_at",
+            "ends_at",
+            "slots",
+            "claimed",
+            "available",
+            "waitlist_count",
+            "invited_team",
+            "invite_until",
+            "contact_name",
+            "contact_phone",
+            "my_claim",
+            "distance_km",
+            "created_by",
+            "created_at",
+            "updated_at",
+            "first_claimed_at",
+            "cancelled_at",
+            "cancel_reason",
+        ]
+        read_only_fields = fields
+
+    @property
+    def _viewer(self):
+        return self.context["viewer"]
+
+    @extend_schema_field(NamedRefSerializer)
+    def get_town(self, obj: ServiceRequest) -> dict:
+        return {"id": obj.station.town_id, "name": obj.station.town.name}
+
+    def get_available(self, obj: ServiceRequest) -> int:
+        return max(0, obj.slots - obj.claimed)
+
+    def get_waitlist_count(self, obj: ServiceRequest) -> int:
+        return self._viewer.waitlists.get(obj.pk, 0)
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_contact_name(self, obj: ServiceRequest) -> str | None:
+        return obj.contact_name if self._viewer.sees_contact(obj) else None
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_contact_phone(self, obj: ServiceRequest) -> str | None:
+        return obj.contact_phone if self._viewer.sees_contact(obj) else None
+
+    @extend_schema_field(MyClaimSerializer(allow_null=True))
+    def get_my_claim(self, obj: ServiceRequest) -> dict | None:
+        mine = self._viewer.claims.get(obj.pk)
+        return {"id": mine[0], "status": mine[1]} if mine else None
+
+    @extend_schema_field(serializers.FloatField(allow_null=True))
+    def get_distance_km(self, obj: ServiceRequest) -> float | None:
+        distance = self._viewer.distances.get(obj.pk)
+        return round(distance, 3) if distance is not None else None
+
+
+class PossibleDuplicateSerializer(serializers.Serializer):
+    """An open request of the same village that looks like the new one."""
+
+    id = serializers.IntegerField()
+    title = serializers.CharField()
+    status = serializers.ChoiceField(choices=ServiceRequest.Status.choices)
+    starts_at = serializers.DateTimeField()
+    similarity = serializers.FloatField(help_text="标题相似度 0..1")
+
+
+class CreatedRequestSerializer(ServiceRequestSerializer):
+    """The new request plus ``possible_duplicates`` (empty when none); the poster decides."""
+
+    possible_duplicates = serializers.SerializerMethodField()
+
+    class Meta(ServiceRequestSerializer.Meta):
+        fields = [*ServiceRequestSerializer.Meta.fields, "possible_duplicates"]
+        read_only_fields = fields
+
+    @extend_schema_field(PossibleDuplicateSerializer(many=True))
+    def get_possible_duplicates(self, obj) -> list:
+        return PossibleDuplicateSerializer(self.context.get("duplicates", []), many=True).data
+
+
+# ---------------------------------------------------------------- claims
+
+
+class ClaimQuerySerializer(serializers.Serializer):
+    """``?waitlist=1``: join the waitlist when the request is full."""
+
+    waitlist = serializers.BooleanField(
+        required=False, default=False, help_text="名额已满时加入候补（1/true）"
+    )
+
+
+class CheckInInputSerializer(PointInputMixin):
+    """``{lat, lng, coord_type?}`` where the member stands now."""
+
+    lat = CoordinateField(help_text="纬度")
+    lng = CoordinateField(help_text="经度")
+
+    def validate(self, attrs):
+        return self.pop_point(attrs)
+
+
+class ClaimRequestSerializer(serializers.ModelSerializer):
+    """The request a claim is on, briefly."""
+
+    station = NamedRefSerializer()
+
+    class Meta:
+        model = ServiceRequest
+        fields = ["id", "title", "status", "starts_at", "ends_at", "station", "lat", "lng"]
+        read_only_fields = fields
+
+
+class ClaimSerializer(serializers.ModelSerializer):
+    """A claim or waitlist place."""
+
+    request = ClaimRequestSerializer()
+    member = NamedRefSerializer()
+    team = NamedRefSerializer(allow_null=True)
+    rejected_by = ActorRefSerializer(allow_null=True)
+    waitlist_position = serializers.SerializerMethodField(help_text="候补顺位（仅候补中）")
+
+    class Meta:
+        model = Claim
+        fields = [
+            "id",
+            "request",
+            "member",
+            "team",
+            "status",
+            "waitlist_position",
+            "created_at",
+            "claimed_at",
+            "promoted_at",
+            "check_in_by",
+            "checked_in_at",
+            "check_in_lat",
+            "check_in_lng",
+            "check_in_distance_m",
+            "checked_out_at",
+            "duration_minutes",
+            "cancelled_at",
+            "cancel_reason",
+            "late_cancel",
+            "rejected_at",
+            "rejected_by",
+            "reject_reason",
+            "expired_at",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.IntegerField(allow_null=True))
+    def get_waitlist_position(self, obj: Claim) -> int | None:
+        return self.context.get("positions", {}).get(obj.pk)
+
+
+# ---------------------------------------------------------------- audit trail
+
+
+class AuditEventSerializer(serializers.ModelSerializer):
+    """One line of a request's audit trail (the request's and its claims')."""
+
+    actor = ActorRefSerializer(allow_null=True)
+    object_type = serializers.SerializerMethodField(help_text="request 或 claim")
+
+    class Meta:
+        model = Event
+        fields = [
+            "id",
+            "at",
+            "actor",
+            "verb",
+            "object_type",
+            "object_id",
+            "from_status",
+            "to_status",
+            "payload",
+        ]
+        read_only_fields = fields
+
+    def get_object_type(self, event: Event) -> str:
+        return "claim" if event.content_type.model == "claim" else "request"

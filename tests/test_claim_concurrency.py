@@ -1,0 +1,247 @@
+"""Claims under real concurrency: threads released together by a barrier, real transactions,
+on whichever database the suite runs (SQLite file in WAL mode, or PostgreSQL)."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+
+from services import errors, workflow
+from services.models import Claim, ServiceRequest
+from tests.factories import (
+    CampaignFactory,
+    ClaimFactory,
+    MemberFactory,
+    ServiceRequestFactory,
+    UserFactory,
+)
+from tests.services_fixtures import assert_consistent, claim_url, request_url
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def run_together(calls: list[Callable[[], Any]], *, workers: int) -> list[Any]:
+    """Run ``calls`` on ``workers`` threads that all start at one barrier; results in order.
+
+    Each thread closes its database connection when done (Django opens one per thread)."""
+    workers = min(workers, len(calls))
+    barrier = threading.Barrier(workers)
+    results: list[Any] = [None] * len(calls)
+
+    def worker(index: int) -> None:
+        try:
+            barrier.wait(timeout=30)
+            for position in range(index, len(calls), workers):
+                try:
+                    results[position] = calls[position]()
+                except Exception as exc:  # a crash is a result the test must see
+                    results[position] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not any(thread.is_alive() for thread in threads), "a worker hung"
+    return results
+
+
+def post(client, url: str, data=None, **headers) -> Callable[[], tuple[int, Any]]:
+    def call():
+        response = client.post(url, data or {}, format="json", headers=headers or None)
+        return response.status_code, response.json()
+
+    return call
+
+
+def get(client, url: str) -> Callable[[], tuple[int, Any]]:
+    def call():
+        return client.get(url).status_code, None
+
+    return call
+
+
+def _request(**kwargs) -> ServiceRequest:
+    return ServiceRequestFactory(campaign=CampaignFactory(), **kwargs)
+
+
+def test_200_members_race_for_5_slots(client_for):
+    service_request = _request(slots=5)
+    members = [MemberFactory() for _ in range(200)]
+    url = request_url(service_request, "claims/")
+    calls = [post(client_for(member.user), url) for member in members]
+
+    results = run_together(calls, workers=32)
+
+    assert not [r for r in results if not isinstance(r, tuple)], results
+    statuses = Counter(status for status, _ in results)
+    assert statuses == {201: 5, 409: 195}, statuses
+    assert {body["code"] for status, body in results if status == 409} == {errors.REQUEST_FULL}
+    service_request = assert_consistent(service_request)
+    assert service_request.claimed == 5
+    assert service_request.status == ServiceRequest.Status.FULL
+    live = Claim.objects.filter(request=service_request, status__in=Claim.LIVE)
+    assert live.count() == 5
+    winners = {body["member"]["id"] for status, body in results if status == 201}
+    assert winners == set(live.values_list("member_id", flat=True))
+
+
+def test_one_member_claiming_20_times_at_once_gets_one_claim(client_for):
+    service_request = _request(slots=5)
+    member = MemberFactory()
+    url = request_url(service_request, "claims/")
+    calls = [post(client_for(member.user), url) for _ in range(20)]
+
+    results = run_together(calls, workers=20)
+
+    assert all(isinstance(r, tuple) for r in results), results
+    statuses = Counter(status for status, _ in results)
+    assert statuses == {201: 1, 409: 19}, statuses
+    assert {body["code"] for status, body in results if status == 409} == {errors.ALREADY_CLAIMED}
+    assert Claim.objects.filter(request=service_request, member=member).count() == 1
+    assert assert_consistent(service_request).claimed == 1
+
+
+def test_one_member_racing_for_two_overlapping_requests_gets_one(client_for):
+    first = _request(slots=5)
+    second = _request(slots=5, starts_at=first.starts_at, ends_at=first.ends_at)
+    member = MemberFactory()
+    calls = []
+    for _ in range(5):
+        for target in (first, second):
+            calls.append(post(client_for(member.user), request_url(target, "claims/")))
+
+    results = run_together(calls, workers=10)
+
+    statuses = Counter(status for status, _ in results)
+    assert statuses[201] == 1, results
+    assert Claim.objects.filter(member=member, status__in=Claim.LIVE).count() == 1
+    codes = {body["code"] for status, body in results if status == 409}
+    assert codes <= {errors.ALREADY_CLAIMED, errors.TIME_CONFLICT}
+    assert_consistent(first)
+    assert_consistent(second)
+
+
+def test_20_replays_of_one_idempotency_key_make_one_claim(client_for):
+    service_request = _request(slots=5)
+    member = MemberFactory()
+    url = request_url(service_request, "claims/")
+    key = "a3f1c2e4-claim-once"
+    calls = [post(client_for(member.user), url, **{"Idempotency-Key": key}) for _ in range(20)]
+
+    results = run_together(calls, workers=20)
+
+    assert all(isinstance(r, tuple) for r in results), results
+    assert {status for status, _ in results} == {201}
+    bodies = [body for _, body in results]
+    assert all(body == bodies[0] for body in bodies)
+    assert Claim.objects.filter(request=service_request).count() == 1
+    assert assert_consistent(service_request).claimed == 1
+
+
+def _round(client_for, manager) -> ServiceRequest:
+    """One request (3 slots, full, 2 waiting), then 12 overlapping actions on it."""
+    service_request = _request(slots=3)
+    service_request.station.managers.add(manager)
+    holders = [ClaimFactory(request=service_request) for _ in range(3)]
+    waiting = [
+        ClaimFactory(request=service_request, status=Claim.Status.WAITLISTED) for _ in range(2)
+    ]
+    newcomers = [MemberFactory() for _ in range(4)]
+    grace = timedelta(minutes=settings.SERVICES_CLAIM_GRACE_MINUTES)
+    # The expiry workers run "later": every claim not checked in by then is overdue.
+    later = service_request.starts_at + grace + timedelta(minutes=1)
+    claim_path = request_url(service_request, "claims/?waitlist=1")
+
+    def expire():
+        report = workflow.expire_overdue(now=later)
+        return 200, report
+
+    def expire_now():
+        report = workflow.expire_overdue()
+        return 200, report
+
+    calls = [
+        post(
+            client_for(holders[0].member.user), claim_url(holders[0], "cancel/"), {"reason": "病"}
+        ),
+        post(
+            client_for(holders[1].member.user), claim_url(holders[1], "cancel/"), {"reason": "忙"}
+        ),
+        post(client_for(manager), claim_url(holders[2], "reject/"), {"reason": "人员已够"}),
+        post(
+            client_for(waiting[0].member.user), claim_url(waiting[0], "cancel/"), {"reason": "不等"}
+        ),
+        *[post(client_for(member.user), claim_path) for member in newcomers],
+        expire,
+        expire,
+        expire_now,
+        get(client_for(manager), request_url(service_request)),
+    ]
+    results = run_together(calls, workers=len(calls))
+    crashed = [r for r in results if not isinstance(r, tuple) or r[0] >= 500]
+    assert not crashed, crashed
+    return service_request
+
+
+def test_cancel_claim_reject_and_expiry_racing_keep_the_counts_right(client_for):
+    manager = UserFactory(is_station_manager=True)
+    for _ in range(12):
+        service_request = assert_consistent(_round(client_for, manager))
+        waiting = Claim.objects.filter(
+            request=service_request, status=Claim.Status.WAITLISTED
+        ).count()
+        # Nobody waits while a slot is free: every freed slot went to the waitlist first.
+        if service_request.claimed < service_request.slots:
+            assert waiting == 0, (service_request.claimed, waiting)
+        per_member = Counter(
+            Claim.objects.filter(request=service_request, status__in=Claim.LIVE).values_list(
+                "member_id", flat=True
+            )
+        )
+        assert all(n == 1 for n in per_member.values())
+        promoted = Claim.objects.filter(request=service_request, promoted_at__isnull=False)
+        assert promoted.exclude(status=Claim.Status.WAITLISTED).count() == promoted.count()
+        # Running expiry again changes nothing: it is idempotent.
+        before = service_request.claimed
+        workflow.expire_overdue(now=timezone.now())
+        assert assert_consistent(service_request).claimed == before
+
+
+def test_claims_expiring_as_fast_as_they_are_made_keep_the_counts_right(client_for, settings):
+    # No grace and a request already under way: every claim is overdue at the next read,
+    # so claims, lazy expiry on reads and waitlist promotion all run into each other.
+    settings.SERVICES_CLAIM_GRACE_MINUTES = 0
+    for _ in range(5):
+        service_request = _request(
+            slots=2,
+            starts_at=timezone.now() - timedelta(minutes=5),
+            ends_at=timezone.now() + timedelta(hours=1),
+        )
+        path = request_url(service_request, "claims/?waitlist=1")
+        members = [MemberFactory() for _ in range(12)]
+        reader = client_for(UserFactory(is_staff=True))
+        calls = [post(client_for(member.user), path) for member in members]
+        calls += [get(reader, "/api/v1/requests/") for _ in range(4)]
+        calls += [get(reader, "/api/v1/claims/") for _ in range(2)]
+
+        results = run_together(calls, workers=len(calls))
+
+        crashed = [r for r in results if not isinstance(r, tuple) or r[0] >= 500]
+        assert not crashed, crashed
+        assert {status for status, _ in results[:12]} <= {201, 409}
+        workflow.expire_overdue()
+        service_request = assert_consistent(service_request)
+        waiting = Claim.objects.filter(request=service_request, status="waitlisted").count()
+        if service_request.claimed < service_request.slots:
+            assert waiting == 0

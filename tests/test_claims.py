@@ -1,0 +1,266 @@
+"""POST requests/{id}/claims/: who may claim, and every reason a claim is refused."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts import errors as common
+from accounts.models import Event
+from services import errors
+from services.models import Claim, ServiceRequest
+from tests import services_fixtures
+from tests.factories import ClaimFactory, MemberFactory, ServiceRequestFactory, UserFactory
+from tests.services_fixtures import assert_consistent, request_url
+from tests.test_errors import assert_error
+
+# Shared fixtures of the services tests (pytest finds fixtures among module attributes).
+campaign = services_fixtures.campaign
+open_request = services_fixtures.open_request
+
+
+def claim(client, service_request, **query):
+    suffix = "claims/" + (f"?{'&'.join(f'{k}={v}' for k, v in query.items())}" if query else "")
+    return client.post(request_url(service_request, suffix), format="json")
+
+
+def test_it_claims_a_slot(world, client_for, open_request):
+    response = claim(client_for(world.alice.user), open_request)
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["status"] == "claimed"
+    assert body["member"] == {"id": world.alice.pk, "name": "王丽"}
+    assert body["team"] == {"id": world.team.pk, "name": "法律服务团"}
+    assert body["request"]["id"] == open_request.pk
+    assert body["waitlist_position"] is None
+    row = Claim.objects.get(pk=body["id"])
+    assert row.status == Claim.Status.CLAIMED and row.team == world.team
+    assert row.check_in_by == open_request.starts_at
+    service_request = assert_consistent(open_request)
+    assert service_request.claimed == 1 and service_request.status == "open"
+    assert service_request.first_claimed_at is not None
+    event = Event.objects.get(verb="claim_created")
+    assert event.actor == world.alice.user and event.to_status == "claimed"
+    assert event.payload["request"] == open_request.pk
+
+
+def test_the_last_slot_makes_the_request_full_and_then_409(world, client_for, open_request):
+    open_request.slots = 2
+    open_request.save()
+    assert claim(client_for(world.alice.user), open_request).status_code == 201
+    assert claim(client_for(world.bob.user), open_request).status_code == 201
+    assert assert_consistent(open_request).status == ServiceRequest.Status.FULL
+    assert Event.objects.filter(verb="request_full", to_status="full").count() == 1
+    response = claim(client_for(world.charlie.user), open_request)
+    assert_error(response, 409, errors.REQUEST_FULL)
+    assert Claim.objects.filter(request=open_request).count() == 2
+
+
+def test_a_second_claim_by_the_same_member_is_409(world, client_for, open_request):
+    client = client_for(world.alice.user)
+    assert claim(client, open_request).status_code == 201
+    assert_error(claim(client, open_request), 409, errors.ALREADY_CLAIMED)
+    assert_error(claim(client, open_request, waitlist=1), 409, errors.ALREADY_CLAIMED)
+    assert assert_consistent(open_request).claimed == 1
+
+
+def test_a_member_may_claim_again_after_cancelling(world, client_for, open_request):
+    client = client_for(world.alice.user)
+    first = claim(client, open_request).json()["id"]
+    client.post(f"/api/v1/claims/{first}/cancel/", {"reason": "临时有事"}, format="json")
+    assert claim(client, open_request).status_code == 201
+    assert Claim.objects.filter(request=open_request, member=world.alice).count() == 2
+    assert assert_consistent(open_request).claimed == 1
+
+
+@pytest.mark.parametrize(
+    "status",
+    [
+        ServiceRequest.Status.CANCELLED,
+        ServiceRequest.Status.EXPIRED,
+        ServiceRequest.Status.IN_PROGRESS,
+        ServiceRequest.Status.COMPLETED,
+        ServiceRequest.Status.VERIFIED,
+    ],
+)
+def test_a_request_not_open_cannot_be_claimed(world, client_for, open_request, status):
+    open_request.status = status
+    open_request.save()
+    response = claim(client_for(world.alice.user), open_request)
+    assert_error(response, 409, errors.REQUEST_NOT_OPEN)
+    assert not Claim.objects.exists()
+    open_request.refresh_from_db()
+    assert open_request.claimed == 0
+
+
+def test_a_request_that_has_ended_cannot_be_claimed(world, client_for, campaign):
+    ended = ServiceRequestFactory(
+        station=world.station,
+        campaign=campaign,
+        starts_at=timezone.now() - timedelta(hours=5),
+        ends_at=timezone.now() - timedelta(hours=1),
+    )
+    assert_error(claim(client_for(world.alice.user), ended), 409, errors.REQUEST_NOT_OPEN)
+    assert not Claim.objects.exists()
+
+
+def test_a_request_already_started_can_still_be_claimed_until_it_ends(world, client_for, campaign):
+    running = ServiceRequestFactory(
+        station=world.station,
+        campaign=campaign,
+        starts_at=timezone.now() - timedelta(hours=1),
+        ends_at=timezone.now() + timedelta(hours=5),
+    )
+    response = claim(client_for(world.alice.user), running)
+    assert response.status_code == 201
+    # The grace to check in counts from the claim, not from the start that has passed.
+    row = Claim.objects.get(pk=response.json()["id"])
+    assert row.check_in_by == row.claimed_at
+
+
+def test_overlapping_claims_are_a_time_conflict(world, client_for, open_request, campaign):
+    overlapping = ServiceRequestFactory(
+        station=world.other_station,
+        campaign=campaign,
+        starts_at=open_request.starts_at + timedelta(hours=2),
+        ends_at=open_request.ends_at + timedelta(hours=2),
+    )
+    back_to_back = ServiceRequestFactory(
+        station=world.other_station,
+        campaign=campaign,
+        starts_at=open_request.ends_at,
+        ends_at=open_request.ends_at + timedelta(hours=2),
+    )
+    client = client_for(world.alice.user)
+    assert claim(client, open_request).status_code == 201
+    body = assert_error(claim(client, overlapping), 409, errors.TIME_CONFLICT)
+    assert body["conflicting_request"] == open_request.pk
+    assert not Claim.objects.filter(request=overlapping).exists()
+    # Touching windows do not overlap.
+    assert claim(client, back_to_back).status_code == 201
+
+
+def test_a_waitlist_place_also_holds_the_members_time(world, client_for, open_request, campaign):
+    ClaimFactory.create_batch(3, request=open_request)
+    overlapping = ServiceRequestFactory(
+        station=world.other_station,
+        campaign=campaign,
+        starts_at=open_request.starts_at,
+        ends_at=open_request.ends_at,
+    )
+    client = client_for(world.alice.user)
+    assert claim(client, open_request, waitlist=1).json()["status"] == "waitlisted"
+    assert_error(claim(client, overlapping), 409, errors.TIME_CONFLICT)
+
+
+def test_a_cancelled_claim_frees_the_members_time(world, client_for, open_request, campaign):
+    ClaimFactory(
+        request=ServiceRequestFactory(
+            station=world.other_station,
+            campaign=campaign,
+            starts_at=open_request.starts_at,
+            ends_at=open_request.ends_at,
+        ),
+        member=world.alice,
+        status=Claim.Status.CANCELLED,
+    )
+    assert claim(client_for(world.alice.user), open_request).status_code == 201
+
+
+def test_the_invited_team_claims_first(world, client_for, open_request):
+    open_request.invited_team = world.other_team
+    open_request.invite_until = timezone.now() + timedelta(hours=6)
+    open_request.save()
+    body = assert_error(
+        claim(client_for(world.alice.user), open_request), 403, errors.INVITE_WINDOW
+    )
+    assert body["invite_until"]
+    assert_error(
+        claim(client_for(world.alice.user), open_request, waitlist=1), 403, errors.INVITE_WINDOW
+    )
+    assert claim(client_for(world.charlie.user), open_request).status_code == 201
+    assert assert_consistent(open_request).claimed == 1
+
+
+def test_after_the_invite_window_everyone_may_claim(world, client_for, open_request):
+    open_request.invited_team = world.other_team
+    open_request.invite_until = timezone.now() - timedelta(minutes=1)
+    open_request.save()
+    assert claim(client_for(world.alice.user), open_request).status_code == 201
+
+
+def test_a_rejected_member_cannot_claim_the_same_request_again(world, client_for, open_request):
+    ClaimFactory(request=open_request, member=world.alice, status=Claim.Status.REJECTED)
+    assert_error(claim(client_for(world.alice.user), open_request), 409, errors.CLAIM_REJECTED)
+
+
+def test_only_members_claim(world, client_for, open_request):
+    for user in (world.mary, world.lily, world.sam):
+        assert_error(claim(client_for(user), open_request), 403, common.PERMISSION_DENIED)
+    assert not Claim.objects.exists()
+
+
+def test_a_member_account_without_an_active_profile_cannot_claim(world, client_for, open_request):
+    no_profile = UserFactory(is_member=True)
+    assert_error(claim(client_for(no_profile), open_request), 403, errors.MEMBER_PROFILE_REQUIRED)
+    world.bob.active = False
+    world.bob.save()
+    assert_error(
+        claim(client_for(world.bob.user), open_request), 403, errors.MEMBER_PROFILE_REQUIRED
+    )
+    assert not Claim.objects.exists()
+
+
+def test_anonymous_cannot_claim(anon, open_request):
+    assert_error(claim(anon, open_request), 401, common.NOT_AUTHENTICATED)
+
+
+def test_a_member_who_manages_the_station_may_claim_its_request(world, client_for, open_request):
+    # Decided: allowed (they are a member like any other); a record they submit must later be
+    # verified by someone else.
+    world.mary.is_member = True
+    world.mary.save()
+    MemberFactory(user=world.mary, team=world.team)
+    assert claim(client_for(world.mary), open_request).status_code == 201
+
+
+@pytest.mark.parametrize("bad", ["999999", "99999999999999999999999", "0"])
+def test_unknown_or_absurd_request_ids_are_404(world, client_for, open_request, bad):
+    response = client_for(world.alice.user).post(f"/api/v1/requests/{bad}/claims/")
+    assert_error(response, 404, common.NOT_FOUND)
+    assert not Claim.objects.exists()
+
+
+@pytest.mark.parametrize("bad", ["abc", "-1", "1.5", "%20"])
+def test_malformed_request_ids_are_404(world, client_for, bad):
+    response = client_for(world.alice.user).post(f"/api/v1/requests/{bad}/claims/")
+    assert_error(response, 404, common.NOT_FOUND)
+
+
+def test_a_bad_waitlist_flag_is_400(world, client_for, open_request):
+    response = claim(client_for(world.alice.user), open_request, waitlist="maybe")
+    body = assert_error(response, 400, common.VALIDATION_ERROR)
+    assert "waitlist" in body["fields"]
+    assert not Claim.objects.exists()
+
+
+def test_get_is_not_allowed_on_the_claim_endpoint(world, client_for, open_request):
+    response = client_for(world.alice.user).get(request_url(open_request, "claims/"))
+    assert_error(response, 405, common.METHOD_NOT_ALLOWED)
+
+
+def test_the_database_itself_refuses_overfilling_and_double_claims(world, open_request):
+    with pytest.raises(IntegrityError), transaction.atomic():
+        ServiceRequest.objects.filter(pk=open_request.pk).update(claimed=open_request.slots + 1)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        ServiceRequest.objects.filter(pk=open_request.pk).update(slots=501)
+    ClaimFactory(request=open_request, member=world.alice)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        ClaimFactory(request=open_request, member=world.alice, status=Claim.Status.WAITLISTED)
+    # A cancelled claim does not count as live: the pair may exist again.
+    ClaimFactory(request=open_request, member=world.bob, status=Claim.Status.CANCELLED)
+    ClaimFactory(request=open_request, member=world.bob)
+    assert_consistent(open_request)
