@@ -69,7 +69,51 @@ class EventAdmin(admin.ModelAdmin):
 
 @admin.register(Notification)
 class NotificationAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "user", "kind", "title", "status", "attempts", "read_at"]
+    """The outbox as staff see it: what was sent, skipped or failed, and why."""
+
+    list_display = [
+        "created_at",
+        "user",
+        "kind",
+        "title",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "sent_at",
+        "read_at",
+    ]
     list_filter = ["status", "kind"]
-    search_fields = ["user__username", "user__name", "title"]
-    readonly_fields = ["provider_msgid", "attempts", "sent_at", "last_error"]
+    list_select_related = ["user"]
+    search_fields = ["user__username", "user__name", "title", "provider_msgid", "dedupe_key"]
+    date_hierarchy = "created_at"
+    # Rows are written by the workflow and changed by senders only; the admin looks and requeues.
+    readonly_fields = [
+        "user",
+        "kind",
+        "title",
+        "body",
+        "payload",
+        "dedupe_key",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "provider_msgid",
+        "last_error",
+        "created_at",
+        "sent_at",
+        "read_at",
+    ]
+    actions = ["requeue"]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.action(description="重新发送所选的失败/已跳过通知")
+    def requeue(self, request, queryset):
+        # Only finished rows that did not go out: a pending or sending row is a sender's.
+        count = queryset.filter(
+            status__in=[Notification.Status.FAILED, Notification.Status.SKIPPED]
+        ).update(
+            status=Notification.Status.PENDING, attempts=0, next_attempt_at=None, last_error=""
+        )
+        self.message_user(request, f"已重新排队 {count} 条通知。")

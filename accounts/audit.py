@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
 
@@ -41,6 +42,12 @@ def notify(
     dedupe_key: str | None = None,
 ) -> Notification:
     """Queue one message to ``user`` in the caller's transaction (the outbox pattern)."""
-    return Notification.objects.create(
+    notification = Notification.objects.create(
         user=user, kind=kind, title=title, body=body, payload=payload or {}, dedupe_key=dedupe_key
     )
+    if settings.CELERY_BROKER_URL:
+        # Imported here: without a broker nothing needs Celery, and run_outbox sends the row.
+        from accounts.tasks import drain_after_commit
+
+        drain_after_commit()
+    return notification

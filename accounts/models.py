@@ -120,10 +120,11 @@ class Notification(models.Model):
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["user", "-created_at"], name="notification_user_created"),
+            # What a sender scans: pending rows coming due and sending rows whose lease ran out.
             models.Index(
-                fields=["next_attempt_at"],
+                fields=["status", "next_attempt_at"],
                 name="notification_due",
-                condition=Q(status="pending"),
+                condition=Q(status__in=["pending", "sending"]),
             ),
         ]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 from rest_framework_simplejwt.serializers import TokenObtainPairSerializer
 
-from accounts.models import Role, User
+from accounts.models import Notification, Role, User
 
 
 class UserSerializer(serializers.ModelSerializer):
@@ -64,13 +64,99 @@ class WechatLoginInputSerializer(serializers.Serializer):
         return attrs
 
 
+# Schemas of the /me/ sections other apps provide (see ME_SECTIONS). accounts may not import
+# those apps, so the shapes are declared here and must match their providers' output
+# (members.selectors.me_section).
+
+
+class MeSpecialtySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    code = serializers.CharField()
+    name = serializers.CharField()
+
+
+class MeMemberSerializer(serializers.Serializer):
+    """The signed-in user's own member profile, unmasked."""
+
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    phone = serializers.CharField()
+    sector = serializers.CharField()
+    specialties = MeSpecialtySerializer(many=True)
+    home_lat = serializers.FloatField(allow_null=True)
+    home_lng = serializers.FloatField(allow_null=True)
+    active = serializers.BooleanField()
+
+
+class MeTeamSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    sector = serializers.CharField()
+    home_town = serializers.IntegerField(allow_null=True)
+    home_lat = serializers.FloatField(allow_null=True)
+    home_lng = serializers.FloatField(allow_null=True)
+    specialties = MeSpecialtySerializer(many=True)
+
+
+class MeStationSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    kind = serializers.CharField()
+    town = serializers.IntegerField()
+    address = serializers.CharField()
+    lat = serializers.FloatField()
+    lng = serializers.FloatField()
+
+
+class MeVillageSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    kind = serializers.CharField()
+    town = serializers.IntegerField()
+    station = serializers.IntegerField(allow_null=True)
+    remote = serializers.BooleanField()
+    lat = serializers.FloatField()
+    lng = serializers.FloatField()
+
+
 class MeSerializer(serializers.Serializer):
     """The current user and what they hold in every app (sections added by later apps)."""
 
     user = UserSerializer()
     roles = serializers.ListField(child=serializers.ChoiceField(choices=Role.choices))
-    member = serializers.DictField(allow_null=True, help_text="委员档案（非委员为 null）")
-    team = serializers.DictField(allow_null=True, help_text="所在委员团队")
-    stations_managed = serializers.ListField(child=serializers.DictField())
-    villages_liaised = serializers.ListField(child=serializers.DictField())
+    member = MeMemberSerializer(allow_null=True, help_text="委员档案（非委员为 null）")
+    team = MeTeamSerializer(allow_null=True, help_text="所在委员团队（无团队为 null）")
+    stations_managed = MeStationSerializer(many=True, help_text="管理的驿站/工作室")
+    villages_liaised = MeVillageSerializer(many=True, help_text="担任联络员的村/社区")
     points_total = serializers.IntegerField(help_text="履职积分合计")
+
+
+# ---------------------------------------------------------------- in-app notifications
+
+
+class NotificationSerializer(serializers.ModelSerializer):
+    """One in-app notification of the signed-in user."""
+
+    payload = serializers.DictField(read_only=True, help_text="与通知相关的对象（如 request_id）")
+    read = serializers.SerializerMethodField(help_text="是否已读")
+
+    class Meta:
+        model = Notification
+        fields = ["id", "kind", "title", "body", "payload", "created_at", "read", "read_at"]
+        read_only_fields = fields
+
+    def get_read(self, notification: Notification) -> bool:
+        return notification.read_at is not None
+
+
+class NotificationListQuerySerializer(serializers.Serializer):
+    """``?unread=1`` lists only unread notifications, ``?unread=0`` only read ones."""
+
+    unread = serializers.BooleanField(
+        required=False, help_text="1/true：只看未读；0/false：只看已读；不传：全部"
+    )
+
+
+class NotificationReadAllOutputSerializer(serializers.Serializer):
+    marked = serializers.IntegerField(help_text="本次标为已读的条数")
+    unread_count = serializers.IntegerField(help_text="剩余未读条数")

@@ -5,18 +5,24 @@ from __future__ import annotations
 from django.conf import settings
 from django.utils.module_loading import import_string
 from drf_spectacular.utils import extend_schema
-from rest_framework import permissions, status
+from rest_framework import generics, permissions, status
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
+from accounts import inbox
 from accounts.errors import Forbidden
 from accounts.logins import wechat_login
+from accounts.models import Notification
 from accounts.serializers import (
     LogoutInputSerializer,
     MeSerializer,
+    NotificationListQuerySerializer,
+    NotificationReadAllOutputSerializer,
+    NotificationSerializer,
     TokenPairOutputSerializer,
     TokenPairSerializer,
     TokenRefreshOutputSerializer,
@@ -120,3 +126,81 @@ class MeView(APIView):
     @extend_schema(tags=["auth"], summary="当前用户", responses=MeSerializer)
     def get(self, request):
         return Response(me_sections(request.user))
+
+
+# ---------------------------------------------------------------- in-app notifications
+
+
+class NotificationPagination(api_settings.DEFAULT_PAGINATION_CLASS):  # type: ignore[misc,name-defined]
+    """The project's pages (apps never import backend/), plus the user's ``unread_count``."""
+
+    unread_count = 0
+
+    def get_paginated_response(self, data):
+        response = super().get_paginated_response(data)
+        response.data["unread_count"] = self.unread_count
+        return response
+
+    def get_paginated_response_schema(self, schema):
+        paginated = super().get_paginated_response_schema(schema)
+        paginated["properties"]["unread_count"] = {
+            "type": "integer",
+            "description": "未读通知总数（不受筛选影响）",
+        }
+        paginated["required"] = [*paginated.get("required", []), "unread_count"]
+        return paginated
+
+
+class NotificationListView(generics.ListAPIView):
+    """The signed-in user's in-app notifications, newest first."""
+
+    serializer_class = NotificationSerializer
+    pagination_class = NotificationPagination
+    filter_backends: list = []
+
+    @extend_schema(
+        tags=["notifications"],
+        summary="我的通知",
+        parameters=[NotificationListQuerySerializer],
+        description="站内通知（含未发出微信订阅消息的），最新在前；`unread_count` 为未读总数。",
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation has no user
+            return Notification.objects.none()
+        query = NotificationListQuerySerializer(data=self.request.query_params.dict())
+        query.is_valid(raise_exception=True)
+        return inbox.notifications_for(
+            user=self.request.user, unread=query.validated_data.get("unread")
+        )
+
+    def paginate_queryset(self, queryset):
+        self.paginator.unread_count = inbox.unread_count(user=self.request.user)
+        return super().paginate_queryset(queryset)
+
+
+class NotificationReadView(APIView):
+    """Mark one of the signed-in user's notifications read (idempotent)."""
+
+    @extend_schema(
+        tags=["notifications"], summary="标为已读", request=None, responses=NotificationSerializer
+    )
+    def post(self, request, pk: int):
+        notification = inbox.notification_mark_read(user=request.user, notification_id=pk)
+        return Response(NotificationSerializer(notification).data)
+
+
+class NotificationReadAllView(APIView):
+    """Mark all of the signed-in user's notifications read (idempotent)."""
+
+    @extend_schema(
+        tags=["notifications"],
+        summary="全部标为已读",
+        request=None,
+        responses=NotificationReadAllOutputSerializer,
+    )
+    def post(self, request):
+        marked = inbox.notifications_mark_all_read(user=request.user)
+        return Response({"marked": marked, "unread_count": inbox.unread_count(user=request.user)})

@@ -208,4 +208,185 @@ LOGGING = {
 
 # ---------------------------------------------------------------- app wiring
 # GET /me/ merges one section per provider: each takes the user and returns a dict.
-ME_SECTIONS: list[str] = []
+ME_SECTIONS: list[str] = [
+    "members.selectors.me_section",
+]
+
+# ---------------------------------------------------------------- services: requests and claims
+# Check-in geofence around the request's point, in metres (geodesic distance).
+SERVICES_GEOFENCE_METERS = env_int("SERVICES_GEOFENCE_METERS", 500, minimum=1)
+# Check-in opens this many minutes before starts_at and closes at ends_at.
+SERVICES_CHECK_IN_OPENS_MINUTES = env_int("SERVICES_CHECK_IN_OPENS_MINUTES", 60, minimum=0)
+# A claim with no check-in by max(starts_at, claimed_at) + grace expires and frees its slot.
+SERVICES_CLAIM_GRACE_MINUTES = env_int("SERVICES_CLAIM_GRACE_MINUTES", 30, minimum=0)
+# Cancelling a claim less than this many hours before starts_at is recorded as late.
+SERVICES_LATE_CANCEL_HOURS = env_int("SERVICES_LATE_CANCEL_HOURS", 24, minimum=0)
+# near=lat,lng searches: radius_km when not given, and the largest allowed.
+SERVICES_DEFAULT_RADIUS_KM = env_float("SERVICES_DEFAULT_RADIUS_KM", 10.0, minimum=0.1)
+SERVICES_MAX_RADIUS_KM = env_float("SERVICES_MAX_RADIUS_KM", 50.0, minimum=0.1)
+if SERVICES_DEFAULT_RADIUS_KM > SERVICES_MAX_RADIUS_KM:
+    raise ImproperlyConfigured("SERVICES_DEFAULT_RADIUS_KM must not exceed SERVICES_MAX_RADIUS_KM")
+# Duplicate-need warning: similar open requests of the same village posted within these days.
+SERVICES_DUPLICATE_WINDOW_DAYS = env_int("SERVICES_DUPLICATE_WINDOW_DAYS", 14, minimum=0)
+# Idempotency-Key: replays within this many hours return the stored response.
+IDEMPOTENCY_TTL_HOURS = env_int("IDEMPOTENCY_TTL_HOURS", 24, minimum=1)
+# A replay of a key still in flight waits up to this long for the first response, then 409.
+IDEMPOTENCY_WAIT_SECONDS = env_float("IDEMPOTENCY_WAIT_SECONDS", 10.0, minimum=0)
+# An in-flight key older than this is assumed abandoned (its process died) and may be retried.
+IDEMPOTENCY_LEASE_SECONDS = env_int("IDEMPOTENCY_LEASE_SECONDS", 120, minimum=1)
+# Names for the services enums in the OpenAPI schema (several models have a "kind"/"status").
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
+    {
+        "CampaignKindEnum": "services.models.Campaign.Kind",
+        "ServiceRequestStatusEnum": "services.models.ServiceRequest.Status",
+        "ClaimStatusEnum": "services.models.Claim.Status",
+    }
+)
+
+# ---------------------------------------------------------------- notifications
+# Outbox (accounts.outbox), WeChat subscribe messages (accounts.wechat_messages) and Celery.
+# "developer" / "trial" / "formal": which build of the mini-program a message opens.
+WECHAT_MINIPROGRAM_STATE = env_str("WECHAT_MINIPROGRAM_STATE", "formal")
+if WECHAT_MINIPROGRAM_STATE not in {"developer", "trial", "formal"}:
+    raise ImproperlyConfigured("WECHAT_MINIPROGRAM_STATE must be developer, trial or formal")
+# The cached access token is dropped this many seconds before WeChat says it expires.
+WECHAT_TOKEN_MARGIN_SECONDS = env_int("WECHAT_TOKEN_MARGIN_SECONDS", 300, minimum=0)
+# The mini-program page a message opens (must exist in the released app.json).
+WECHAT_NOTIFY_PAGE = env_str("WECHAT_NOTIFY_PAGE", "pages/notifications/index")
+
+
+def _subscribe_template(kind: str, **fields: tuple[str, str]) -> dict:
+    """One kind's template: id from WECHAT_TEMPLATE_<KIND>, page, and typed data fields."""
+    return {
+        "template_id": env_str(f"WECHAT_TEMPLATE_{kind.upper()}", ""),
+        "page": f"{WECHAT_NOTIFY_PAGE}?id={{notification_id}}",
+        "data": {key: {"type": type_, "value": value} for key, (type_, value) in fields.items()},
+    }
+
+
+# Notification kind → subscribe-message template. A kind missing here, or whose template id is
+# empty, stays in the in-app list only (its row ends `skipped`). The data keys (thing1, time3 ...)
+# must match the template picked on the WeChat platform; each value is a type (thing ≤ 20 chars,
+# phrase ≤ 5, name ≤ 10, character_string/number ≤ 32, time, date) and a text in which
+# {a|b|c} is the first non-empty of payload keys a, b, c or the row's title, body, kind,
+# created_at, notification_id.
+WECHAT_SUBSCRIBE_TEMPLATES: dict[str, dict] = {
+    "request_cancelled": _subscribe_template(
+        "request_cancelled",
+        thing1=("thing", "{request_title|title}"),
+        thing2=("thing", "{reason|body}"),
+        time3=("time", "{starts_at|created_at}"),
+    ),
+    "claim_promoted": _subscribe_template(
+        "claim_promoted",
+        thing1=("thing", "{request_title|title}"),
+        time2=("time", "{starts_at|created_at}"),
+        thing3=("thing", "{body|title}"),
+    ),
+    "claim_expired": _subscribe_template(
+        "claim_expired",
+        thing1=("thing", "{request_title|title}"),
+        time2=("time", "{starts_at|created_at}"),
+        thing3=("thing", "{body|title}"),
+    ),
+    "claim_rejected": _subscribe_template(
+        "claim_rejected",
+        thing1=("thing", "{request_title|title}"),
+        thing2=("thing", "{reason|body|title}"),
+        time3=("time", "{created_at}"),
+    ),
+    "team_invited": _subscribe_template(
+        "team_invited",
+        thing1=("thing", "{request_title|title}"),
+        thing2=("thing", "{team_name|body|title}"),
+        time3=("time", "{until|starts_at|created_at}"),
+    ),
+    "reminder": _subscribe_template(
+        "reminder",
+        thing1=("thing", "{request_title|title}"),
+        time2=("time", "{starts_at|created_at}"),
+        thing3=("thing", "{address|body|title}"),
+    ),
+    "record_verified": _subscribe_template(
+        "record_verified",
+        thing1=("thing", "{request_title|title}"),
+        phrase2=("phrase", "已通过"),
+        thing3=("thing", "{note|body|title}"),
+    ),
+    "record_rejected": _subscribe_template(
+        "record_rejected",
+        thing1=("thing", "{request_title|title}"),
+        phrase2=("phrase", "未通过"),
+        thing3=("thing", "{note|body|title}"),
+    ),
+}
+
+# A sender takes this many due rows at a time.
+OUTBOX_BATCH_SIZE = env_int("OUTBOX_BATCH_SIZE", 20, minimum=1)
+# Retries of a failed send wait OUTBOX_BACKOFF_SECONDS * 2^(attempt-1), at most the cap; after
+# OUTBOX_MAX_ATTEMPTS sends the row is `failed`.
+OUTBOX_MAX_ATTEMPTS = env_int("OUTBOX_MAX_ATTEMPTS", 6, minimum=1)
+OUTBOX_BACKOFF_SECONDS = env_int("OUTBOX_BACKOFF_SECONDS", 60, minimum=1)
+OUTBOX_BACKOFF_MAX_SECONDS = env_int("OUTBOX_BACKOFF_MAX_SECONDS", 3600, minimum=1)
+if OUTBOX_BACKOFF_MAX_SECONDS < OUTBOX_BACKOFF_SECONDS:
+    raise ImproperlyConfigured("OUTBOX_BACKOFF_MAX_SECONDS must be >= OUTBOX_BACKOFF_SECONDS")
+# A row left `sending` this long (its sender died between send and mark) is taken again.
+OUTBOX_LEASE_SECONDS = env_int("OUTBOX_LEASE_SECONDS", 300, minimum=1)
+if OUTBOX_LEASE_SECONDS <= 3 * WECHAT_TIMEOUT:
+    # One send is at most three WeChat calls (token, send, send after a token refresh).
+    raise ImproperlyConfigured("OUTBOX_LEASE_SECONDS must exceed 3 * WECHAT_TIMEOUT")
+# `manage.py run_outbox` sleeps this long when nothing is due.
+OUTBOX_POLL_SECONDS = env_float("OUTBOX_POLL_SECONDS", 5.0, minimum=0.1)
+
+# Celery (optional): with a broker, notify() queues accounts.tasks.drain_outbox after commit and
+# beat runs the schedule below; without one, run `manage.py run_outbox` beside the server.
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "")
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_RESULT_BACKEND = None
+CELERY_TIMEZONE = TIME_ZONE
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Queueing after a commit tries the broker briefly: a broker that is down must not hold up the
+# request (the row waits in the outbox for beat's drain). Workers reconnect on their own terms.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.5,
+}
+# Entries whose task is not defined (yet) are dropped by backend.celery when beat starts.
+CELERY_BEAT_SCHEDULE = {
+    "drain-outbox": {
+        "task": "accounts.tasks.drain_outbox",
+        "schedule": env_float("CELERY_DRAIN_OUTBOX_SECONDS", 60.0, minimum=1),
+    },
+    "send-reminders": {
+        "task": "services.tasks.send_reminders",
+        "schedule": env_float("CELERY_SEND_REMINDERS_SECONDS", 300.0, minimum=1),
+    },
+    "expire-overdue": {
+        "task": "services.tasks.expire_overdue",
+        "schedule": env_float("CELERY_EXPIRE_OVERDUE_SECONDS", 300.0, minimum=1),
+    },
+}
+
+# ---------------------------------------------------------------- members: roster and accounts
+# Excel roster import (POST /api/v1/members/import/, manage.py import_roster): largest upload,
+# largest total unpacked size of the .xlsx (a zip; guards against zip bombs), most data rows.
+ROSTER_MAX_BYTES = env_int("ROSTER_MAX_BYTES", 1024 * 1024, minimum=1024)
+ROSTER_MAX_UNPACKED_BYTES = env_int("ROSTER_MAX_UNPACKED_BYTES", 20 * 1024 * 1024, minimum=1024)
+ROSTER_MAX_ROWS = env_int("ROSTER_MAX_ROWS", 2000, minimum=1)
+# One-time activation codes of accounts created by staff or the roster import are valid this long.
+MEMBER_ACTIVATION_DAYS = env_int("MEMBER_ACTIVATION_DAYS", 14, minimum=1)
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["member_activate"] = env_str(
+    "THROTTLE_MEMBER_ACTIVATE", "10/min"
+)
+# Three models have a "kind": give each enum its own name in the OpenAPI schema.
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
+    {
+        "TownKindEnum": "stations.models.Town.Kind",
+        "StationKindEnum": "stations.models.Station.Kind",
+        "VillageKindEnum": "stations.models.Village.Kind",
+    }
+)
