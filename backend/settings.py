@@ -390,3 +390,7 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
         "VillageKindEnum": "stations.models.Village.Kind",
     }
 )
+
+# ---------------------------------------------------------------- services: reminders
+# Claimants get one reminder when their service starts within this many hours.
+SERVICES_REMINDER_HOURS = env_int("SERVICES_REMINDER_HOURS", 24, minimum=1)

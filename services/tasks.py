@@ -1,0 +1,29 @@
+"""Celery tasks of services, scheduled by beat (see CELERY_BEAT_SCHEDULE in settings).
+
+The same functions run from cron through ``manage.py send_reminders`` and ``expire_overdue``.
+"""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from services import idempotency, reminders, workflow
+
+
+@shared_task(name="services.tasks.send_reminders", ignore_result=True)
+def send_reminders() -> int:
+    """Queue reminders for places starting soon."""
+    return reminders.send_reminders()
+
+
+@shared_task(name="services.tasks.expire_overdue", ignore_result=True)
+def expire_overdue() -> dict[str, int]:
+    """Expire overdue claims and requests; forget old idempotency keys."""
+    report = workflow.expire_overdue()
+    return {
+        "claims": report.claims,
+        "promoted": report.promoted,
+        "waitlisted": report.waitlisted,
+        "requests": report.requests,
+        "idempotency_keys": idempotency.purge_expired(),
+    }
