@@ -66,7 +66,7 @@ class WechatLoginInputSerializer(serializers.Serializer):
 
 # Schemas of the /me/ sections other apps provide (see ME_SECTIONS). accounts may not import
 # those apps, so the shapes are declared here and must match their providers' output
-# (members.selectors.me_section).
+# (members.selectors.me_section, services.points.me_section).
 
 
 class MeSpecialtySerializer(serializers.Serializer):
@@ -119,6 +119,25 @@ class MeVillageSerializer(serializers.Serializer):
     lng = serializers.FloatField()
 
 
+class MePointRequestSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    title = serializers.CharField()
+
+
+class MePointEntrySerializer(serializers.Serializer):
+    """One line of the user's duty-point ledger (services.points.me_section)."""
+
+    id = serializers.IntegerField()
+    points = serializers.IntegerField(help_text="积分（冲回为负数）")
+    award = serializers.BooleanField(help_text="true 奖励；false 撤销核实后的冲回")
+    rule = serializers.CharField(help_text="规则类型：participation、remote_village、team_leader")
+    reason = serializers.CharField()
+    record = serializers.IntegerField(help_text="服务记录 ID")
+    request = MePointRequestSerializer()
+    service_date = serializers.DateField()
+    created_at = serializers.DateTimeField()
+
+
 class MeSerializer(serializers.Serializer):
     """The current user and what they hold in every app (sections added by later apps)."""
 
@@ -129,6 +148,7 @@ class MeSerializer(serializers.Serializer):
     stations_managed = MeStationSerializer(many=True, help_text="管理的驿站/工作室")
     villages_liaised = MeVillageSerializer(many=True, help_text="担任联络员的村/社区")
     points_total = serializers.IntegerField(help_text="履职积分合计")
+    points_recent = MePointEntrySerializer(many=True, help_text="最近的积分流水（新的在前）")
 
 
 # ---------------------------------------------------------------- in-app notifications

@@ -70,3 +70,77 @@ class IdempotencyKeyAdmin(ReadOnlyAdmin):
     list_display = ["user", "key", "state", "response_status", "created_at", "expires_at"]
     list_filter = ["state"]
     search_fields = ["key", "user__username"]
+
+
+# ---------------------------------------------------------------- records and duty points
+# Records and the ledger are read-only here (verification and revocation go through the API so
+# claims, requests, points and notices move together); the scoring table is edited here.
+from services.models import PointEntry, PointRule, ServiceRecord  # noqa: E402
+
+
+class RecordParticipantInline(admin.TabularInline):
+    model = ServiceRecord.participants.through
+    verbose_name = "参与认领"
+    verbose_name_plural = "参与认领"
+    readonly_fields = ["claim"]
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ServiceRecord)
+class ServiceRecordAdmin(ReadOnlyAdmin):
+    list_display = [
+        "request",
+        "version",
+        "status",
+        "people_served",
+        "participants_count",
+        "flag_count",
+        "station",
+        "campaign_kind",
+        "service_date",
+        "submitted_at",
+    ]
+    list_filter = ["status", "campaign_kind", "town"]
+    search_fields = ["request__title", "summary"]
+    date_hierarchy = "service_date"
+    list_select_related = ["request", "station"]
+    exclude = ["participants"]
+    inlines = [RecordParticipantInline]
+
+
+@admin.register(PointRule)
+class PointRuleAdmin(admin.ModelAdmin):
+    """积分规则: staff change points and switch rules on or off; new awards use the new values,
+    lines already written stay as they were (the ledger is append-only)."""
+
+    list_display = ["name", "kind", "code", "points", "active", "updated_at"]
+    list_editable = ["points", "active"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # The kind decides what a rule rewards (services.points.applies): fixed once created.
+        return ["code", "kind"] if obj is not None else []
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(PointEntry)
+class PointEntryAdmin(ReadOnlyAdmin):
+    list_display = [
+        "member",
+        "points",
+        "rule",
+        "award",
+        "record",
+        "team",
+        "service_date",
+        "created_at",
+    ]
+    list_filter = ["award", "rule"]
+    search_fields = ["member__name", "reason"]
+    date_hierarchy = "service_date"
+    list_select_related = ["member", "rule", "record", "team"]

@@ -200,3 +200,144 @@ class StoredError(ApplicationError):
         fields = body.pop("fields", None)
         super().__init__(detail, code=code, fields=fields, extra=body)
         self.status_code = status_code
+
+
+# ---------------------------------------------------------------- statistics and exports
+INVALID_DATE_RANGE = "invalid_date_range"
+DATE_RANGE_TOO_LONG = "date_range_too_long"
+TOWN_OUT_OF_SCOPE = "town_out_of_scope"
+EXPORT_TOO_LARGE = "export_too_large"
+
+
+class StatsForbidden(Forbidden):
+    """403: statistics are for staff and station managers."""
+
+    default_detail = "仅政协机关工作人员和驿站/工作室管理员可以查看统计。"
+
+
+class InvalidDateRange(InvalidInput):
+    """400: ``from`` is after ``to``."""
+
+    default_code = INVALID_DATE_RANGE
+    default_detail = "开始日期不能晚于结束日期。"
+
+
+class DateRangeTooLong(InvalidInput):
+    """400: the period is longer than STATS_MAX_RANGE_DAYS."""
+
+    default_code = DATE_RANGE_TOO_LONG
+    default_detail = "统计区间过长，请缩小起止日期。"
+
+
+class TownOutOfScope(Forbidden):
+    """403: a station manager asked for a town none of their stations is in."""
+
+    default_code = TOWN_OUT_OF_SCOPE
+    default_detail = "您只能查看所管理驿站所在镇街的统计。"
+
+
+class ExportTooLarge(Unprocessable):
+    """422: a sheet of the export would exceed STATS_EXPORT_MAX_ROWS rows."""
+
+    default_code = EXPORT_TOO_LARGE
+    default_detail = "导出行数超过上限，请缩小统计范围。"
+
+
+# ---------------------------------------------------------------- records, verification, points
+
+RECORD_EXISTS = "record_exists"
+REQUEST_NOT_RECORDABLE = "request_not_recordable"
+NOT_RECORD_SUBMITTER = "not_record_submitter"
+INVALID_PARTICIPANTS = "invalid_participants"
+CANNOT_VERIFY_OWN_RECORD = "cannot_verify_own_record"
+NOT_RECORD_VERIFIER = "not_record_verifier"
+ALREADY_VERIFIED = "already_verified"
+RECORD_NOT_PENDING = "record_not_pending"
+RECORD_NOT_VERIFIED = "record_not_verified"
+NOTE_REQUIRED = "note_required"
+FLAGS_NOT_ACKNOWLEDGED = "flags_not_acknowledged"
+INVALID_PERIOD = "invalid_period"
+
+
+class RecordExists(Conflict):
+    """409: the request already has a live (submitted or verified) record."""
+
+    default_code = RECORD_EXISTS
+    default_detail = "该需求已有待核实或已核实的服务记录。"
+
+
+class RequestNotRecordable(Conflict):
+    """409: a record needs a request under way (someone checked in) or completed."""
+
+    default_code = REQUEST_NOT_RECORDABLE
+    default_detail = "该需求尚无人签到或已取消，不能提交服务记录。"
+
+
+class NotRecordSubmitter(Forbidden):
+    """403: only a checked-in claimant, the station's managers or staff submit a record."""
+
+    default_code = NOT_RECORD_SUBMITTER
+    default_detail = "只有已签到的认领委员、该驿站管理员或机关工作人员可以提交服务记录。"
+
+
+class InvalidParticipants(InvalidInput):
+    """400: participants must be claims of this request that checked in."""
+
+    default_code = INVALID_PARTICIPANTS
+    default_detail = "参与人必须是该需求中已签到的认领。"
+
+
+class CannotVerifyOwnRecord(Forbidden):
+    """403: nobody verifies a record they submitted, managers and staff included."""
+
+    default_code = CANNOT_VERIFY_OWN_RECORD
+    default_detail = "不能核实自己提交的服务记录，请由其他管理员或机关工作人员核实。"
+
+
+class NotRecordVerifier(Forbidden):
+    """403: only the station's managers and staff verify its records."""
+
+    default_code = NOT_RECORD_VERIFIER
+    default_detail = "仅该驿站的管理员或机关工作人员可以核实服务记录。"
+
+
+class AlreadyVerified(Conflict):
+    """409: the record was verified already (by this or another reviewer)."""
+
+    default_code = ALREADY_VERIFIED
+    default_detail = "该服务记录已核实。"
+
+
+class RecordNotPending(Conflict):
+    """409: only submitted records can be reviewed (this one was rejected or revoked)."""
+
+    default_code = RECORD_NOT_PENDING
+    default_detail = "该服务记录不在待核实状态。"
+
+
+class RecordNotVerified(Conflict):
+    """409: only a verified record's verification can be revoked."""
+
+    default_code = RECORD_NOT_VERIFIED
+    default_detail = "只能撤销已核实的服务记录。"
+
+
+class NoteRequired(InvalidInput):
+    """400: a rejection needs a note saying what to fix."""
+
+    default_code = NOTE_REQUIRED
+    default_detail = "退回服务记录时必须填写核实意见。"
+
+
+class FlagsNotAcknowledged(InvalidInput):
+    """400: a record with anomaly flags is reviewed only with a note acknowledging them."""
+
+    default_code = FLAGS_NOT_ACKNOWLEDGED
+    default_detail = "该记录有异常标记，请在核实意见中说明核查情况。"
+
+
+class InvalidPeriod(InvalidInput):
+    """400: ``from`` must not be after ``to``."""
+
+    default_code = INVALID_PERIOD
+    default_detail = "开始日期不能晚于结束日期。"

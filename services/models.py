@@ -276,3 +276,203 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id}:{self.key}"
+
+
+class ServiceRecord(models.Model):
+    """服务记录: what was done on a request and for how many people; counts once verified.
+
+    A rejected record stays as it was and a resubmission is a new row (``version`` + 1). The
+    columns under "denormalised" copy the request's place, campaign and day at submission so
+    statistics over a million records aggregate one table without joins.
+    """
+
+    class Status(models.TextChoices):
+        SUBMITTED = "submitted", "待核实"
+        VERIFIED = "verified", "已核实"
+        REJECTED = "rejected", "已退回"
+        # 撤销: a verification taken back by staff; its points are reversed.
+        REVOKED = "revoked", "已撤销"
+
+    LIVE = (Status.SUBMITTED, Status.VERIFIED)
+
+    request = models.ForeignKey(
+        ServiceRequest, verbose_name="需求", on_delete=models.PROTECT, related_name="records"
+    )
+    version = models.PositiveSmallIntegerField("版本", default=1)
+    people_served = models.PositiveIntegerField("服务群众人次")
+    enterprises_served = models.PositiveIntegerField("服务企业数", default=0)
+    households_visited = models.PositiveIntegerField("走访户数", default=0)
+    summary = models.TextField("服务内容", max_length=2000)
+    participants = models.ManyToManyField(
+        Claim, verbose_name="参与认领", related_name="records", blank=True
+    )
+    participants_count = models.PositiveSmallIntegerField("参与人次", default=0)
+    status = models.CharField(
+        "状态", max_length=10, choices=Status.choices, default=Status.SUBMITTED
+    )
+    # 异常标记: computed on submit; a verifier must acknowledge them in the note.
+    flags = models.JSONField("异常标记", default=list, blank=True)
+    # len(flags), so "?flagged=1" is an indexed comparison on both databases.
+    flag_count = models.PositiveSmallIntegerField("异常标记数", default=0)
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="提交人",
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="submitted_records",
+    )
+    submitted_at = models.DateTimeField("提交时间", auto_now_add=True)
+    verified_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="核实人",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="verified_records",
+    )
+    verified_at = models.DateTimeField("核实时间", null=True, blank=True)
+    # verified_by / verified_at / note record the review whichever way it went (退回 too).
+    note = models.CharField("核实意见", max_length=500, blank=True)
+    revoked_at = models.DateTimeField("撤销时间", null=True, blank=True)
+    revoke_reason = models.CharField("撤销原因", max_length=200, blank=True)
+
+    # Denormalised from the request at submission (statistics read these, never the joins).
+    station = models.ForeignKey(
+        Station, verbose_name="驿站/工作室", on_delete=models.PROTECT, related_name="records"
+    )
+    town = models.ForeignKey(
+        "stations.Town", verbose_name="镇/街道", on_delete=models.PROTECT, related_name="records"
+    )
+    campaign = models.ForeignKey(
+        Campaign, verbose_name="活动", on_delete=models.PROTECT, related_name="records"
+    )
+    campaign_kind = models.CharField("三暖类型", max_length=20, choices=Campaign.Kind.choices)
+    # The Asia/Shanghai calendar day the service took place (the request's starts_at).
+    service_date = models.DateField("服务日期")
+
+    class Meta:
+        verbose_name = "服务记录"
+        verbose_name_plural = "服务记录"
+        ordering = ["-submitted_at", "-id"]
+        indexes = [
+            models.Index(fields=["status", "service_date"], name="record_status_date"),
+            models.Index(fields=["station", "status"], name="record_station_status"),
+            models.Index(fields=["town", "status", "service_date"], name="record_town_status_date"),
+            models.Index(fields=["request", "status"], name="record_request_status"),
+            # The verifier's work list: flagged records only (a small part of the table).
+            models.Index(
+                fields=["status", "station"],
+                condition=Q(flag_count__gt=0),
+                name="record_flagged",
+            ),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["request"],
+                condition=Q(status__in=["submitted", "verified"]),
+                name="record_one_live_per_request",
+            ),
+            models.UniqueConstraint(fields=["request", "version"], name="record_request_version"),
+            models.CheckConstraint(condition=Q(version__gte=1), name="record_version_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.request_id} v{self.version} ({self.status})"
+
+
+# A rule is worth 0 (switched off in effect) to 100 points; penalties are not rules.
+MIN_RULE_POINTS = 0
+MAX_RULE_POINTS = 100
+
+
+class PointRule(models.Model):
+    """积分规则: how many duty points a verified participation earns, editable in the admin."""
+
+    class Kind(models.TextChoices):
+        PARTICIPATION = "participation", "参与服务"
+        REMOTE_VILLAGE = "remote_village", "暖岙偏远村加分"
+        TEAM_LEADER = "team_leader", "团队负责人加分"
+
+    code = models.SlugField("代码", max_length=30, unique=True)
+    kind = models.CharField("规则类型", max_length=20, choices=Kind.choices, unique=True)
+    name = models.CharField("名称", max_length=50)
+    points = models.SmallIntegerField(
+        "分值",
+        validators=[MinValueValidator(MIN_RULE_POINTS), MaxValueValidator(MAX_RULE_POINTS)],
+        help_text=f"每次核实通过时每位参与委员获得的积分（{MIN_RULE_POINTS}–{MAX_RULE_POINTS}）",
+    )
+    active = models.BooleanField("启用", default=True)
+    updated_at = models.DateTimeField("更新时间", auto_now=True)
+
+    class Meta:
+        verbose_name = "积分规则"
+        verbose_name_plural = "积分规则"
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(points__gte=MIN_RULE_POINTS, points__lte=MAX_RULE_POINTS),
+                name="point_rule_points_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.points:+d}"
+
+
+class PointEntry(models.Model):
+    """履职积分 ledger line: append-only; a revoked award is reversed by a negative line."""
+
+    member = models.ForeignKey(
+        Member, verbose_name="委员", on_delete=models.PROTECT, related_name="point_entries"
+    )
+    points = models.SmallIntegerField("积分")
+    rule = models.ForeignKey(
+        PointRule, verbose_name="规则", on_delete=models.PROTECT, related_name="entries"
+    )
+    reason = models.CharField("说明", max_length=100)
+    record = models.ForeignKey(
+        ServiceRecord,
+        verbose_name="服务记录",
+        on_delete=models.PROTECT,
+        related_name="point_entries",
+    )
+    # False for the negative line that reverses an award when a verification is revoked.
+    award = models.BooleanField("奖励", default=True)
+    created_at = models.DateTimeField("记账时间", auto_now_add=True)
+    # The record's service day (Asia/Shanghai): leaderboards count points by when the service
+    # took place, and a reversal carries the same day, so it cancels the award in any period.
+    service_date = models.DateField("服务日期")
+    # The team the member was in (for leaderboards per team that do not move with transfers).
+    team = models.ForeignKey(
+        Team,
+        verbose_name="团队",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="point_entries",
+    )
+
+    class Meta:
+        verbose_name = "履职积分"
+        verbose_name_plural = "履职积分"
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["member", "created_at"], name="points_member_created"),
+            models.Index(fields=["created_at", "member"], name="points_created_member"),
+            models.Index(fields=["service_date", "member"], name="points_date_member"),
+            models.Index(fields=["team", "service_date"], name="points_team_date"),
+        ]
+        constraints = [
+            # Exactly once per participant, record and rule; and at most one reversal of each.
+            models.UniqueConstraint(
+                fields=["member", "record", "rule", "award"], name="points_once_per_record_rule"
+            ),
+            # Awards are never negative and reversals never positive.
+            models.CheckConstraint(
+                condition=Q(award=True, points__gte=0) | Q(award=False, points__lte=0),
+                name="points_sign_matches_award",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member_id} {self.points:+d}"

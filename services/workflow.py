@@ -20,7 +20,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import DateTimeField, F, Q, Value
+from django.db.models import DateTimeField, F, Max, Q, Value
 from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.utils import timezone
@@ -30,8 +30,16 @@ from accounts.errors import Forbidden, InvalidInput
 from accounts.models import User
 from accounts.permissions import is_staff
 from members.models import Member, Specialty, Team
-from services import errors
-from services.models import MAX_SLOTS, MIN_SLOTS, Campaign, Claim, ServiceRequest
+from services import anomalies, errors, points
+from services.models import (
+    MAX_SLOTS,
+    MIN_SLOTS,
+    Campaign,
+    Claim,
+    PointEntry,
+    ServiceRecord,
+    ServiceRequest,
+)
 from services.selectors import manages_station
 from stations.geo import Point, distance_km
 from stations.models import Station, Village
@@ -468,8 +476,12 @@ def create_request(
     contact_name: str = "",
     contact_phone: str = "",
     now: datetime | None = None,
+    source: dict[str, Any] | None = None,
 ) -> CreatedRequest:
-    """A manager (their station), liaison (their village) or staff posts a need."""
+    """A manager (their station), liaison (their village) or staff posts a need.
+
+    ``source`` says where a post came from other than the API (e.g. an Open311 key); it is
+    kept in the ``request_created`` Event."""
     now = _now(now)
     owner = _resolve_station(actor=actor, station=station, village=village)
     _check_plan(
@@ -516,6 +528,7 @@ def create_request(
                 "campaign": campaign.pk,
                 "slots": slots,
                 "possible_duplicates": [d.id for d in duplicates],
+                **({"source": source} if source else {}),
             },
         )
     return CreatedRequest(request=service_request, possible_duplicates=duplicates)
@@ -1153,3 +1166,530 @@ def expire_overdue(
             ):
                 report.requests += 1
     return report
+
+
+# ---------------------------------------------------------------- records, verification, points
+
+RecordStatus = ServiceRecord.Status
+# A record may be submitted once someone checked in (in_progress), again after a rejection
+# (which puts the request back to in_progress) or after a revoked verification (completed,
+# with no live record left). The one-live-record constraint does the rest.
+RECORDABLE_REQUEST = (Status.IN_PROGRESS, Status.COMPLETED)
+# Claims whose member may submit the record: checked in, or done (then the answer is 409).
+RECORDING_CLAIM = (ClaimStatus.CHECKED_IN, ClaimStatus.DONE)
+
+
+def _lock_record(record_id: int) -> tuple[ServiceRequest, ServiceRecord]:
+    """Lock a record's request (every record write does, so they queue), then read the record."""
+    request_id = (
+        ServiceRecord.objects.filter(pk=record_id).values_list("request_id", flat=True).first()
+    )
+    if request_id is None:
+        raise Http404
+    service_request = _lock_request(request_id)
+    return service_request, ServiceRecord.objects.get(pk=record_id)
+
+
+def _participant_claims(record: ServiceRecord) -> list[Claim]:
+    """The record's participating claims, locked, with what points and notices need."""
+    return list(
+        Claim.objects.select_for_update(of=("self",), no_key=True)
+        .filter(pk__in=record.participants.values("id"))
+        .select_related("member__user", "team")
+        .order_by("id")
+    )
+
+
+def _flag_codes(record: ServiceRecord) -> list[str]:
+    return [flag.get("code", "") for flag in record.flags]
+
+
+def _not_recordable_detail(status: str) -> str:
+    return {
+        Status.OPEN: "该需求尚无人签到，不能提交服务记录。",
+        Status.FULL: "该需求尚无人签到，不能提交服务记录。",
+        Status.CANCELLED: "该需求已取消，不能提交服务记录。",
+        Status.EXPIRED: "该需求已过期，不能提交服务记录。",
+    }.get(status, "该需求当前状态不能提交服务记录。")
+
+
+def _check_pending(record: ServiceRecord) -> None:
+    """409 unless the record awaits review: already_verified, or record_not_pending."""
+    if record.status == RecordStatus.VERIFIED:
+        raise errors.AlreadyVerified()
+    if record.status != RecordStatus.SUBMITTED:
+        raise errors.RecordNotPending(
+            {
+                RecordStatus.REJECTED: "该服务记录已被退回，请提交新版本。",
+                RecordStatus.REVOKED: "该服务记录的核实已被撤销，请提交新版本。",
+            }.get(record.status, "该服务记录不在待核实状态。")
+        )
+
+
+def submit_record(
+    *,
+    user: User,
+    request_id: int,
+    people_served: int,
+    summary: str,
+    participants: Sequence[int],
+    enterprises_served: int = 0,
+    households_visited: int = 0,
+    now: datetime | None = None,
+) -> ServiceRecord:
+    """A checked-in claimant, the station's manager or staff report what was done.
+
+    Participants must be claims of this request that checked in. One live record per request:
+    a second is 409 ``record_exists``; after a rejection (or a revoked verification) a new
+    version is written and the old row stays as it was. Anomaly flags are computed here."""
+    now = _now(now)
+    with transaction.atomic():
+        service_request = _lock_request(request_id)
+        if not (
+            is_staff(user)
+            or manages_station(user, service_request.station_id)
+            or Claim.objects.filter(
+                request_id=service_request.pk, member__user=user, status__in=RECORDING_CLAIM
+            ).exists()
+        ):
+            raise errors.NotRecordSubmitter()
+        live = (
+            ServiceRecord.objects.filter(
+                request_id=service_request.pk, status__in=ServiceRecord.LIVE
+            )
+            .values_list("id", flat=True)
+            .first()
+        )
+        if live is not None:
+            raise errors.RecordExists(extra={"record": live})
+        if service_request.status not in RECORDABLE_REQUEST:
+            raise errors.RequestNotRecordable(_not_recordable_detail(service_request.status))
+        checked_in = {
+            claim.pk: claim
+            for claim in Claim.objects.select_for_update(of=("self",), no_key=True)
+            .filter(request_id=service_request.pk, pk__in=list(participants))
+            .select_related("member", "team")
+            .order_by("id")
+            if claim.status == ClaimStatus.CHECKED_IN
+        }
+        invalid = [pk for pk in participants if pk not in checked_in]
+        if invalid:
+            message = (
+                "参与人须为该需求中已签到的认领，以下认领 ID 不符合："
+                + "、".join(str(pk) for pk in invalid)
+                + "。"
+            )
+            raise errors.InvalidParticipants(
+                _short(message, 300), fields={"participants": [message]}, extra={"invalid": invalid}
+            )
+        claims = sorted(checked_in.values(), key=lambda c: c.pk)
+        flags = anomalies.flags_for(
+            service_request=service_request,
+            claims=claims,
+            people_served=people_served,
+            enterprises_served=enterprises_served,
+            submitted_at=now,
+        )
+        latest = ServiceRecord.objects.filter(request_id=service_request.pk).aggregate(
+            latest=Max("version")
+        )["latest"]
+        station = service_request.station
+        try:
+            with transaction.atomic():
+                record = ServiceRecord.objects.create(
+                    request=service_request,
+                    version=(latest or 0) + 1,
+                    people_served=people_served,
+                    enterprises_served=enterprises_served,
+                    households_visited=households_visited,
+                    summary=summary,
+                    participants_count=len(claims),
+                    flags=flags,
+                    flag_count=len(flags),
+                    submitted_by=user,
+                    station=station,
+                    town_id=station.town_id,
+                    campaign_id=service_request.campaign_id,
+                    campaign_kind=service_request.campaign.kind,
+                    service_date=timezone.localtime(service_request.starts_at).date(),
+                )
+        except IntegrityError:
+            # The partial unique index: another submission won (the request lock makes this a
+            # second line of defence only).
+            raise errors.RecordExists() from None
+        record.participants.set(claims)
+        record_event(
+            actor=user,
+            verb="record_submitted",
+            obj=record,
+            to_status=RecordStatus.SUBMITTED,
+            payload={
+                "request": service_request.pk,
+                "version": record.version,
+                "participants": [c.pk for c in claims],
+                "people_served": people_served,
+                "flags": [flag["code"] for flag in flags],
+            },
+        )
+        _set_status(
+            service_request,
+            to=Status.COMPLETED,
+            allowed_from=[Status.IN_PROGRESS],
+            actor=user,
+            verb="request_completed",
+            now=now,
+            payload={"record": record.pk},
+        )
+        for manager in station.managers.filter(is_station_manager=True).exclude(pk=user.pk):
+            notify(
+                user=manager,
+                kind="record_submitted",
+                title="有服务记录待核实",
+                body=_short(
+                    f"需求“{service_request.title}”提交了服务记录（服务 {people_served} 人次"
+                    + (f"，{len(flags)} 项异常标记" if flags else "")
+                    + "），请核实。",
+                    500,
+                ),
+                payload={
+                    "request": service_request.pk,
+                    "record": record.pk,
+                    "request_title": service_request.title,
+                    "flags": len(flags),
+                },
+                dedupe_key=f"record_submitted:{record.pk}:{manager.pk}",
+            )
+    return record
+
+
+def verify_record(
+    *,
+    actor: User,
+    record_id: int,
+    approved: bool,
+    note: str = "",
+    now: datetime | None = None,
+) -> ServiceRecord:
+    """The station's manager or staff — never the submitter — approve or reject a record.
+
+    Approved: the record verified, the request verified, participating claims done and duty
+    points written, in one transaction. Rejected (note required): the request goes back to
+    in_progress so a corrected version can be submitted. A record with anomaly flags needs a
+    note either way. The conditional UPDATE ``WHERE status='submitted'`` lets one review win."""
+    now = _now(now)
+    note = note.strip()
+    with transaction.atomic():
+        service_request, record = _lock_record(record_id)
+        if record.submitted_by_id is not None and record.submitted_by_id == actor.pk:
+            raise errors.CannotVerifyOwnRecord()
+        if not (is_staff(actor) or manages_station(actor, record.station_id)):
+            raise errors.NotRecordVerifier()
+        _check_pending(record)
+        if not approved and not note:
+            raise errors.NoteRequired(fields={"note": ["退回时必须填写核实意见。"]})
+        if record.flag_count and not note:
+            raise errors.FlagsNotAcknowledged(
+                fields={"note": ["该记录有异常标记，请说明核查情况。"]},
+                extra={"flags": _flag_codes(record)},
+            )
+        to = RecordStatus.VERIFIED if approved else RecordStatus.REJECTED
+        moved = ServiceRecord.objects.filter(pk=record.pk, status=RecordStatus.SUBMITTED).update(
+            status=to, verified_by=actor, verified_at=now, note=note
+        )
+        if not moved:
+            record.refresh_from_db(fields=["status"])
+            _check_pending(record)
+        if approved:
+            awarded = _approve(service_request, record, actor=actor, note=note, now=now)
+        else:
+            awarded = {}
+            _reject(service_request, record, actor=actor, note=note, now=now)
+        record_event(
+            actor=actor,
+            verb="record_verified" if approved else "record_rejected",
+            obj=record,
+            from_status=RecordStatus.SUBMITTED,
+            to_status=to,
+            payload={
+                "request": service_request.pk,
+                "note": note,
+                "flags": _flag_codes(record),
+                "points": {str(member): total for member, total in awarded.items()},
+            },
+        )
+        record.refresh_from_db()
+    return record
+
+
+def _approve(
+    service_request: ServiceRequest, record: ServiceRecord, *, actor: User, note: str, now
+) -> dict[int, int]:
+    """Claims done, request verified, points written; returns member id → points."""
+    claims = _participant_claims(record)
+    Claim.objects.filter(pk__in=[c.pk for c in claims], status=ClaimStatus.CHECKED_IN).update(
+        status=ClaimStatus.DONE, updated_at=now
+    )
+    for claim in claims:
+        if claim.status == ClaimStatus.CHECKED_IN:
+            record_event(
+                actor=actor,
+                verb="claim_done",
+                obj=claim,
+                from_status=ClaimStatus.CHECKED_IN,
+                to_status=ClaimStatus.DONE,
+                payload={"request": service_request.pk, "record": record.pk},
+            )
+    _set_status(
+        service_request,
+        to=Status.VERIFIED,
+        allowed_from=[Status.COMPLETED, Status.IN_PROGRESS],
+        actor=actor,
+        verb="request_verified",
+        now=now,
+        payload={"record": record.pk},
+    )
+    awards = points.awards_for(
+        claims=claims, service_request=service_request, rules=points.active_rules()
+    )
+    # The unique (member, record, rule, award) constraint makes a second award impossible; the
+    # conditional UPDATE above means this line is reached once per record.
+    PointEntry.objects.bulk_create(
+        [
+            PointEntry(
+                member_id=award.member_id,
+                team_id=award.team_id,
+                rule=award.rule,
+                points=award.points,
+                reason=award.reason,
+                record=record,
+                award=True,
+                service_date=record.service_date,
+            )
+            for award in awards
+        ]
+    )
+    totals: dict[int, int] = {}
+    for award in awards:
+        totals[award.member_id] = totals.get(award.member_id, 0) + award.points
+    for claim in claims:
+        earned = totals.get(claim.member_id, 0)
+        notify(
+            user=claim.member.user,
+            kind="record_verified",
+            title="服务记录已核实",
+            body=_short(
+                f"您参与的需求“{service_request.title}”服务记录已核实通过，"
+                f"获得履职积分 {earned} 分。",
+                500,
+            ),
+            payload={
+                "request": service_request.pk,
+                "record": record.pk,
+                "request_title": service_request.title,
+                "note": note,
+                "points": earned,
+            },
+            dedupe_key=f"record_verified:{record.pk}:{claim.member.user_id}",
+        )
+    return totals
+
+
+def _reject(
+    service_request: ServiceRequest, record: ServiceRecord, *, actor: User, note: str, now
+) -> None:
+    """The request back to in_progress for a new version; the submitter is told why."""
+    _set_status(
+        service_request,
+        to=Status.IN_PROGRESS,
+        allowed_from=[Status.COMPLETED],
+        actor=actor,
+        verb="request_record_rejected",
+        now=now,
+        payload={"record": record.pk},
+    )
+    submitter = User.objects.filter(pk=record.submitted_by_id).first()
+    if submitter is not None:
+        notify(
+            user=submitter,
+            kind="record_rejected",
+            title="服务记录被退回",
+            body=_short(
+                f"需求“{service_request.title}”的服务记录被退回，请修改后重新提交。意见：{note}",
+                500,
+            ),
+            payload={
+                "request": service_request.pk,
+                "record": record.pk,
+                "request_title": service_request.title,
+                "note": note,
+            },
+            dedupe_key=f"record_rejected:{record.pk}",
+        )
+
+
+def revoke_record(
+    *, actor: User, record_id: int, reason: str, now: datetime | None = None
+) -> ServiceRecord:
+    """Staff take back a verification: record revoked, request completed, claims checked_in
+    again, every award reversed by a negative ledger line (nothing is deleted)."""
+    now = _now(now)
+    if not is_staff(actor):
+        raise Forbidden("仅机关工作人员可以撤销核实。")
+    with transaction.atomic():
+        service_request, record = _lock_record(record_id)
+        moved = ServiceRecord.objects.filter(pk=record.pk, status=RecordStatus.VERIFIED).update(
+            status=RecordStatus.REVOKED, revoked_at=now, revoke_reason=reason
+        )
+        if not moved:
+            raise errors.RecordNotVerified()
+        claims = _participant_claims(record)
+        Claim.objects.filter(pk__in=[c.pk for c in claims], status=ClaimStatus.DONE).update(
+            status=ClaimStatus.CHECKED_IN, updated_at=now
+        )
+        for claim in claims:
+            if claim.status == ClaimStatus.DONE:
+                record_event(
+                    actor=actor,
+                    verb="claim_undone",
+                    obj=claim,
+                    from_status=ClaimStatus.DONE,
+                    to_status=ClaimStatus.CHECKED_IN,
+                    payload={"request": service_request.pk, "record": record.pk},
+                )
+        awards = list(PointEntry.objects.filter(record=record, award=True).order_by("id"))
+        # One reversal per award: the unique constraint refuses a second.
+        PointEntry.objects.bulk_create(
+            [
+                PointEntry(
+                    member_id=entry.member_id,
+                    team_id=entry.team_id,
+                    rule_id=entry.rule_id,
+                    points=-entry.points,
+                    reason=_short(f"撤销核实：{reason}", 100),
+                    record=record,
+                    award=False,
+                    service_date=entry.service_date,
+                )
+                for entry in awards
+            ]
+        )
+        _set_status(
+            service_request,
+            to=Status.COMPLETED,
+            allowed_from=[Status.VERIFIED],
+            actor=actor,
+            verb="request_verification_revoked",
+            now=now,
+            payload={"record": record.pk},
+        )
+        reversed_by_member: dict[int, int] = {}
+        for entry in awards:
+            reversed_by_member[entry.member_id] = (
+                reversed_by_member.get(entry.member_id, 0) + entry.points
+            )
+        record_event(
+            actor=actor,
+            verb="record_revoked",
+            obj=record,
+            from_status=RecordStatus.VERIFIED,
+            to_status=RecordStatus.REVOKED,
+            payload={
+                "request": service_request.pk,
+                "reason": reason,
+                "points_reversed": {str(m): p for m, p in reversed_by_member.items()},
+            },
+        )
+        for claim in claims:
+            notify(
+                user=claim.member.user,
+                kind="record_revoked",
+                title="服务记录的核实已撤销",
+                body=_short(
+                    f"需求“{service_request.title}”服务记录的核实已被撤销，相应履职积分"
+                    f"（{reversed_by_member.get(claim.member_id, 0)} 分）已冲回。原因：{reason}",
+                    500,
+                ),
+                payload={
+                    "request": service_request.pk,
+                    "record": record.pk,
+                    "request_title": service_request.title,
+                    "reason": reason,
+                },
+                dedupe_key=f"record_revoked:{record.pk}:{claim.member.user_id}",
+            )
+        record.refresh_from_db()
+    return record
+
+
+# ---------------------------------------------------------------- invitations (matching)
+
+
+def invite_team(
+    *,
+    actor: User,
+    request_id: int,
+    team: Team,
+    until: datetime,
+    now: datetime | None = None,
+) -> ServiceRequest:
+    """Reserve an open request for one team until ``until`` (first-claim window); its active
+    members are told. A new invitation replaces the previous one."""
+    now = _now(now)
+    problems: dict[str, list[str]] = {}
+    if not team.active:
+        problems["team"] = ["该团队已停用。"]
+    if until <= now:
+        problems["until"] = ["邀请截止时间必须晚于当前时间。"]
+    with transaction.atomic():
+        service_request = _lock_request(request_id)
+        if service_request.status != Status.OPEN or now >= service_request.ends_at:
+            raise errors.RequestNotOpen("只有可认领（open）的需求可以邀请团队。")
+        if "until" not in problems and until >= service_request.starts_at:
+            problems["until"] = ["邀请截止时间必须早于需求开始时间。"]
+        if problems:
+            raise InvalidInput(next(iter(problems.values()))[0], fields=problems)
+        previous_team = service_request.invited_team_id
+        previous_until = service_request.invite_until
+        ServiceRequest.objects.filter(pk=service_request.pk, status=Status.OPEN).update(
+            invited_team=team, invite_until=until, updated_at=now
+        )
+        service_request.refresh_from_db()
+        event = record_event(
+            actor=actor,
+            verb="request_team_invited",
+            obj=service_request,
+            from_status=service_request.status,
+            to_status=service_request.status,
+            payload={
+                "team": team.pk,
+                "until": _iso(until),
+                "previous_team": previous_team,
+                "previous_until": _iso(previous_until),
+            },
+        )
+        local_until = timezone.localtime(until)
+        for member in Member.objects.filter(
+            team=team, active=True, user__is_member=True
+        ).select_related("user"):
+            notify(
+                user=member.user,
+                kind="team_invited",
+                title=_short(f"团队受邀：{service_request.title}", 100),
+                body=_short(
+                    f"驿站邀请“{team.name}”承接需求“{service_request.title}”"
+                    f"（{timezone.localtime(service_request.starts_at):%m月%d日 %H:%M} 开始）。"
+                    f"{local_until:%m月%d日 %H:%M} 前仅本团队委员可以认领。",
+                    500,
+                ),
+                payload={
+                    "request": service_request.pk,
+                    "request_title": service_request.title,
+                    "team": team.pk,
+                    "team_name": team.name,
+                    "until": _iso(until),
+                    "starts_at": _iso(service_request.starts_at),
+                },
+                # The event id keeps a repeated invitation (same team, new window) notifiable.
+                dedupe_key=f"team_invited:{event.pk}:{member.pk}",
+            )
+    return service_request

@@ -1,0 +1,211 @@
+"""Anomaly flags (异常标记) of a service record, computed when it is submitted.
+
+Flags never block a record: they tell the verifier where to look, and the verifier must
+acknowledge them in the note. ``evaluate`` is a pure function of the record's facts and the
+limits; ``gather_overlaps`` is the one query it needs (check-ins of the same members elsewhere).
+Each flag is ``{"code", "detail", "data"}``; ``detail`` names no person, because members who
+took part see the record too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+
+from services.models import Campaign, Claim
+
+# Flag codes (stored in ServiceRecord.flags; clients and tests use these).
+PEOPLE_ABOVE_EXPECTED = "people_above_expected"
+PEOPLE_ABOVE_BOUND = "people_above_bound"
+OUTSIDE_GEOFENCE = "checked_in_outside_geofence"
+OVERLAPPING_CHECK_IN = "overlapping_check_in"
+LATE_SUBMISSION = "late_submission"
+ENTERPRISES_OUTSIDE_WARM_ENTERPRISE = "enterprises_outside_warm_enterprise"
+
+CODES = (
+    PEOPLE_ABOVE_EXPECTED,
+    PEOPLE_ABOVE_BOUND,
+    OUTSIDE_GEOFENCE,
+    OVERLAPPING_CHECK_IN,
+    LATE_SUBMISSION,
+    ENTERPRISES_OUTSIDE_WARM_ENTERPRISE,
+)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The thresholds, from settings unless a caller (a test, a what-if) passes others."""
+
+    people_per_participant: int
+    people_max: int
+    geofence_m: float
+    late_hours: int
+
+    @classmethod
+    def from_settings(cls) -> Limits:
+        return cls(
+            people_per_participant=settings.RECORDS_FLAG_PEOPLE_PER_PARTICIPANT,
+            people_max=settings.RECORDS_FLAG_PEOPLE_MAX,
+            geofence_m=settings.SERVICES_GEOFENCE_METERS,
+            late_hours=settings.RECORDS_FLAG_LATE_HOURS,
+        )
+
+
+@dataclass(frozen=True)
+class Participant:
+    """What the flags need of one participating claim."""
+
+    claim_id: int
+    member_id: int
+    check_in_distance_m: float | None
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the flags need of one record and its request."""
+
+    people_served: int
+    enterprises_served: int
+    campaign_kind: str
+    ends_at: datetime
+    submitted_at: datetime
+    participants: Sequence[Participant]
+    # member id → ids of other requests overlapping this one where they checked in.
+    overlaps: Mapping[int, Sequence[int]]
+
+
+def _flag(code: str, detail: str, **data: Any) -> dict[str, Any]:
+    return {"code": code, "detail": detail, "data": data}
+
+
+def evaluate(facts: Facts, limits: Limits) -> list[dict[str, Any]]:
+    """The flags of one record, in a fixed order (pure: no queries, no clock)."""
+    flags: list[dict[str, Any]] = []
+    count = len(facts.participants)
+    expected = count * limits.people_per_participant
+    if count and facts.people_served > expected:
+        flags.append(
+            _flag(
+                PEOPLE_ABOVE_EXPECTED,
+                f"服务人次 {facts.people_served} 远高于预期（{count} 名参与委员 × "
+                f"{limits.people_per_participant} = {expected}）。",
+                people_served=facts.people_served,
+                expected_max=expected,
+            )
+        )
+    if facts.people_served > limits.people_max:
+        flags.append(
+            _flag(
+                PEOPLE_ABOVE_BOUND,
+                f"服务人次 {facts.people_served} 超过全区单次服务上限参考值 {limits.people_max}。",
+                people_served=facts.people_served,
+                bound=limits.people_max,
+            )
+        )
+    far = [
+        p
+        for p in facts.participants
+        if p.check_in_distance_m is not None and p.check_in_distance_m > limits.geofence_m
+    ]
+    if far:
+        flags.append(
+            _flag(
+                OUTSIDE_GEOFENCE,
+                f"{len(far)} 名参与委员签到位置超出 {limits.geofence_m:g} 米范围。",
+                claims=[p.claim_id for p in far],
+                distances_m=[round(p.check_in_distance_m or 0.0) for p in far],
+                geofence_m=limits.geofence_m,
+            )
+        )
+    overlapping = {
+        p.claim_id: sorted(facts.overlaps[p.member_id])
+        for p in facts.participants
+        if facts.overlaps.get(p.member_id)
+    }
+    if overlapping:
+        flags.append(
+            _flag(
+                OVERLAPPING_CHECK_IN,
+                f"{len(overlapping)} 名参与委员在时间重叠的其他需求中也已签到。",
+                claims=sorted(overlapping),
+                other_requests=sorted({r for ids in overlapping.values() for r in ids}),
+            )
+        )
+    late = facts.submitted_at - facts.ends_at
+    if late > timedelta(hours=limits.late_hours):
+        hours = int(late.total_seconds() // 3600)
+        flags.append(
+            _flag(
+                LATE_SUBMISSION,
+                f"服务结束 {hours} 小时后才提交记录（超过 {limits.late_hours} 小时）。",
+                hours_after_end=hours,
+                limit_hours=limits.late_hours,
+            )
+        )
+    if facts.enterprises_served > 0 and facts.campaign_kind != Campaign.Kind.WARM_ENTERPRISE:
+        flags.append(
+            _flag(
+                ENTERPRISES_OUTSIDE_WARM_ENTERPRISE,
+                f"非暖企活动填报了服务企业数 {facts.enterprises_served}。",
+                enterprises_served=facts.enterprises_served,
+                campaign_kind=facts.campaign_kind,
+            )
+        )
+    return flags
+
+
+def gather_overlaps(
+    *, request_id: int, starts_at: datetime, ends_at: datetime, member_ids: Iterable[int]
+) -> dict[int, list[int]]:
+    """member id → other requests overlapping [starts_at, ends_at) they checked in to (1 query)."""
+    found: dict[int, list[int]] = {}
+    rows = (
+        Claim.objects.filter(
+            member_id__in=list(member_ids),
+            checked_in_at__isnull=False,
+            request__starts_at__lt=ends_at,
+            request__ends_at__gt=starts_at,
+        )
+        .exclude(request_id=request_id)
+        .values_list("member_id", "request_id")
+        .order_by("member_id", "request_id")
+    )
+    for member_id, other in rows:
+        found.setdefault(member_id, []).append(other)
+    return found
+
+
+def flags_for(
+    *,
+    service_request,
+    claims: Sequence[Claim],
+    people_served: int,
+    enterprises_served: int,
+    submitted_at: datetime,
+    limits: Limits | None = None,
+) -> list[dict[str, Any]]:
+    """Flags of a record about to be written for ``service_request`` (campaign loaded)."""
+    facts = Facts(
+        people_served=people_served,
+        enterprises_served=enterprises_served,
+        campaign_kind=service_request.campaign.kind,
+        ends_at=service_request.ends_at,
+        submitted_at=submitted_at,
+        participants=[
+            Participant(
+                claim_id=c.pk, member_id=c.member_id, check_in_distance_m=c.check_in_distance_m
+            )
+            for c in claims
+        ],
+        overlaps=gather_overlaps(
+            request_id=service_request.pk,
+            starts_at=service_request.starts_at,
+            ends_at=service_request.ends_at,
+            member_ids={c.member_id for c in claims},
+        ),
+    )
+    return evaluate(facts, limits or Limits.from_settings())

@@ -1,0 +1,202 @@
+"""Duty points (履职积分): which rules a verified participation earns, totals, the leaderboard,
+and the /me/ section.
+
+The ledger (``PointEntry``) is written only by ``services.workflow`` (verify and revoke);
+everything here reads. Periods are the records' service days (Asia/Shanghai calendar dates), so
+an award and its reversal always fall in the same period.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Count, Q, Sum
+from django.utils import timezone
+
+from accounts.models import User
+from members.models import Member
+from members.pii import Viewer, shown_name
+from services.models import Campaign, Claim, PointEntry, PointRule, ServiceRequest
+from services.records_serializers import PointEntrySerializer
+
+REASON_LENGTH = 100
+
+
+def _short(text: str, limit: int = REASON_LENGTH) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# ---------------------------------------------------------------- awards (pure)
+
+
+@dataclass(frozen=True)
+class Award:
+    """One ledger line to write when a record is verified."""
+
+    member_id: int
+    team_id: int | None
+    rule: PointRule
+    points: int
+    reason: str
+
+
+def applies(rule: PointRule, *, claim: Claim, service_request: ServiceRequest) -> bool:
+    """Whether ``rule`` rewards this participation (claim with team, request with village)."""
+    if rule.kind == PointRule.Kind.PARTICIPATION:
+        return True
+    if rule.kind == PointRule.Kind.REMOTE_VILLAGE:
+        village = service_request.village
+        return bool(
+            village is not None
+            and village.remote
+            and service_request.campaign.kind == Campaign.Kind.WARM_VILLAGE
+        )
+    if rule.kind == PointRule.Kind.TEAM_LEADER:
+        # The team the member claimed with (Claim.team), led by this member's account.
+        team = claim.team
+        return (
+            team is not None
+            and team.leader_id is not None
+            and team.leader_id == claim.member.user_id
+        )
+    return False
+
+
+def awards_for(
+    *, claims: Sequence[Claim], service_request: ServiceRequest, rules: Sequence[PointRule]
+) -> list[Award]:
+    """Every (participant, rule) award of a verified record; pure over loaded objects."""
+    awards = []
+    for claim in claims:
+        for rule in rules:
+            # A rule set to 0 in the admin is off in effect: no empty ledger lines.
+            if rule.points <= 0 or not rule.active:
+                continue
+            if not applies(rule, claim=claim, service_request=service_request):
+                continue
+            awards.append(
+                Award(
+                    member_id=claim.member_id,
+                    team_id=claim.team_id,
+                    rule=rule,
+                    points=rule.points,
+                    reason=_short(f"{rule.name}：{service_request.title}"),
+                )
+            )
+    return awards
+
+
+def active_rules() -> list[PointRule]:
+    """The rules in force, in table order."""
+    return list(PointRule.objects.filter(active=True).order_by("id"))
+
+
+# ---------------------------------------------------------------- totals and /me/
+
+
+def member_total(member_id: int) -> int:
+    """A member's net points over all time (awards minus reversals)."""
+    total = PointEntry.objects.filter(member_id=member_id).aggregate(total=Sum("points"))["total"]
+    return int(total or 0)
+
+
+def recent_entries(member_id: int, *, limit: int) -> list[PointEntry]:
+    """A member's latest ledger lines, newest first."""
+    return list(
+        PointEntry.objects.filter(member_id=member_id)
+        .select_related("rule", "record__request")
+        .order_by("-created_at", "-id")[:limit]
+    )
+
+
+def me_section(user: User) -> dict[str, Any]:
+    """/me/ provider: ``points_total`` and ``points_recent`` (empty for non-members)."""
+    member_id = Member.objects.filter(user=user).values_list("id", flat=True).first()
+    if member_id is None:
+        return {"points_total": 0, "points_recent": []}
+    entries = recent_entries(member_id, limit=settings.POINTS_RECENT_ENTRIES)
+    return {
+        "points_total": member_total(member_id),
+        "points_recent": PointEntrySerializer(entries, many=True).data,
+    }
+
+
+# ---------------------------------------------------------------- leaderboard
+
+
+@dataclass(frozen=True)
+class Period:
+    """A closed range of Asia/Shanghai calendar days."""
+
+    start: date
+    end: date
+
+
+def default_period(*, today: date | None = None) -> Period:
+    """This calendar year up to today (Asia/Shanghai)."""
+    today = today or timezone.localdate()
+    return Period(start=today.replace(month=1, day=1), end=today)
+
+
+@dataclass(frozen=True)
+class LeaderRow:
+    """One member's place on the leaderboard, name already shown as the viewer may see it."""
+
+    rank: int
+    member_id: int
+    name: str
+    team_id: int | None
+    team_name: str | None
+    points: int
+    participations: int
+
+
+def leaderboard(
+    *, viewer: Viewer, period: Period, team_id: int | None = None, limit: int
+) -> list[LeaderRow]:
+    """Members by net points earned for services in ``period``, best first (one query).
+
+    ``team`` filters on the team the points were earned with; the row shows the member's
+    current team. Members whose points net to zero or less are left out. Ties share a rank
+    (1, 2, 2, 4), ordered by member id."""
+    entries = PointEntry.objects.filter(
+        service_date__gte=period.start, service_date__lte=period.end
+    )
+    if team_id is not None:
+        entries = entries.filter(team_id=team_id)
+    rows = (
+        entries.values(
+            "member_id", "member__user_id", "member__name", "member__team_id", "member__team__name"
+        )
+        .annotate(
+            total=Sum("points"),
+            # Participations net of reversals: +1 per award line of the participation rule,
+            # -1 per reversal of one.
+            awarded=Count("id", filter=Q(rule__kind=PointRule.Kind.PARTICIPATION, award=True)),
+            reversed=Count("id", filter=Q(rule__kind=PointRule.Kind.PARTICIPATION, award=False)),
+        )
+        .filter(total__gt=0)
+        .order_by("-total", "member_id")[:limit]
+    )
+    board: list[LeaderRow] = []
+    rank = 0
+    previous: int | None = None
+    for position, row in enumerate(rows, start=1):
+        if row["total"] != previous:
+            rank, previous = position, row["total"]
+        board.append(
+            LeaderRow(
+                rank=rank,
+                member_id=row["member_id"],
+                name=shown_name(viewer, row["member__user_id"], row["member__name"]),
+                team_id=row["member__team_id"],
+                team_name=row["member__team__name"],
+                points=int(row["total"]),
+                participations=int(row["awarded"] - row["reversed"]),
+            )
+        )
+    return board

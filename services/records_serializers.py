@@ -1,0 +1,274 @@
+"""Input and output serializers of service records, their review, and duty points."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from members.pii import NameField, context_viewer, shown_name
+from services import anomalies
+from services.filters import MAX_ID
+from services.models import (
+    MAX_SLOTS,
+    Claim,
+    PointEntry,
+    PointRule,
+    ServiceRecord,
+    ServiceRequest,
+)
+from services.serializers import CampaignRefSerializer, NamedRefSerializer
+
+SUMMARY_LENGTH = 2000
+NOTE_LENGTH = 500
+REASON_LENGTH = 200
+
+
+# ---------------------------------------------------------------- input
+
+
+class RecordInputSerializer(serializers.Serializer):
+    """POST ``requests/{id}/record/``: what was done, for how many, and who took part."""
+
+    people_served = serializers.IntegerField(min_value=0, help_text="服务群众人次（≥0）")
+    enterprises_served = serializers.IntegerField(
+        min_value=0, required=False, default=0, help_text="服务企业数（暖企）"
+    )
+    households_visited = serializers.IntegerField(
+        min_value=0, required=False, default=0, help_text="走访户数"
+    )
+    summary = serializers.CharField(max_length=SUMMARY_LENGTH, help_text="服务内容（2000 字以内）")
+    participants = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
+        min_length=1,
+        max_length=MAX_SLOTS,
+        help_text="参与委员的认领 ID（须为该需求中已签到的认领）",
+    )
+
+    # The caps are settings, read per request so an operator's change (or a test) applies.
+    def _cap(self, value: int, setting: str) -> int:
+        limit = getattr(settings, setting)
+        if value > limit:
+            raise serializers.ValidationError(f"不能超过 {limit}（{setting}）。")
+        return value
+
+    def validate_people_served(self, value: int) -> int:
+        return self._cap(value, "RECORDS_MAX_PEOPLE_SERVED")
+
+    def validate_enterprises_served(self, value: int) -> int:
+        return self._cap(value, "RECORDS_MAX_ENTERPRISES_SERVED")
+
+    def validate_households_visited(self, value: int) -> int:
+        return self._cap(value, "RECORDS_MAX_HOUSEHOLDS_VISITED")
+
+    def validate_summary(self, value: str) -> str:
+        if not value.strip():
+            raise serializers.ValidationError("请填写服务内容。")
+        return value
+
+    def validate_participants(self, value: list[int]) -> list[int]:
+        return list(dict.fromkeys(value))
+
+
+class VerifyInputSerializer(serializers.Serializer):
+    """POST ``records/{id}/verify/``: approve or reject, with a note."""
+
+    approved = serializers.BooleanField(help_text="true 通过；false 退回")
+    note = serializers.CharField(
+        max_length=NOTE_LENGTH,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="核实意见：退回时必填；记录有异常标记时必填（说明核查情况）",
+    )
+
+
+class RevokeInputSerializer(serializers.Serializer):
+    """POST ``records/{id}/revoke/``: why the verification is taken back."""
+
+    reason = serializers.CharField(max_length=REASON_LENGTH, help_text="撤销原因（必填）")
+
+
+# ---------------------------------------------------------------- output
+
+
+class PersonRefSerializer(serializers.Serializer):
+    """``{id, name}`` of a member, the name masked unless the viewer may see it (members.pii)."""
+
+    id = serializers.IntegerField()
+    name = NameField()
+
+
+@extend_schema_field(NamedRefSerializer(allow_null=True))
+class UserRefField(serializers.Field):
+    """``{id, name}`` of an account (submitter, reviewer), masked like members' names."""
+
+    def __init__(self, **kwargs):
+        kwargs["read_only"] = True
+        super().__init__(**kwargs)
+
+    def to_representation(self, user):
+        name = user.name or user.username
+        return {"id": user.pk, "name": shown_name(context_viewer(self.context), user.pk, name)}
+
+
+class RecordRequestSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    title = serializers.CharField()
+    status = serializers.ChoiceField(choices=ServiceRequest.Status.choices)
+    starts_at = serializers.DateTimeField()
+    ends_at = serializers.DateTimeField()
+
+
+class ParticipantSerializer(serializers.ModelSerializer):
+    """A participating claim: who, with which team, where and when they checked in."""
+
+    claim = serializers.IntegerField(source="id")
+    member = PersonRefSerializer()
+    team = NamedRefSerializer(allow_null=True)
+
+    class Meta:
+        model = Claim
+        fields = ["claim", "member", "team", "status", "checked_in_at", "check_in_distance_m"]
+        read_only_fields = fields
+
+
+class FlagSerializer(serializers.Serializer):
+    """One anomaly flag."""
+
+    code = serializers.ChoiceField(choices=[(c, c) for c in anomalies.CODES])
+    detail = serializers.CharField()
+    data = serializers.DictField(help_text="机器可读的细节（人数、距离、其他需求 ID 等）")
+
+
+class RecordSerializer(serializers.ModelSerializer):
+    """A service record as its viewer may see it."""
+
+    request = RecordRequestSerializer()
+    participants = ParticipantSerializer(many=True)
+    flags = FlagSerializer(many=True)
+    submitted_by = UserRefField(allow_null=True)
+    verified_by = UserRefField(allow_null=True, help_text="核实人（通过或退回）")
+    station = NamedRefSerializer()
+    town = NamedRefSerializer()
+    campaign = CampaignRefSerializer()
+    points_awarded = serializers.SerializerMethodField(help_text="该记录产生的净积分")
+
+    class Meta:
+        model = ServiceRecord
+        fields = [
+            "id",
+            "request",
+            "version",
+            "status",
+            "people_served",
+            "enterprises_served",
+            "households_visited",
+            "summary",
+            "participants",
+            "participants_count",
+            "flags",
+            "flag_count",
+            "submitted_by",
+            "submitted_at",
+            "verified_by",
+            "verified_at",
+            "note",
+            "revoked_at",
+            "revoke_reason",
+            "points_awarded",
+            "station",
+            "town",
+            "campaign",
+            "campaign_kind",
+            "service_date",
+        ]
+        read_only_fields = fields
+
+    def get_points_awarded(self, record: ServiceRecord) -> int:
+        return int(getattr(record, "points_awarded", None) or 0)
+
+
+class PointRuleSerializer(serializers.ModelSerializer):
+    """A row of the scoring table (积分规则)."""
+
+    class Meta:
+        model = PointRule
+        fields = ["id", "code", "kind", "name", "points", "active"]
+        read_only_fields = fields
+
+
+class PointEntryRequestSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    title = serializers.CharField()
+
+
+class PointEntrySerializer(serializers.ModelSerializer):
+    """One line of a member's own ledger (award or reversal)."""
+
+    rule = serializers.ChoiceField(source="rule.kind", choices=PointRule.Kind.choices)
+    request = PointEntryRequestSerializer(source="record.request")
+
+    class Meta:
+        model = PointEntry
+        fields = [
+            "id",
+            "points",
+            "award",
+            "rule",
+            "reason",
+            "record",
+            "request",
+            "service_date",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class LeaderboardQuerySerializer(serializers.Serializer):
+    """``?from=&to=&team=&limit=``: the period (service days, Asia/Shanghai) and the size."""
+
+    # "from" is a Python keyword: the field is declared through the class namespace.
+    vars()["from"] = serializers.DateField(
+        required=False, help_text="开始日期（含，YYYY-MM-DD），默认 to 所在年的 1 月 1 日"
+    )
+    to = serializers.DateField(required=False, help_text="结束日期（含），默认今天")
+    team = serializers.IntegerField(
+        required=False, min_value=1, max_value=MAX_ID, help_text="只计该团队名下获得的积分"
+    )
+    limit = serializers.IntegerField(
+        required=False, min_value=1, help_text="返回前几名，默认 20，最大见设置（默认 100）"
+    )
+
+    def validate_limit(self, value: int) -> int:
+        limit = settings.POINTS_LEADERBOARD_MAX_LIMIT
+        if value > limit:
+            raise serializers.ValidationError(f"不能超过 {limit}。")
+        return value
+
+
+class LeaderRowSerializer(serializers.Serializer):
+    """One member on the leaderboard."""
+
+    rank = serializers.IntegerField(help_text="名次（同分同名次）")
+    member = serializers.SerializerMethodField()
+    team = serializers.SerializerMethodField(help_text="委员当前所在团队")
+    points = serializers.IntegerField(help_text="期间净积分")
+    participations = serializers.IntegerField(help_text="期间核实通过的参与次数")
+
+    @extend_schema_field(NamedRefSerializer)
+    def get_member(self, row) -> dict:
+        return {"id": row.member_id, "name": row.name}
+
+    @extend_schema_field(NamedRefSerializer(allow_null=True))
+    def get_team(self, row) -> dict | None:
+        return {"id": row.team_id, "name": row.team_name} if row.team_id else None
+
+
+class LeaderboardSerializer(serializers.Serializer):
+    """The period asked for and the ranked rows."""
+
+    vars()["from"] = serializers.DateField()
+    to = serializers.DateField()
+    team = serializers.IntegerField(allow_null=True)
+    results = LeaderRowSerializer(many=True)
