@@ -198,3 +198,66 @@ class ClaimFactory(factory.django.DjangoModelFactory):
                 pk=obj.request_id, status=ServiceRequest.Status.OPEN, claimed__gte=F("slots")
             ).update(status=ServiceRequest.Status.FULL)
             obj.request.refresh_from_db()
+
+
+# ------------------------------------------------ services: records and duty points
+from services.models import PointEntry, PointRule, ServiceRecord  # noqa: E402
+
+
+class ServiceRecordFactory(factory.django.DjangoModelFactory):
+    """A verified record of a service three days ago, its place and day copied from the request
+    as submission does. ``participants=[claims]`` sets the participants and their count."""
+
+    class Meta:
+        model = ServiceRecord
+        skip_postgeneration_save = True
+
+    request = factory.SubFactory(
+        ServiceRequestFactory,
+        status=ServiceRequest.Status.VERIFIED,
+        starts_at=factory.LazyFunction(lambda: timezone.now() - timedelta(days=3)),
+    )
+    people_served = 10
+    enterprises_served = 0
+    households_visited = 3
+    summary = "法律咨询 10 人次，走访 3 户。"
+    status = ServiceRecord.Status.VERIFIED
+    verified_at = factory.LazyAttribute(
+        lambda o: timezone.now() if o.status == ServiceRecord.Status.VERIFIED else None
+    )
+    station = factory.SelfAttribute("request.station")
+    town = factory.SelfAttribute("request.station.town")
+    campaign = factory.SelfAttribute("request.campaign")
+    campaign_kind = factory.SelfAttribute("request.campaign.kind")
+    service_date = factory.LazyAttribute(lambda o: timezone.localdate(o.request.starts_at))
+
+    @factory.post_generation
+    def participants(self, create, extracted, **kwargs):
+        if create and extracted:
+            self.participants.set(extracted)
+            self.participants_count = len(extracted)
+            ServiceRecord.objects.filter(pk=self.pk).update(participants_count=len(extracted))
+
+
+class PointRuleFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = PointRule
+        django_get_or_create = ("kind",)
+
+    kind = PointRule.Kind.PARTICIPATION
+    code = factory.LazyAttribute(lambda o: o.kind.replace("_", "-"))
+    name = factory.LazyAttribute(lambda o: PointRule.Kind(o.kind).label)
+    points = 5
+
+
+class PointEntryFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = PointEntry
+
+    member = factory.SubFactory(MemberFactory)
+    rule = factory.SubFactory(PointRuleFactory)
+    points = factory.SelfAttribute("rule.points")
+    reason = factory.LazyAttribute(lambda o: o.rule.name)
+    record = factory.SubFactory(ServiceRecordFactory)
+    service_date = factory.SelfAttribute("record.service_date")
+    team = factory.SelfAttribute("member.team")

@@ -4,15 +4,16 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from accounts.demo import DEMO_PASSWORD, DEMO_USERS, seed_users
-from services.demo import seed_requests
 from members.demo import attach_demo_member, seed_roster
+from services.demo import seed_history, seed_requests
 from stations.demo import DEMO_STATION, DEMO_VILLAGE, attach_demo_users, seed_geography
 
 
 class Command(BaseCommand):
     help = (
         "Load demo data (idempotent): demo logins of every role, the district's towns, villages "
-        "and stations, specialties, teams, members, campaigns and service requests."
+        "and stations, specialties, teams, members, campaigns, service requests and a year of "
+        "past service (records, duty points) for the statistics and the dashboard."
     )
 
     def handle(self, *args, **options):
@@ -25,11 +26,18 @@ class Command(BaseCommand):
             )
             member = attach_demo_member(roster, user=users["demo_member"])
             requests = seed_requests()
+            # After seed_requests: its claims hand out members with no live claim, and the
+            # history's claims are done (live).
+            history = seed_history()
         self.stdout.write(self.style.SUCCESS("演示数据已就绪 / demo data ready"))
         self.stdout.write(
             f"  镇街 {len(geography.towns)} · 村社 {len(geography.villages)} · "
             f"驿站/工作室 {len(geography.stations)} · 专长 {len(roster.specialties)} · "
             f"团队 {len(roster.teams)} · 委员 {len(roster.members) + 1} · 需求 {requests.total}"
+        )
+        self.stdout.write(
+            f"  近一年服务历史 / a year of history: 新增需求 {history.requests} · "
+            f"服务记录 {history.records}（已核实 {history.verified}）· 积分 {history.points} 条"
         )
         self.stdout.write(f"演示账号 / demo logins (password: {DEMO_PASSWORD}):")
         where = {

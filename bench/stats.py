@@ -1,0 +1,533 @@
+"""Statistics benchmark: services.stats over 1M verified records, against hand-written SQL.
+
+    .venv/bin/python bench/stats.py                                   # SQLite, 100k records
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/test \\
+        .venv/bin/python bench/stats.py                               # PostgreSQL, 1M records
+    .venv/bin/python bench/stats.py --records 20000 --repeat 3         # any size
+
+A fresh database (bench/harness.py) gets 13 towns, 50 stations, 50 teams, 2,000 members and
+``--records`` verified service records spread over 2025 — each with its request (plus 10% more
+requests cancelled, expired or open), one to three participating claims (two on average) and
+the participants rows — written with INSERT ... SELECT in the database itself. Then each figure
+is timed two ways in the same run, interleaved: the function the API calls (the summary, each
+breakdown) and a single hand-written SQL statement computing the same figures. Both answers are
+compared before any timing is printed. Direct function calls, no HTTP: the question here is
+whether the ORM's queries are as good as hand-written ones, not the web stack.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import harness
+
+TOWNS, STATIONS, TEAMS, MEMBERS = 13, 50, 50, 2000
+PERIOD = (date(2025, 1, 1), date(2025, 12, 31))
+KINDS = ["warm_enterprise", "warm_village", "warm_heart"]
+SUMMARY_TARGET_MS = 100.0
+RATIO_TARGET = 1.5
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------- data, written by the database
+
+
+class Dialect:
+    """The few SQL spellings that differ between PostgreSQL and SQLite."""
+
+    def __init__(self, vendor: str) -> None:
+        self.pg = vendor == "postgresql"
+
+    def series(self, n: int) -> tuple[str, str]:
+        """(WITH prefix, FROM source) of the integers 1..n as column ``i``."""
+        if self.pg:
+            return "", f"generate_series(1::bigint, {n}) AS g(i)"
+        return (
+            f"WITH RECURSIVE g(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM g WHERE i < {n}) ",
+            "g",
+        )
+
+    def ts(self, days: str, hours: str = "0") -> str:
+        """A UTC timestamp ``days`` and ``hours`` after 2024-12-01 01:00 UTC (09:00 Shanghai)."""
+        if self.pg:
+            return (
+                "(TIMESTAMPTZ '2024-12-01 01:00:00+00' + "
+                f"make_interval(days => ({days})::int, hours => ({hours})::int))"
+            )
+        return (
+            f"datetime('2024-12-01 01:00:00', '+' || ({days}) || ' days', "
+            f"'+' || ({hours}) || ' hours')"
+        )
+
+    def day(self, days: str) -> str:
+        """The Shanghai calendar day ``days`` after 2024-12-01."""
+        if self.pg:
+            return f"(DATE '2024-12-01' + ({days})::int)"
+        return f"date('2024-12-01', '+' || ({days}) || ' days')"
+
+    def literal(self, value) -> str:
+        if value is None:
+            return "NULL"
+        if isinstance(value, bool):
+            return ("TRUE" if value else "FALSE") if self.pg else str(int(value))
+        if isinstance(value, int | float):
+            return str(value)
+        if isinstance(value, list | dict):
+            return "'[]'" if value == [] else "'{}'"
+        return "'" + str(value).replace("'", "''") + "'"
+
+
+def insert_select(cursor, dialect: Dialect, model, exprs: dict[str, str], n: int, where="") -> None:
+    """INSERT every concrete column of ``model``: ``exprs`` by field name (over ``g.i``), the
+    rest NULL or their default, for i in 1..n (``where`` may narrow, e.g. a cross join)."""
+    columns, values = [], []
+    for field in model._meta.concrete_fields:
+        if field.name in exprs:
+            value = exprs[field.name]
+        elif field.null:
+            value = "NULL"
+        elif field.has_default():
+            value = dialect.literal(field.get_default())
+        elif field.blank and field.get_internal_type() in ("CharField", "TextField"):
+            value = "''"
+        else:
+            raise RuntimeError(f"bench: no value for {model.__name__}.{field.name}")
+        columns.append(f'"{field.column}"')
+        values.append(value)
+    prefix, source = dialect.series(n)
+    cursor.execute(
+        f'{prefix}INSERT INTO "{model._meta.db_table}" ({", ".join(columns)}) '
+        f"SELECT {', '.join(values)} FROM {source} {where}"
+    )
+
+
+def build(records: int) -> None:
+    """The benchmark's data: dimensions through the ORM, the big tables in SQL."""
+    from django.contrib.auth.hashers import make_password
+    from django.db import connection
+
+    from accounts.models import User
+    from members.models import Member, Team
+    from services.models import Campaign, Claim, ServiceRecord, ServiceRequest
+    from stations.models import Station, Town
+
+    d = Dialect(connection.vendor)
+    started = time.perf_counter()
+    towns = Town.objects.bulk_create(
+        Town(name=f"测试{i}镇", lat=30.0 + i / 100, lng=122.0 + i / 100) for i in range(TOWNS)
+    )
+    Station.objects.bulk_create(
+        Station(
+            name=f"测试驿站{i}",
+            kind=Station.Kind.CONSULTATION,
+            town=towns[i % TOWNS],
+            lat=30.0,
+            lng=122.0,
+        )
+        for i in range(STATIONS)
+    )
+    Team.objects.bulk_create(Team(name=f"测试团队{i}") for i in range(TEAMS))
+    password = make_password("bench-password")
+    User.objects.bulk_create(
+        User(username=f"member{i}", password=password, is_member=True) for i in range(MEMBERS)
+    )
+    User.objects.create_user("staff", password="bench-password", is_staff=True)  # noqa: S106
+    users = list(User.objects.filter(is_member=True).order_by("id").values_list("id", flat=True))
+    Member.objects.bulk_create(
+        Member(user_id=user_id, name=f"委员{i}", team_id=i % TEAMS + 1)
+        for i, user_id in enumerate(users)
+    )
+    for year in (2024, 2025):
+        for kind in KINDS:
+            Campaign.objects.create(
+                kind=kind,
+                name=f"{year} {kind}",
+                starts_on=date(year, 1, 1),
+                ends_on=date(year, 12, 31),
+                target_served=100_000,
+            )
+    # Ids are 1..n in a fresh database: towns, stations, teams, members, campaigns (2024
+    # kinds first, then 2025's: 4, 5, 6).
+    extra = records // 10
+    total = records + extra
+    station = f"((i * 7919) % {STATIONS} + 1)"
+    kind = "(i % 3)"
+    day = "(31 + (i * 104729) % 365)"  # days after 2024-12-01: a day of 2025
+    with connection.cursor() as cursor:
+        verified = f"i <= {records}"
+        insert_select(
+            cursor,
+            d,
+            ServiceRequest,
+            {
+                "id": "i",
+                "station": station,
+                "campaign": f"(4 + {kind})",
+                "title": "'bench'",
+                "description": "''",
+                "lat": "30.0",
+                "lng": "122.0",
+                "address": "''",
+                "starts_at": d.ts(day),
+                "ends_at": d.ts(day, "3"),
+                "slots": "5",
+                "claimed": f"CASE WHEN {verified} THEN 1 + i % 3 ELSE 0 END",
+                "status": f"CASE WHEN {verified} THEN 'verified' WHEN i % 3 = 0 THEN 'cancelled' "
+                "WHEN i % 3 = 1 THEN 'expired' ELSE 'open' END",
+                "contact_name": "''",
+                "contact_phone": "''",
+                "created_at": d.ts(f"{day} - 1 - i % 14"),
+                "updated_at": d.ts(day),
+                "first_claimed_at": f"CASE WHEN {verified} THEN "
+                f"{d.ts(f'{day} - 1 - i % 14', '1 + (i * 31) % 72')} END",
+                "cancel_reason": "''",
+            },
+            total,
+        )
+        log(f"  requests: {total:,} ({time.perf_counter() - started:.0f} s)")
+        claim_source = (
+            "CROSS JOIN (SELECT 1 AS k UNION ALL SELECT 2 UNION ALL SELECT 3) h "
+            f"WHERE h.k <= 1 + i % 3 AND i <= {records}"
+        )
+        member = f"((i * 13 + h.k * 977) % {MEMBERS} + 1)"
+        insert_select(
+            cursor,
+            d,
+            Claim,
+            {
+                "id": "(i - 1) * 3 + h.k",
+                "request": "i",
+                "member": member,
+                "team": f"(({member} - 1) % {TEAMS} + 1)",
+                "status": "'done'",
+                "created_at": d.ts(f"{day} - 1", "h.k"),
+                "claimed_at": d.ts(f"{day} - 1", "h.k"),
+                "check_in_by": d.ts(day),
+                "checked_in_at": d.ts(day),
+                "cancel_reason": "''",
+                "reject_reason": "''",
+                "updated_at": d.ts(day),
+            },
+            records,
+            claim_source,
+        )
+        log(f"  claims ({time.perf_counter() - started:.0f} s)")
+        insert_select(
+            cursor,
+            d,
+            ServiceRecord,
+            {
+                "id": "i",
+                "request": "i",
+                "version": "1",
+                "people_served": "5 + (i * 37) % 40",
+                "enterprises_served": f"CASE WHEN {kind} = 0 THEN i % 5 ELSE 0 END",
+                "households_visited": "i % 9",
+                "summary": "''",
+                "participants_count": "1 + i % 3",
+                "status": "'verified'",
+                "submitted_at": d.ts(day, "20"),
+                "verified_at": d.ts(day, "21 + (i * 17) % 96"),
+                "station": station,
+                "town": f"(({station} - 1) % {TOWNS} + 1)",
+                "campaign": f"(4 + {kind})",
+                "campaign_kind": f"CASE {kind} WHEN 0 THEN 'warm_enterprise' "
+                "WHEN 1 THEN 'warm_village' ELSE 'warm_heart' END",
+                "service_date": d.day(day),
+            },
+            records,
+        )
+        log(f"  records ({time.perf_counter() - started:.0f} s)")
+        through = ServiceRecord.participants.through
+        insert_select(
+            cursor,
+            d,
+            through,
+            {"id": "(i - 1) * 3 + h.k", "servicerecord": "i", "claim": "(i - 1) * 3 + h.k"},
+            records,
+            claim_source,
+        )
+        log(f"  participants ({time.perf_counter() - started:.0f} s)")
+        if d.pg:
+            for model in (ServiceRequest, Claim, ServiceRecord, through):
+                table = model._meta.db_table
+                cursor.execute(
+                    f"SELECT setval(pg_get_serial_sequence('\"{table}\"', 'id'), "
+                    f'(SELECT MAX(id) FROM "{table}"))'
+                )
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE" if d.pg else "ANALYZE")
+    log(f"  built in {time.perf_counter() - started:.0f} s")
+
+
+# ---------------------------------------------------------------- the hand-written SQL
+
+
+def raw_queries(vendor: str) -> dict[str, str]:
+    """One SQL statement per figure set, as a person would write it for this schema."""
+    pg = vendor == "postgresql"
+    r = "services_servicerecord"
+    where = "status = 'verified' AND service_date BETWEEN %s AND %s"
+
+    def kind_sums(kind: str) -> str:
+        f = f"FILTER (WHERE kind = '{kind}')"
+        return ", ".join(
+            f"COALESCE(SUM({column}) {f}, 0)" for column in ("n", "people", "ent", "hh", "part")
+        )
+
+    if pg:
+        median_claim = (
+            "SELECT percentile_cont(0.5) WITHIN GROUP "
+            "(ORDER BY date_part('epoch', first_claimed_at - created_at)) "
+            "FROM services_servicerequest WHERE starts_at >= %s AND starts_at < %s "
+            "AND first_claimed_at IS NOT NULL AND created_at IS NOT NULL"
+        )
+        median_verify = (
+            "SELECT percentile_cont(0.5) WITHIN GROUP "
+            "(ORDER BY date_part('epoch', verified_at - submitted_at)) "
+            f"FROM {r} WHERE {where} AND verified_at IS NOT NULL AND submitted_at IS NOT NULL"
+        )
+    else:
+
+        def middle(table: str, value: str, cond: str) -> str:
+            n = f"(SELECT COUNT(*) FROM {table} WHERE {cond})"
+            return (
+                f"SELECT AVG(v) FROM (SELECT {value} AS v FROM {table} WHERE {cond} ORDER BY v "
+                f"LIMIT 2 - {n} % 2 OFFSET ({n} - 1) / 2)"
+            )
+
+        claim_cond = (
+            "starts_at >= %s AND starts_at < %s AND first_claimed_at IS NOT NULL "
+            "AND created_at IS NOT NULL"
+        )
+        verify_cond = f"{where} AND verified_at IS NOT NULL AND submitted_at IS NOT NULL"
+        median_claim = middle(
+            "services_servicerequest",
+            "(julianday(first_claimed_at) - julianday(created_at)) * 86400",
+            claim_cond,
+        )
+        median_verify = middle(
+            r, "(julianday(verified_at) - julianday(submitted_at)) * 86400", verify_cond
+        )
+
+    # Records once, grouped by campaign (c); totals, kinds and campaign progress read c.
+    summary = f"""
+WITH c AS (SELECT campaign_id, campaign_kind AS kind, COUNT(*) AS n, SUM(people_served) AS people,
+                  SUM(enterprises_served) AS ent, SUM(households_visited) AS hh,
+                  SUM(participants_count) AS part
+             FROM {r} WHERE {where} GROUP BY campaign_id, campaign_kind)
+SELECT t.*, a.active, q.*, ({median_claim}) AS median_claim, ({median_verify}) AS median_verify,
+       (SELECT {"string_agg" if pg else "group_concat"}(cp.id || ':' || COALESCE(c.people, 0), ',')
+          FROM services_campaign cp LEFT JOIN c ON c.campaign_id = cp.id
+         WHERE cp.starts_on <= %s AND cp.ends_on >= %s) AS campaigns
+  FROM (SELECT COALESCE(SUM(n), 0), COALESCE(SUM(people), 0), COALESCE(SUM(ent), 0),
+               COALESCE(SUM(hh), 0), COALESCE(SUM(part), 0),
+               {", ".join(kind_sums(k) for k in KINDS)}
+          FROM c) t,
+       (SELECT COUNT(*) AS active FROM members_member m
+         WHERE EXISTS (SELECT 1 FROM services_claim cl
+                         JOIN services_servicerecord_participants p ON p.claim_id = cl.id
+                         JOIN {r} rr ON rr.id = p.servicerecord_id
+                        WHERE cl.member_id = m.id AND rr.status = 'verified'
+                          AND rr.service_date BETWEEN %s AND %s)) a,
+       (SELECT COUNT(*) AS posted,
+               COUNT(*) FILTER (WHERE q.status IN ('completed', 'verified')) AS completed,
+               COUNT(*) FILTER (WHERE q.status = 'verified'),
+               COUNT(*) FILTER (WHERE q.status = 'cancelled'),
+               COUNT(*) FILTER (WHERE q.status = 'expired')
+          FROM services_servicerequest q
+         WHERE q.starts_at >= %s AND q.starts_at < %s) q
+"""
+    group = (
+        "SELECT {key}, COUNT(*), SUM(people_served) AS people, SUM(enterprises_served), "
+        f"SUM(households_visited), SUM(participants_count) FROM {r} {{join}} "
+        f"WHERE {r}.{where.replace('service_date', f'{r}.service_date')} "
+        "GROUP BY {group} ORDER BY people DESC, 1"
+    )
+    share = "CAST(r.{0} AS REAL) / NULLIF(r.participants_count, 0)".replace(
+        "REAL", "DOUBLE PRECISION" if pg else "REAL"
+    )
+    month = "date_trunc('month', service_date)::date" if pg else "strftime('%%Y-%%m', service_date)"
+    return {
+        "summary": summary,
+        "town": group.format(
+            key="town_id, t.name",
+            join=f"JOIN stations_town t ON t.id = {r}.town_id",
+            group="town_id, t.name",
+        ),
+        "station": group.format(
+            key="station_id, s.name",
+            join=f"JOIN stations_station s ON s.id = {r}.station_id",
+            group="station_id, s.name",
+        ),
+        "campaign_kind": group.format(key="campaign_kind", join="", group="campaign_kind"),
+        "month": group.format(key=f"{month} AS m", join="", group="m").replace(
+            "ORDER BY people DESC, 1", "ORDER BY 1"
+        ),
+        "team": f"""
+SELECT c.team_id, tm.name, COUNT(DISTINCT r.id),
+       ROUND(SUM({share.format("people_served")})),
+       ROUND(SUM({share.format("enterprises_served")})),
+       ROUND(SUM({share.format("households_visited")})), COUNT(*)
+  FROM services_servicerecord_participants p
+  JOIN {r} r ON r.id = p.servicerecord_id
+  JOIN services_claim c ON c.id = p.claim_id
+  LEFT JOIN members_team tm ON tm.id = c.team_id
+ WHERE r.status = 'verified' AND r.service_date BETWEEN %s AND %s
+ GROUP BY c.team_id, tm.name ORDER BY 7 DESC, 1
+""",
+    }
+
+
+def raw_params(name: str, filters) -> list:
+    """The parameters of ``raw_queries()[name]``, in the order the placeholders appear."""
+    from django.db import connection
+
+    period = [filters.date_from, filters.date_to]
+    if name != "summary":
+        return period
+    times = [filters.starts, filters.ends]
+    if connection.vendor == "postgresql":
+        claim, verify = times, period
+    else:
+        # middle(): the condition appears three times (the two counts and the rows).
+        claim, verify = times * 3, period * 3
+    return [*period, *claim, *verify, filters.date_to, filters.date_from, *period, *times]
+
+
+# ---------------------------------------------------------------- timing
+
+
+def timed(fn: Callable[[], object], repeat: int) -> tuple[float, object]:
+    """Median milliseconds of ``repeat`` calls (after one warm-up) and the last result."""
+    result = fn()
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = fn()
+        samples.append((time.perf_counter() - start) * 1000)
+    return statistics.median(samples), result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--records", type=int, default=None, help="verified records")
+    parser.add_argument("--repeat", type=int, default=7, help="timed calls per figure")
+    parser.add_argument("--reuse", action="store_true", help="keep the database of a last run")
+    args = parser.parse_args()
+
+    import os
+
+    postgres = os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://"))
+    records = args.records or (1_000_000 if postgres else 100_000)
+    name = f"stats_{records}"
+    url = _existing_url(name) if args.reuse else harness.bench_database_url(name)
+    log(f"database: {url.split('@')[-1]}  records: {records:,}")
+    harness.setup_django(url)
+
+    from django.db import connection
+
+    from accounts.models import User
+    from services import stats
+
+    if not args.reuse:
+        build(records)
+    staff = User.objects.get(username="staff")
+    filters = stats.resolve_filters(user=staff, date_from=PERIOD[0], date_to=PERIOD[1])
+    queries = raw_queries(connection.vendor)
+
+    # One month of the year: what the default views of a busy district look like.
+    march = stats.resolve_filters(user=staff, date_from=date(2025, 3, 1), date_to=date(2025, 3, 31))
+
+    def raw(name: str, f=filters):
+        def run():
+            with connection.cursor() as cursor:
+                cursor.execute(queries[name], raw_params(name, f))
+                return cursor.fetchall()
+
+        return run
+
+    checks = _check(filters, {n: raw(n)() for n in queries})
+    rows = []
+    for figure in ["summary", *stats.BREAKDOWNS, "summary, 1 month"]:
+        if figure.startswith("summary"):
+            f = march if figure.endswith("month") else filters
+            orm = lambda f=f: stats.stats_summary(filters=f)  # noqa: E731
+            baseline = raw("summary", f)
+        else:
+            orm = lambda by=figure: stats.stats_breakdown(filters=filters, by=by)  # noqa: E731
+            baseline = raw(figure)
+        # Interleave: raw, function, raw, function ... so drift hits both alike.
+        raw_ms, orm_ms = [], []
+        for _ in range(args.repeat):
+            raw_ms.append(timed(baseline, 1)[0])
+            orm_ms.append(timed(orm, 1)[0])
+        rows.append((figure, statistics.median(orm_ms), statistics.median(raw_ms)))
+
+    print(
+        f"\nservices.stats vs hand-written SQL — {connection.vendor}, {records:,} verified records"
+    )
+    print(f"(median of {args.repeat} interleaved calls each; period {PERIOD[0]}..{PERIOD[1]})")
+    print(f"{'figure':<18}{'stats.py ms':>13}{'raw SQL ms':>12}{'ratio':>8}")
+    for figure, orm_ms, raw_ms in rows:
+        print(f"{figure:<18}{orm_ms:>13.1f}{raw_ms:>12.1f}{orm_ms / raw_ms:>8.2f}")
+    worst = max(orm / raw for _, orm, raw in rows)
+    summary_ms = rows[0][1]
+    print(f"\nchecks: {checks}")
+    print(
+        f"worst ratio {worst:.2f} (target ≤ {RATIO_TARGET}); summary {summary_ms:.0f} ms "
+        f"(target ≤ {SUMMARY_TARGET_MS:.0f} ms at 1M on PostgreSQL)"
+    )
+
+
+def _check(filters, raw_results: dict) -> str:
+    """The function and the SQL agree on the figures (else the timing means nothing)."""
+    from services import stats
+
+    summary = stats.stats_summary(filters=filters)
+    row = raw_results["summary"][0]
+    assert row[0] == summary.records_verified, (row[0], summary.records_verified)
+    assert row[1] == summary.people_served
+    assert row[4] == summary.participations
+    active = row[5 + 5 * len(KINDS)]
+    assert active == summary.active_members, (active, summary.active_members)
+    assert row[5 + 5 * len(KINDS) + 1] == summary.requests_posted
+    for by in stats.BREAKDOWNS:
+        ours = stats.stats_breakdown(filters=filters, by=by)
+        theirs = raw_results[by]
+        if by != stats.BY_MONTH:
+            assert len(ours) == len(theirs), (by, len(ours), len(theirs))
+        people = 3 if by == stats.BY_TEAM else -4
+        assert [r["people_served"] for r in ours if r["people_served"] or by != "month"] == [
+            int(t[people]) for t in theirs
+        ], by
+        assert sum(r["participations"] for r in ours) == sum(int(t[-1]) for t in theirs), by
+    return (
+        f"same figures (people served {summary.people_served:,}, participations "
+        f"{summary.participations:,}, active members {summary.active_members:,})"
+    )
+
+
+def _existing_url(name: str) -> str:
+    import os
+    from urllib.parse import urlsplit, urlunsplit
+
+    base = os.environ.get("DATABASE_URL", "")
+    if base.startswith(("postgres://", "postgresql://")):
+        return urlunsplit(urlsplit(base)._replace(path=f"/bench_{name}"))
+    return f"sqlite:///{harness.OUT / f'{name}.sqlite3'}"
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,240 @@
+"""The staff dashboard (/dashboard/): session login with the API's accounts, one page of figures.
+
+Staff and station managers only (a manager sees the towns of their stations, as in the API).
+Every figure comes from ``services.stats`` (and the leaderboard from ``services.points``), the
+same functions the API calls, so the page and the API never disagree.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from django.conf import settings
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.forms import AuthenticationForm
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import path, reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from accounts.errors import ApplicationError
+from members.pii import viewer_of
+from services import exports, points, stats
+from services.models import Campaign
+from services.stats_serializers import ExportQuerySerializer, StatsQuerySerializer
+from stations.models import Town
+
+app_name = "dashboard"
+
+LOGIN_URL = "dashboard:login"
+
+
+class DashboardLoginForm(AuthenticationForm):
+    """The admin's login form, open to staff and station managers only."""
+
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "invalid_login": "用户名或密码错误，或账号已停用。",
+        "not_allowed": "统计看板仅对政协机关工作人员和驿站/工作室管理员开放。",
+        "throttled": "登录尝试过于频繁，请一分钟后再试。",
+    }
+
+    def clean(self):
+        self._check_rate()
+        return super().clean()
+
+    def confirm_login_allowed(self, user):
+        super().confirm_login_allowed(user)
+        if not stats.can_read_stats(user):
+            raise ValidationError(self.error_messages["not_allowed"], code="not_allowed")
+
+    def _check_rate(self) -> None:
+        # The same per-client rate as the API's password login (THROTTLE_LOGIN).
+        count, period = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["login"].split("/")
+        allowed, seconds = int(count), {"s": 1, "m": 60, "h": 3600, "d": 86400}[period[0]]
+        address = self.request.META.get("REMOTE_ADDR", "") if self.request else ""
+        key = f"dashboard-login:{address}"
+        cache.add(key, 0, seconds)
+        if cache.incr(key) > allowed:
+            raise ValidationError(self.error_messages["throttled"], code="throttled")
+
+
+class LoginView(auth_views.LoginView):
+    """GET: the form; POST: sign in and go to the dashboard."""
+
+    template_name = "dashboard/login.html"
+    authentication_form = DashboardLoginForm
+    redirect_authenticated_user = True
+
+    def get_default_redirect_url(self):
+        return reverse("dashboard:index")
+
+
+class LogoutView(auth_views.LogoutView):
+    """POST only (Django's rule): sign out and back to the login page."""
+
+    def get_success_url(self):
+        return reverse(LOGIN_URL)
+
+
+def _forbidden(request: HttpRequest) -> HttpResponse:
+    return render(request, "dashboard/forbidden.html", status=403)
+
+
+def _reader(view):
+    """Signed-in staff and managers; others to the login page, or a 403 page."""
+
+    def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if not request.user.is_authenticated:
+            return redirect(f"{reverse(LOGIN_URL)}?next={quote(request.get_full_path())}")
+        if not stats.can_read_stats(request.user):
+            return _forbidden(request)
+        return view(request, *args, **kwargs)
+
+    wrapped.__name__ = view.__name__
+    wrapped.__doc__ = view.__doc__
+    return wrapped
+
+
+def _filters(request: HttpRequest, serializer_class=StatsQuerySerializer):
+    """The page's filters from the query string; bad ones are reported and dropped."""
+    query = serializer_class(data=request.GET)
+    problems: list[str] = []
+    data: dict = {}
+    if query.is_valid():
+        data = dict(query.validated_data)
+    else:
+        problems = [f"{name}：{messages[0]}" for name, messages in query.errors.items()]
+    try:
+        filters = _resolve(request, data)
+    except ApplicationError as exc:
+        problems.append(str(exc.detail))
+        filters = stats.resolve_filters(user=request.user)
+    return filters, data, problems
+
+
+def _resolve(request: HttpRequest, data: dict) -> stats.StatsFilter:
+    """resolve_filters with the parsed query (its filter keys are taken out of ``data``)."""
+    return stats.resolve_filters(
+        user=request.user,
+        date_from=data.pop("date_from", None),
+        date_to=data.pop("date_to", None),
+        town=data.pop("town", None),
+        campaign_kind=data.pop("campaign_kind", None),
+    )
+
+
+def _percent(value: float | None) -> str:
+    return "—" if value is None else f"{value * 100:.1f}%"
+
+
+def _hours(value: float | None) -> str:
+    return "—" if value is None else f"{value:g} 小时"
+
+
+@require_GET
+@_reader
+def index(request: HttpRequest) -> HttpResponse:
+    """KPI tiles, charts per 三暖 kind, town and month, campaign targets, unclaimed, leaders."""
+    filters, _, problems = _filters(request)
+    summary = stats.stats_summary(filters=filters)
+    towns = stats.stats_breakdown(filters=filters, by=stats.BY_TOWN)
+    months = stats.stats_breakdown(filters=filters, by=stats.BY_MONTH)
+    now = timezone.now()
+    unclaimed = stats.unclaimed_requests(
+        user=request.user,
+        hours=settings.STATS_UNCLAIMED_HOURS,
+        town=Town.objects.filter(pk=filters.town_id).first(),
+        campaign_kind=filters.campaign_kind,
+        now=now,
+    )
+    leaders = points.leaderboard(
+        viewer=viewer_of(request.user),
+        period=points.Period(start=filters.date_from, end=filters.date_to),
+        limit=settings.DASHBOARD_LEADERBOARD_SIZE,
+    )
+    town_choices = Town.objects.order_by("id")
+    if filters.town_ids is not None:
+        town_choices = town_choices.filter(pk__in=filters.town_ids)
+    kpis = [
+        ("people_served", "服务群众人次", summary.people_served, "人次"),
+        ("enterprises_served", "服务企业", summary.enterprises_served, "家"),
+        ("households_visited", "走访户数", summary.households_visited, "户"),
+        ("participations", "委员参与", summary.participations, "人次"),
+        ("active_members", "参与委员", summary.active_members, "人"),
+        ("records_verified", "已核实服务", summary.records_verified, "次"),
+        ("requests_posted", "期内需求", summary.requests_posted, "项"),
+        ("completion_rate", "需求完成率", _percent(summary.completion_rate), ""),
+        ("median_hours_to_claim", "认领用时（中位）", _hours(summary.median_hours_to_claim), ""),
+        ("median_hours_to_verify", "核实用时（中位）", _hours(summary.median_hours_to_verify), ""),
+    ]
+    context = {
+        "filters": filters,
+        "problems": problems,
+        "summary": summary,
+        "kpis": kpis,
+        "towns": towns,
+        "months": months,
+        "campaigns": [
+            {**c, "percent": min(100.0, (c["progress"] or 0) * 100)} for c in summary.campaigns
+        ],
+        "unclaimed": unclaimed[: settings.DASHBOARD_UNCLAIMED_ROWS],
+        "unclaimed_count": unclaimed.count(),
+        "unclaimed_hours": settings.STATS_UNCLAIMED_HOURS,
+        "leaders": leaders,
+        "town_choices": town_choices,
+        "kind_choices": Campaign.Kind.choices,
+        "scope_label": "全区" if filters.town_ids is None else "所管驿站所在镇街",
+        "export_query": request.GET.urlencode(),
+        "now": now,
+        "chart_data": {
+            "kinds": {
+                "labels": [row["label"] for row in summary.by_kind],
+                "values": [row["people_served"] for row in summary.by_kind],
+            },
+            "towns": {
+                "labels": [row["label"] for row in towns],
+                "values": [row["people_served"] for row in towns],
+            },
+            "months": {
+                "labels": [row["label"] for row in months],
+                "values": [row["people_served"] for row in months],
+                "participations": [row["participations"] for row in months],
+            },
+        },
+    }
+    return render(request, "dashboard/index.html", context)
+
+
+@require_GET
+@_reader
+def export(request: HttpRequest) -> HttpResponse:
+    """The API's export for the signed-in dashboard user (session instead of a token)."""
+    query = ExportQuerySerializer(data=request.GET)
+    if not query.is_valid():
+        return redirect(reverse("dashboard:index"))
+    data = dict(query.validated_data)
+    try:
+        filters = _resolve(request, data)
+        body, content_type, name = exports.export_file(filters=filters, **data)
+    except ApplicationError as exc:
+        return render(
+            request,
+            "dashboard/forbidden.html",
+            {"message": str(exc.detail)},
+            status=exc.status_code,
+        )
+    response = HttpResponse(body, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+urlpatterns = [
+    path("", index, name="index"),
+    path("login/", LoginView.as_view(), name="login"),
+    path("logout/", LogoutView.as_view(), name="logout"),
+    path("export/", export, name="export"),
+]

@@ -1,0 +1,205 @@
+"""A small year of verified service for the statistics, export and dashboard tests.
+
+``served`` builds what submission and verification leave behind (a request, its done claims,
+the verified record with its denormalised place and day), so these tests do not depend on the
+records workflow. The ``ledger`` fixture's figures are listed in ``Ledger`` for the asserts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from services.models import Campaign, Claim, ServiceRecord, ServiceRequest
+from tests.factories import (
+    CampaignFactory,
+    ClaimFactory,
+    PointEntryFactory,
+    PointRuleFactory,
+    ServiceRecordFactory,
+    ServiceRequestFactory,
+)
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+YEAR = 2025
+PERIOD = {"from": f"{YEAR}-01-01", "to": f"{YEAR}-12-31"}
+
+SUMMARY_URL = "/api/v1/stats/summary/"
+BREAKDOWN_URL = "/api/v1/stats/breakdown/"
+UNCLAIMED_URL = "/api/v1/stats/unclaimed/"
+EXPORT_URL = "/api/v1/stats/export/"
+
+
+def at(day: date, hour: int = 9) -> datetime:
+    """``hour`` o'clock on ``day`` in Asia/Shanghai."""
+    return datetime.combine(day, time(hour), tzinfo=SHANGHAI)
+
+
+def served(
+    *,
+    station,
+    campaign: Campaign,
+    day: date,
+    people: int,
+    members=(),
+    enterprises: int = 0,
+    households: int = 0,
+    status: str = ServiceRecord.Status.VERIFIED,
+    hours_to_verify: float | None = None,
+    hours_to_claim: float | None = None,
+) -> ServiceRecord:
+    """A service on ``day`` at ``station`` with ``members`` taking part, recorded as ``status``."""
+    request_status = (
+        ServiceRequest.Status.VERIFIED
+        if status == ServiceRecord.Status.VERIFIED
+        else ServiceRequest.Status.COMPLETED
+    )
+    service_request = ServiceRequestFactory(
+        station=station, campaign=campaign, starts_at=at(day), slots=max(len(members), 1)
+    )
+    claims = [
+        ClaimFactory(
+            request=service_request,
+            member=member,
+            status=Claim.Status.DONE,
+            checked_in_at=at(day),
+        )
+        for member in members
+    ]
+    ServiceRequest.objects.filter(pk=service_request.pk).update(status=request_status)
+    if hours_to_claim is not None:
+        posted = at(day) - timedelta(days=5)
+        ServiceRequest.objects.filter(pk=service_request.pk).update(
+            created_at=posted, first_claimed_at=posted + timedelta(hours=hours_to_claim)
+        )
+    record = ServiceRecordFactory(
+        request=service_request,
+        people_served=people,
+        enterprises_served=enterprises,
+        households_visited=households,
+        status=status,
+        participants=claims,
+    )
+    submitted = at(day, 18)
+    ServiceRecord.objects.filter(pk=record.pk).update(
+        submitted_at=submitted,
+        verified_at=(
+            submitted + timedelta(hours=hours_to_verify or 1)
+            if status == ServiceRecord.Status.VERIFIED
+            else None
+        ),
+    )
+    record.refresh_from_db()
+    return record
+
+
+@dataclass
+class Ledger:
+    """The world's services in YEAR and what they add up to."""
+
+    village_campaign: Campaign
+    enterprise_campaign: Campaign
+    records: list[ServiceRecord]
+    # Staff, whole year.
+    people_served: int = 62
+    enterprises_served: int = 4
+    households_visited: int = 13
+    records_verified: int = 3
+    participations: int = 5
+    active_members: int = 3
+    requests_posted: int = 8
+    requests_completed: int = 5
+    requests_cancelled: int = 1
+    requests_expired: int = 1
+
+
+@pytest.fixture
+def ledger(world) -> Ledger:
+    """Three verified services in YEAR (two in mary's town, one in oscar's), plus a submitted,
+    a rejected and a last-year record that must not count, and requests in other states."""
+    village = CampaignFactory(
+        kind=Campaign.Kind.WARM_VILLAGE,
+        name=f"{YEAR} 暖岙·送法下乡",
+        starts_on=date(YEAR, 1, 1),
+        ends_on=date(YEAR, 12, 31),
+        target_served=1000,
+    )
+    enterprise = CampaignFactory(
+        kind=Campaign.Kind.WARM_ENTERPRISE,
+        name=f"{YEAR} 暖企专员",
+        starts_on=date(YEAR, 1, 1),
+        ends_on=date(YEAR, 12, 31),
+        target_served=100,
+    )
+    w = world
+    r1 = served(
+        station=w.station,
+        campaign=village,
+        day=date(YEAR, 3, 10),
+        people=30,
+        households=5,
+        members=[w.alice, w.bob],
+        hours_to_claim=2,
+        hours_to_verify=1,
+    )
+    r2 = served(
+        station=w.station,
+        campaign=enterprise,
+        day=date(YEAR, 3, 20),
+        people=12,
+        enterprises=4,
+        members=[w.alice],
+        hours_to_claim=4,
+        hours_to_verify=3,
+    )
+    r3 = served(
+        station=w.other_station,
+        campaign=village,
+        day=date(YEAR, 4, 5),
+        people=20,
+        households=8,
+        members=[w.charlie, w.bob],
+        hours_to_claim=10,
+        hours_to_verify=5,
+    )
+    # Not counted: awaiting verification, rejected, and last year.
+    served(
+        station=w.station,
+        campaign=village,
+        day=date(YEAR, 3, 25),
+        people=100,
+        members=[w.alice],
+        status=ServiceRecord.Status.SUBMITTED,
+    )
+    served(
+        station=w.other_station,
+        campaign=village,
+        day=date(YEAR, 5, 1),
+        people=50,
+        members=[w.charlie],
+        status=ServiceRecord.Status.REJECTED,
+    )
+    last_year = CampaignFactory(
+        kind=Campaign.Kind.WARM_VILLAGE,
+        starts_on=date(YEAR - 1, 1, 1),
+        ends_on=date(YEAR - 1, 12, 31),
+    )
+    served(
+        station=w.station, campaign=last_year, day=date(YEAR - 1, 12, 31), people=7, members=[w.bob]
+    )
+    for status in (ServiceRequest.Status.CANCELLED, ServiceRequest.Status.EXPIRED):
+        ServiceRequestFactory(
+            station=w.station, campaign=village, starts_at=at(date(YEAR, 6, 1)), status=status
+        )
+    ServiceRequestFactory(station=w.other_station, campaign=village, starts_at=at(date(YEAR, 6, 2)))
+
+    participation = PointRuleFactory(kind="participation", points=5)
+    leader = PointRuleFactory(kind="team_leader", points=1)
+    for record in (r1, r2, r3):
+        for claim in record.participants.select_related("member"):
+            PointEntryFactory(member=claim.member, record=record, rule=participation)
+    PointEntryFactory(member=w.bob, record=r1, rule=leader)
+    return Ledger(village_campaign=village, enterprise_campaign=enterprise, records=[r1, r2, r3])
