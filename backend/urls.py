@@ -19,10 +19,13 @@ api_v1 = [
 
 urlpatterns = [
     path("api/v1/", include(api_v1)),
+    # Open311 GeoReport v2 (public reads, station API keys post); errors in Open311's shape.
+    path("open311/v2/", include("services.open311.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("dashboard/", include("services.dashboard_views", namespace="dashboard")),
 ]
 
 handler400 = "backend.exceptions.handler400"

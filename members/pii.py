@@ -1,7 +1,8 @@
 """Personal data (个人信息, PIPL): the one place that decides who sees what of a person.
 
 - Phone numbers: in full to staff and to the person themself; everyone else sees
-  ``138****1234``.
+  ``138****1234``. Every full number shown to staff (not their own) leaves a ``pii_viewed``
+  Event (accounts.pii_audit).
 - Names: in full to staff, station managers and the person themself; everyone else sees the
   surname and one ``*`` per further character (``王*``).
 - Home location (常住地): to staff and the person themself only; others get null.
@@ -19,6 +20,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.permissions import is_staff
+from accounts.pii_audit import note_view
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +130,13 @@ class PhoneField(_PersonField):
 
     def to_representation(self, obj) -> str:
         user_id, phone = self.subject(obj)
-        return shown_phone(context_viewer(self.context), user_id, phone)
+        viewer = context_viewer(self.context)
+        if not sees_phone(viewer, user_id):
+            return mask_phone(phone)
+        if phone and viewer.staff and viewer.user_id != user_id:
+            # Staff reading someone else's full number leaves an Event (one INSERT per response).
+            note_view(actor_id=viewer.user_id, obj=obj, field_name=self.attr)
+        return phone
 
 
 @extend_schema_field({"type": "number", "format": "double", "nullable": True})

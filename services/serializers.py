@@ -7,6 +7,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import Event
+from accounts.pii_audit import note_view
 from members.models import Specialty, Team
 from services.models import MAX_SLOTS, MIN_SLOTS, Campaign, Claim, ServiceRequest
 from stations.geo import WGS84, validate_point
@@ -274,7 +275,12 @@ class ServiceRequestSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_contact_phone(self, obj: ServiceRequest) -> str | None:
-        return obj.contact_phone if self._viewer.sees_contact(obj) else None
+        if not self._viewer.sees_contact(obj):
+            return None
+        if obj.contact_phone and self._viewer.staff:
+            # A resident's number read by staff leaves an Event (one INSERT per response).
+            note_view(actor_id=self._viewer.user.pk, obj=obj, field_name="contact_phone")
+        return obj.contact_phone
 
     @extend_schema_field(MyClaimSerializer(allow_null=True))
     def get_my_claim(self, obj: ServiceRequest) -> dict | None:

@@ -1,13 +1,14 @@
 """Celery tasks of services, scheduled by beat (see CELERY_BEAT_SCHEDULE in settings).
 
-The same functions run from cron through ``manage.py send_reminders`` and ``expire_overdue``.
+The same functions run from cron through ``manage.py send_reminders``, ``expire_overdue`` and
+``purge_personal_data``.
 """
 
 from __future__ import annotations
 
 from celery import shared_task
 
-from services import idempotency, reminders, workflow
+from services import idempotency, reminders, retention, workflow
 
 
 @shared_task(name="services.tasks.send_reminders", ignore_result=True)
@@ -26,4 +27,15 @@ def expire_overdue() -> dict[str, int]:
         "waitlisted": report.waitlisted,
         "requests": report.requests,
         "idempotency_keys": idempotency.purge_expired(),
+    }
+
+
+@shared_task(name="services.tasks.purge_personal_data", ignore_result=True)
+def purge_personal_data() -> dict[str, int]:
+    """The retention job: forget contacts and check-in positions past the retention period."""
+    report = retention.purge_personal_data()
+    return {
+        "requests": report.requests,
+        "claims": report.claims,
+        "events": report.request_events + report.claim_events,
     }

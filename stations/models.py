@@ -137,3 +137,38 @@ class Village(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class StationApiKey(models.Model):
+    """Open311 API key of a station: an outside system posts needs for that station with it.
+
+    The key is ``<prefix>.<secret>``; only the prefix (to find the row) and a SHA-256 of the
+    whole key are stored, so the key is shown once, when it is made, and never again. A SHA-256
+    is enough here (no slow hash): the secret is 256 random bits, not a password people choose.
+    """
+
+    station = models.ForeignKey(
+        Station, verbose_name="驿站/工作室", on_delete=models.PROTECT, related_name="api_keys"
+    )
+    name = models.CharField("名称", max_length=100, help_text="用途，如“12345 热线对接”")
+    prefix = models.CharField("密钥前缀", max_length=16, unique=True, editable=False)
+    secret_hash = models.CharField("密钥摘要", max_length=64, editable=False)
+    # The staff account an Open311 post acts as (the request's 发布人); a key whose issuer is no
+    # longer active staff stops working.
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="签发人",
+        on_delete=models.PROTECT,
+        related_name="station_api_keys",
+    )
+    active = models.BooleanField("启用", default=True)
+    created_at = models.DateTimeField("创建时间", auto_now_add=True)
+    last_used_at = models.DateTimeField("最近使用", null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = "Open311 API 密钥"
+        verbose_name_plural = "Open311 API 密钥"
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.name}（{self.prefix}…）"

@@ -1,0 +1,319 @@
+"""Open311 input and output, with GeoReport v2's field names.
+
+Times are W3C datetimes (``2026-05-01T09:00:00+08:00``): inputs without an offset are taken
+as Asia/Shanghai, a bare date as its local midnight; outputs are local time with the offset.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, time
+
+from django.conf import settings
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from services.models import MAX_SLOTS, MIN_SLOTS, ServiceRequest
+from services.open311 import selectors
+from services.serializers import MAX_ID
+from stations.errors import InvalidCoordinates
+from stations.geo import WGS84, validate_point
+
+# The contact phone rule of the JSON API (services.serializers.RequestInputSerializer).
+PHONE_REGEX = r"^[0-9+\- ]{3,20}$"
+MAX_DESCRIPTION = 2000  # the JSON API's limit; GeoReport allows up to 4,000
+_ID_RE = re.compile(r"[1-9][0-9]{0,18}")
+ATTRIBUTES = ("campaign", "starts_at", "ends_at", "slots", "title")
+
+
+@extend_schema_field(OpenApiTypes.DATETIME)
+class W3CDateTimeField(serializers.Field):
+    """A W3C datetime in and out (seconds, with the offset)."""
+
+    default_error_messages = {"invalid": "时间格式应为 W3C 格式，如 2026-05-01T09:00:00+08:00。"}
+
+    def to_internal_value(self, data) -> datetime:
+        text = data.strip() if isinstance(data, str) else ""
+        try:
+            value = parse_datetime(text)
+            if value is None:
+                day = parse_date(text)
+                value = datetime.combine(day, time()) if day else None
+        except ValueError:
+            value = None
+        if value is None:
+            self.fail("invalid")
+        if timezone.is_naive(value):
+            value = timezone.make_aware(value)
+        return value
+
+    def to_representation(self, value: datetime) -> str:
+        return timezone.localtime(value).replace(microsecond=0).isoformat()
+
+
+def _split(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+class Open311QuerySerializer(serializers.Serializer):
+    """GET requests.json arguments (all optional; comma lists where the spec allows several)."""
+
+    jurisdiction_id = serializers.CharField(
+        required=False, max_length=100, help_text="可省略；本服务只有一个辖区（定海区），忽略其值"
+    )
+    service_request_id = serializers.CharField(
+        required=False,
+        max_length=20000,
+        help_text="逗号分隔的需求 ID；给出时忽略其他参数",
+    )
+    service_code = serializers.CharField(
+        required=False, max_length=2000, help_text="逗号分隔的 service_code"
+    )
+    start_date = W3CDateTimeField(required=False, help_text="requested_datetime 不早于此时间")
+    end_date = W3CDateTimeField(required=False, help_text="requested_datetime 不晚于此时间")
+    status = serializers.CharField(
+        required=False, max_length=20, help_text="open、closed 或 open,closed"
+    )
+
+    def validate_service_request_id(self, value: str) -> list[int]:
+        ids = _split(value)
+        if not ids or not all(_ID_RE.fullmatch(part) and int(part) <= MAX_ID for part in ids):
+            raise serializers.ValidationError("service_request_id 须为逗号分隔的数字 ID。")
+        unique = list(dict.fromkeys(int(part) for part in ids))
+        if len(unique) > settings.OPEN311_MAX_REQUESTS:
+            raise serializers.ValidationError(
+                f"service_request_id 一次最多 {settings.OPEN311_MAX_REQUESTS} 个。"
+            )
+        return unique
+
+    def validate_service_code(self, value: str) -> list[str]:
+        return list(dict.fromkeys(_split(value)))
+
+    def validate_status(self, value: str) -> list[str]:
+        statuses = _split(value)
+        if not statuses or any(s not in selectors.STATUS_CHOICES for s in statuses):
+            raise serializers.ValidationError("status 只能是 open、closed 或 open,closed。")
+        return statuses
+
+    def to_query(self) -> selectors.RequestQuery:
+        """The validated arguments as a RequestQuery."""
+        data = self.validated_data
+        return selectors.RequestQuery(
+            ids=data.get("service_request_id", ()),
+            service_codes=data.get("service_code", ()),
+            start=data.get("start_date"),
+            end=data.get("end_date"),
+            statuses=data.get("status", ()),
+        )
+
+
+class Open311PostInputSerializer(serializers.Serializer):
+    """POST requests.json (``application/x-www-form-urlencoded``).
+
+    Besides GeoReport's arguments it takes ``attribute[campaign]``, ``attribute[starts_at]``,
+    ``attribute[ends_at]``, ``attribute[slots]`` and ``attribute[title]``; other
+    ``attribute[...]`` keys are refused so a typo does not pass unnoticed."""
+
+    api_key = serializers.CharField(max_length=200, help_text="驿站的 Open311 API 密钥")
+    jurisdiction_id = serializers.CharField(
+        required=False, allow_blank=True, max_length=100, help_text="忽略"
+    )
+    service_code = serializers.CharField(max_length=50, help_text="services.json 中的 service_code")
+    lat = serializers.CharField(required=False, max_length=40, help_text="WGS-84 纬度")
+    long = serializers.CharField(required=False, max_length=40, help_text="WGS-84 经度")
+    address_string = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=200,
+        help_text="地址；无 lat/long 时坐标取驿站的",
+    )
+    address_id = serializers.CharField(
+        required=False, allow_blank=True, max_length=100, help_text="不支持（忽略）"
+    )
+    description = serializers.CharField(
+        required=False, allow_blank=True, max_length=MAX_DESCRIPTION, help_text="需求说明"
+    )
+    first_name = serializers.CharField(
+        required=False, allow_blank=True, max_length=25, help_text="群众联系人名（不公开）"
+    )
+    last_name = serializers.CharField(
+        required=False, allow_blank=True, max_length=25, help_text="群众联系人姓（不公开）"
+    )
+    phone = serializers.RegexField(
+        PHONE_REGEX,
+        required=False,
+        allow_blank=True,
+        help_text="群众联系电话（不公开）",
+        error_messages={"invalid": "联系电话只能包含数字、空格、+ 和 -（3 到 20 位）。"},
+    )
+    email = serializers.CharField(
+        required=False, allow_blank=True, max_length=254, help_text="忽略（不保存）"
+    )
+    device_id = serializers.CharField(
+        required=False, allow_blank=True, max_length=100, help_text="忽略"
+    )
+    account_id = serializers.CharField(
+        required=False, allow_blank=True, max_length=100, help_text="忽略"
+    )
+    media_url = serializers.CharField(
+        required=False, allow_blank=True, max_length=500, help_text="忽略（不保存）"
+    )
+
+    def get_fields(self):
+        fields = super().get_fields()
+        fields["attribute[campaign]"] = serializers.CharField(
+            required=False,
+            max_length=30,
+            help_text="扩展：活动 ID，或 warm_enterprise / warm_village / warm_heart",
+        )
+        fields["attribute[starts_at]"] = W3CDateTimeField(
+            required=False, help_text="扩展：开始时间（默认明天 9:00）"
+        )
+        fields["attribute[ends_at]"] = W3CDateTimeField(
+            required=False, help_text="扩展：结束时间（默认开始后 8 小时）"
+        )
+        fields["attribute[slots]"] = serializers.IntegerField(
+            required=False,
+            min_value=MIN_SLOTS,
+            max_value=MAX_SLOTS,
+            help_text="扩展：名额（默认 1）",
+        )
+        fields["attribute[title]"] = serializers.CharField(
+            required=False, max_length=100, help_text="扩展：标题（默认取说明的第一行）"
+        )
+        return fields
+
+    def validate(self, attrs):
+        unknown = sorted(
+            key
+            for key in self.initial_data
+            if key.startswith("attribute[") and key[len("attribute[") : -1] not in ATTRIBUTES
+        )
+        if unknown:
+            raise serializers.ValidationError({unknown[0]: ["不支持的属性。"]})
+        lat, lng = attrs.get("lat"), attrs.get("long")
+        if lat is None and lng is None:
+            if not attrs.get("address_string"):
+                raise serializers.ValidationError(
+                    {"lat": ["请提供 lat 和 long，或 address_string（不支持 address_id）。"]}
+                )
+            attrs["point"] = None
+        elif lat is None or lng is None:
+            raise serializers.ValidationError(
+                {"long" if lng is None else "lat": ["纬度和经度需同时提供。"]}
+            )
+        else:
+            try:
+                attrs["point"] = validate_point(lat, lng, coord_type=WGS84)
+            except InvalidCoordinates as exc:
+                fields = exc.fields or {"lat": [str(exc.detail)]}
+                raise serializers.ValidationError(
+                    {("long" if name == "lng" else name): msgs for name, msgs in fields.items()}
+                ) from None
+        return attrs
+
+    def workflow_arguments(self) -> dict:
+        """Keyword arguments of services.open311.writes.request_post."""
+        data = self.validated_data
+        first, last = data.get("first_name", "").strip(), data.get("last_name", "").strip()
+        # Chinese names are family name first, with no space; Latin ones given name first.
+        if (first + last).isascii():
+            contact_name = " ".join(part for part in (first, last) if part)
+        else:
+            contact_name = last + first
+        return {
+            "service_code": data["service_code"],
+            "point": data["point"],
+            "address": data.get("address_string", ""),
+            "description": data.get("description", ""),
+            "contact_name": contact_name,
+            "contact_phone": data.get("phone", ""),
+            "campaign": data.get("attribute[campaign]"),
+            "starts_at": data.get("attribute[starts_at]"),
+            "ends_at": data.get("attribute[ends_at]"),
+            "slots": data.get("attribute[slots]"),
+            "title": data.get("attribute[title]"),
+        }
+
+
+class Open311ServiceSerializer(serializers.Serializer):
+    """One service of services.json."""
+
+    service_code = serializers.CharField()
+    service_name = serializers.CharField()
+    description = serializers.CharField()
+    metadata = serializers.BooleanField(help_text="恒为 false：没有服务定义（扩展属性见文档）")
+    type = serializers.ChoiceField(choices=["realtime"], help_text="恒为 realtime")
+    keywords = serializers.CharField(help_text="逗号分隔")
+    group = serializers.CharField(help_text="三暖类别（暖企、暖岙、暖心）或“服务需求”")
+
+
+class Open311RequestSerializer(serializers.Serializer):
+    """One service request as the public sees it: no contact, poster or member data."""
+
+    service_request_id = serializers.SerializerMethodField()
+    status = serializers.SerializerMethodField()
+    status_notes = serializers.SerializerMethodField()
+    service_name = serializers.SerializerMethodField()
+    service_code = serializers.SerializerMethodField()
+    description = serializers.CharField()
+    agency_responsible = serializers.CharField(source="station.name", help_text="负责的驿站")
+    service_notice = serializers.SerializerMethodField()
+    requested_datetime = W3CDateTimeField(source="created_at")
+    updated_datetime = W3CDateTimeField(source="updated_at")
+    expected_datetime = W3CDateTimeField(source="starts_at", help_text="服务开始时间")
+    address = serializers.CharField()
+    address_id = serializers.SerializerMethodField()
+    zipcode = serializers.SerializerMethodField()
+    lat = serializers.FloatField(help_text="WGS-84")
+    long = serializers.FloatField(source="lng", help_text="WGS-84")
+    media_url = serializers.SerializerMethodField()
+
+    def _state(self, obj: ServiceRequest) -> tuple[str, str]:
+        return selectors.open311_status(obj, now=self.context["now"])
+
+    def _service(self, obj: ServiceRequest) -> selectors.Service:
+        return self.context["services"].get(obj.primary_specialty_id, selectors.GENERAL_SERVICE)
+
+    def get_service_request_id(self, obj: ServiceRequest) -> str:
+        return str(obj.pk)
+
+    @extend_schema_field(serializers.ChoiceField(choices=list(selectors.STATUS_CHOICES)))
+    def get_status(self, obj: ServiceRequest) -> str:
+        return self._state(obj)[0]
+
+    def get_status_notes(self, obj: ServiceRequest) -> str:
+        # The state's name only: reasons typed by people (cancel reasons) may name residents.
+        return ServiceRequest.Status(self._state(obj)[1]).label
+
+    def get_service_name(self, obj: ServiceRequest) -> str:
+        return self._service(obj).service_name
+
+    def get_service_code(self, obj: ServiceRequest) -> str:
+        return self._service(obj).service_code
+
+    def get_service_notice(self, obj: ServiceRequest) -> str:
+        return f"名额 {obj.slots}，已认领 {obj.claimed}。"
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_address_id(self, obj: ServiceRequest) -> None:
+        return None
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_zipcode(self, obj: ServiceRequest) -> None:
+        return None
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_media_url(self, obj: ServiceRequest) -> None:
+        return None
+
+
+class Open311PostedSerializer(serializers.Serializer):
+    """The answer to a post: ``[{service_request_id, service_notice, account_id}]``."""
+
+    service_request_id = serializers.CharField()
+    service_notice = serializers.CharField()
+    account_id = serializers.CharField(allow_null=True, help_text="恒为 null")
