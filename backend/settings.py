@@ -391,6 +391,173 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
     }
 )
 
+# ---------------------------------------------------------------- services: records and points
+# Service records (POST requests/{id}/record/): the largest counts one record may report.
+# Anything above is a typo or worse, refused with 400 rather than flagged.
+RECORDS_MAX_PEOPLE_SERVED = env_int("RECORDS_MAX_PEOPLE_SERVED", 10000, minimum=1)
+RECORDS_MAX_ENTERPRISES_SERVED = env_int("RECORDS_MAX_ENTERPRISES_SERVED", 1000, minimum=1)
+RECORDS_MAX_HOUSEHOLDS_VISITED = env_int("RECORDS_MAX_HOUSEHOLDS_VISITED", 5000, minimum=1)
+# Anomaly flags (services.anomalies). They never block a record; the verifier must acknowledge
+# them in the note. people_served above this many per participating member is flagged ...
+RECORDS_FLAG_PEOPLE_PER_PARTICIPANT = env_int("RECORDS_FLAG_PEOPLE_PER_PARTICIPANT", 50, minimum=1)
+# ... and so is anything above this district-wide bound for one record, however many served.
+RECORDS_FLAG_PEOPLE_MAX = env_int("RECORDS_FLAG_PEOPLE_MAX", 300, minimum=1)
+if RECORDS_FLAG_PEOPLE_MAX > RECORDS_MAX_PEOPLE_SERVED:
+    raise ImproperlyConfigured("RECORDS_FLAG_PEOPLE_MAX must not exceed RECORDS_MAX_PEOPLE_SERVED")
+# A record submitted more than this many hours after the request's ends_at is flagged late.
+RECORDS_FLAG_LATE_HOURS = env_int("RECORDS_FLAG_LATE_HOURS", 72, minimum=1)
+# GET points/leaderboard/: rows when ?limit= is not given, and the most a client may ask for.
+POINTS_LEADERBOARD_LIMIT = env_int("POINTS_LEADERBOARD_LIMIT", 20, minimum=1)
+POINTS_LEADERBOARD_MAX_LIMIT = env_int("POINTS_LEADERBOARD_MAX_LIMIT", 100, minimum=1)
+if POINTS_LEADERBOARD_LIMIT > POINTS_LEADERBOARD_MAX_LIMIT:
+    raise ImproperlyConfigured(
+        "POINTS_LEADERBOARD_LIMIT must not exceed POINTS_LEADERBOARD_MAX_LIMIT"
+    )
+# GET me/: how many of the member's latest ledger lines points_recent shows.
+POINTS_RECENT_ENTRIES = env_int("POINTS_RECENT_ENTRIES", 10, minimum=1)
+ME_SECTIONS.append("services.points.me_section")
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
+    {
+        "ServiceRecordStatusEnum": "services.models.ServiceRecord.Status",
+        "PointRuleKindEnum": "services.models.PointRule.Kind",
+    }
+)
+
+# ---------------------------------------------------------------- services: stats and dashboard
+# GET stats/unclaimed/: open requests with no claim for more than this many hours (default).
+STATS_UNCLAIMED_HOURS = env_int("STATS_UNCLAIMED_HOURS", 48, minimum=1)
+# The longest period one statistics request may cover (from..to, inclusive), in days.
+STATS_MAX_RANGE_DAYS = env_int("STATS_MAX_RANGE_DAYS", 3660, minimum=1)
+# GET stats/export/: a sheet (or CSV) with more rows than this is refused (422 export_too_large).
+STATS_EXPORT_MAX_ROWS = env_int("STATS_EXPORT_MAX_ROWS", 5000, minimum=1)
+# Staff dashboard (/dashboard/): leaderboard size and rows of the unclaimed list it shows.
+DASHBOARD_LEADERBOARD_SIZE = env_int("DASHBOARD_LEADERBOARD_SIZE", 10, minimum=1)
+DASHBOARD_UNCLAIMED_ROWS = env_int("DASHBOARD_UNCLAIMED_ROWS", 10, minimum=1)
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
+    {
+        "StatsBreakdownEnum": "services.stats.BREAKDOWN_CHOICES",
+        "StatsExportFormatEnum": "services.exports.FORMAT_CHOICES",
+        "StatsExportSheetEnum": "services.exports.SHEET_CHOICES",
+    }
+)
+
 # ---------------------------------------------------------------- services: reminders
 # Claimants get one reminder when their service starts within this many hours.
 SERVICES_REMINDER_HOURS = env_int("SERVICES_REMINDER_HOURS", 24, minimum=1)
+
+# ---------------------------------------------------------------- services: matching
+# Ranked teams for a request, the member feed and the map (services.matching, DESIGN.md §6).
+# Weights of the five terms (each in [0, 1]); the score is their weighted mean.
+MATCHING_WEIGHTS = {
+    "specialty": env_float("MATCHING_WEIGHT_SPECIALTY", 0.35, minimum=0),
+    "distance": env_float("MATCHING_WEIGHT_DISTANCE", 0.30, minimum=0),
+    "load": env_float("MATCHING_WEIGHT_LOAD", 0.15, minimum=0),
+    "reliability": env_float("MATCHING_WEIGHT_RELIABILITY", 0.10, minimum=0),
+    "history": env_float("MATCHING_WEIGHT_HISTORY", 0.10, minimum=0),
+}
+if sum(MATCHING_WEIGHTS.values()) <= 0:
+    raise ImproperlyConfigured("At least one MATCHING_WEIGHT_* must be positive")
+# A required specialty held only by the team's members (or, for a member, only by their team)
+# counts this much of one held by the team (the member) itself.
+MATCHING_SECONDARY_SPECIALTY_CREDIT = env_float(
+    "MATCHING_SECONDARY_SPECIALTY_CREDIT", 0.6, minimum=0
+)
+if MATCHING_SECONDARY_SPECIALTY_CREDIT > 1:
+    raise ImproperlyConfigured("MATCHING_SECONDARY_SPECIALTY_CREDIT must be at most 1")
+# The distance term halves every this many km; teams farther than the cut-off are not ranked.
+MATCHING_DISTANCE_HALF_KM = env_float("MATCHING_DISTANCE_HALF_KM", 10.0, minimum=0.1)
+MATCHING_MAX_DISTANCE_KM = env_float("MATCHING_MAX_DISTANCE_KM", 50.0, minimum=0.1)
+# Member feed (requests/recommended/): radius_km when not given, and the largest allowed.
+MATCHING_FEED_DEFAULT_RADIUS_KM = env_float("MATCHING_FEED_DEFAULT_RADIUS_KM", 10.0, minimum=0.1)
+MATCHING_FEED_MAX_RADIUS_KM = env_float("MATCHING_FEED_MAX_RADIUS_KM", 50.0, minimum=0.1)
+if MATCHING_FEED_DEFAULT_RADIUS_KM > MATCHING_FEED_MAX_RADIUS_KM:
+    raise ImproperlyConfigured(
+        "MATCHING_FEED_DEFAULT_RADIUS_KM must not exceed MATCHING_FEED_MAX_RADIUS_KM"
+    )
+# Load: live claims within this many hours before the start or after the end count as busy
+# (travel between islands takes time).
+MATCHING_LOAD_PADDING_HOURS = env_float("MATCHING_LOAD_PADDING_HOURS", 2.0, minimum=0)
+# Reliability looks at no-shows and late cancels of the last N days; history at verified
+# service ("done" claims) at the request's station in the last N days, full marks at N services.
+MATCHING_RELIABILITY_DAYS = env_int("MATCHING_RELIABILITY_DAYS", 90, minimum=1)
+MATCHING_HISTORY_DAYS = env_int("MATCHING_HISTORY_DAYS", 30, minimum=1)
+MATCHING_HISTORY_FULL = env_int("MATCHING_HISTORY_FULL", 3, minimum=1)
+# requests/{id}/matches/?limit=: default and largest.
+MATCHING_MATCHES_DEFAULT_LIMIT = env_int("MATCHING_MATCHES_DEFAULT_LIMIT", 10, minimum=1)
+MATCHING_MATCHES_MAX_LIMIT = env_int("MATCHING_MATCHES_MAX_LIMIT", 50, minimum=1)
+if MATCHING_MATCHES_DEFAULT_LIMIT > MATCHING_MATCHES_MAX_LIMIT:
+    raise ImproperlyConfigured(
+        "MATCHING_MATCHES_DEFAULT_LIMIT must not exceed MATCHING_MATCHES_MAX_LIMIT"
+    )
+# At most this many candidates (the nearest) are loaded and scored in Python per call.
+MATCHING_CANDIDATE_LIMIT = env_int("MATCHING_CANDIDATE_LIMIT", 100, minimum=1)
+# requests/map/: most features per response (the rest is flagged as truncated), largest bbox.
+MATCHING_MAP_MAX_FEATURES = env_int("MATCHING_MAP_MAX_FEATURES", 500, minimum=1)
+MATCHING_MAP_MAX_BBOX_DEG2 = env_float("MATCHING_MAP_MAX_BBOX_DEG2", 1.0, minimum=0.0001)
+
+# ---------------------------------------------------------------- hardening: Open311, PII, HTTPS
+# Open311 GeoReport v2 at /open311/v2/ (services.open311). GET requests.json returns at most
+# this many requests, covers the last OPEN311_MAX_DAYS days without dates, and refuses a
+# start_date..end_date span longer than that (the spec's 90 days and 1000 requests).
+OPEN311_MAX_REQUESTS = env_int("OPEN311_MAX_REQUESTS", 1000, minimum=1)
+OPEN311_MAX_DAYS = env_int("OPEN311_MAX_DAYS", 90, minimum=1)
+# A posted request without attribute[starts_at] starts tomorrow at this local hour and, without
+# attribute[ends_at], lasts this many hours.
+OPEN311_DEFAULT_START_HOUR = env_int("OPEN311_DEFAULT_START_HOUR", 9, minimum=0)
+if OPEN311_DEFAULT_START_HOUR > 23:
+    raise ImproperlyConfigured("OPEN311_DEFAULT_START_HOUR must be 0..23")
+OPEN311_DEFAULT_DURATION_HOURS = env_int("OPEN311_DEFAULT_DURATION_HOURS", 8, minimum=1)
+# Public reads per client address; posts per API key.
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["open311_read"] = env_str(
+    "THROTTLE_OPEN311_READ", "120/min"
+)
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["open311_write"] = env_str(
+    "THROTTLE_OPEN311_WRITE", "30/min"
+)
+# Errors under /open311/ in Open311's shape: outermost but for SecurityMiddleware, so the
+# body-size 413 and Django's own 404/500 are rewritten too.
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("backend.middleware.BodySizeLimitMiddleware"),
+    "services.open311.middleware.Open311ErrorMiddleware",
+)
+
+# Personal data retention (manage.py purge_personal_data, services.retention): residents'
+# contacts and check-in positions of requests that ended more than this many days ago go.
+PERSONAL_DATA_RETENTION_DAYS = env_int("PERSONAL_DATA_RETENTION_DAYS", 180, minimum=1)
+# Rows changed per transaction by the purge.
+PERSONAL_DATA_PURGE_BATCH = env_int("PERSONAL_DATA_PURGE_BATCH", 500, minimum=1)
+CELERY_BEAT_SCHEDULE["purge-personal-data"] = {
+    "task": "services.tasks.purge_personal_data",
+    "schedule": env_float("CELERY_PURGE_PERSONAL_DATA_SECONDS", 86400.0, minimum=60),
+}
+# Every full phone number shown to staff leaves a pii_viewed Event (accounts.pii_audit).
+MIDDLEWARE.append("accounts.pii_audit.PiiAuditMiddleware")
+
+# HTTPS (production). HTTPS=1 behind TLS: redirect plain HTTP, secure cookies, HSTS. Off by
+# default, so `make run` keeps serving plain HTTP on 127.0.0.1. `manage.py check --deploy
+# --fail-level WARNING` passes with DEBUG=0, HTTPS=1, a long random SECRET_KEY and ALLOWED_HOSTS.
+HTTPS = env_bool("HTTPS", False)
+if HTTPS:
+    SECURE_SSL_REDIRECT = env_bool("HTTPS_REDIRECT", True)
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env_int("HSTS_SECONDS", 31536000, minimum=0)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("HSTS_PRELOAD", True)
+    # Load balancers and monitors probe the health check over plain HTTP.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+# The header a TLS-terminating proxy sets to the original scheme (e.g. X-Forwarded-Proto).
+# Set it only when that proxy always overwrites the header: a client could otherwise claim
+# HTTPS. Gunicorn on loopback behind nginx already trusts X-Forwarded-Proto from 127.0.0.1.
+_proxy_ssl_header = env_str("SECURE_PROXY_SSL_HEADER", "").strip()
+if _proxy_ssl_header:
+    if not all(c.isascii() and (c.isalnum() or c == "-") for c in _proxy_ssl_header):
+        raise ImproperlyConfigured("SECURE_PROXY_SSL_HEADER must be a header name")
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + _proxy_ssl_header.upper().replace("-", "_"), "https")
+# How many proxies put their hop in X-Forwarded-For: throttles then key on the address the
+# nearest one saw (1 behind the README's nginx). Unset, DRF keys on the whole header, which a
+# client can vary at will.
+if env_str("NUM_PROXIES", "").strip():
+    REST_FRAMEWORK["NUM_PROXIES"] = env_int("NUM_PROXIES", 0, minimum=0)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"

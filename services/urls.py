@@ -1,6 +1,6 @@
 from django.urls import path
 
-from services import views
+from services import records_views, stats_views, views
 
 urlpatterns = [
     path("campaigns/", views.CampaignListView.as_view(), name="campaign-list"),
@@ -16,4 +16,53 @@ urlpatterns = [
     path("claims/<int:pk>/check-in/", views.ClaimCheckInView.as_view(), name="claim-check-in"),
     path("claims/<int:pk>/check-out/", views.ClaimCheckOutView.as_view(), name="claim-check-out"),
     path("claims/<int:pk>/reject/", views.ClaimRejectView.as_view(), name="claim-reject"),
+    # Statistics, the follow-up list and exports (services.stats_views).
+    path("stats/summary/", stats_views.SummaryView.as_view(), name="stats-summary"),
+    path("stats/breakdown/", stats_views.BreakdownView.as_view(), name="stats-breakdown"),
+    path("stats/unclaimed/", stats_views.UnclaimedView.as_view(), name="stats-unclaimed"),
+    path("stats/export/", stats_views.ExportView.as_view(), name="stats-export"),
+    # Service records, their review, duty points (services.records_views).
+    path(
+        "requests/<int:pk>/record/",
+        records_views.RequestRecordView.as_view(),
+        name="request-record",
+    ),
+    path("records/", records_views.RecordListView.as_view(), name="record-list"),
+    path("records/<int:pk>/", records_views.RecordDetailView.as_view(), name="record-detail"),
+    path(
+        "records/<int:pk>/verify/", records_views.RecordVerifyView.as_view(), name="record-verify"
+    ),
+    path(
+        "records/<int:pk>/revoke/", records_views.RecordRevokeView.as_view(), name="record-revoke"
+    ),
+    path("points/rules/", records_views.PointRuleListView.as_view(), name="point-rules"),
+    path(
+        "points/leaderboard/",
+        records_views.LeaderboardView.as_view(),
+        name="points-leaderboard",
+    ),
+]
+
+# Matching, the member feed and the map (services.matching_views). The fixed paths go first so
+# no `requests/<...>/` pattern can ever shadow them.
+from services import matching_views  # noqa: E402
+
+urlpatterns = [
+    path("requests/map/", matching_views.RequestMapView.as_view(), name="request-map"),
+    path(
+        "requests/recommended/",
+        matching_views.RecommendedRequestsView.as_view(),
+        name="request-recommended",
+    ),
+    *urlpatterns,
+    path(
+        "requests/<int:pk>/matches/",
+        matching_views.RequestMatchesView.as_view(),
+        name="request-matches",
+    ),
+    path(
+        "requests/<int:pk>/invite/",
+        matching_views.RequestInviteView.as_view(),
+        name="request-invite",
+    ),
 ]

@@ -1,0 +1,43 @@
+"""Query filters of ``GET requests/map/``: the request list's filters, plus the map's box."""
+
+from __future__ import annotations
+
+from django_filters import rest_framework as filters
+
+from services.filters import ServiceRequestFilter
+from services.models import ServiceRequest
+
+MAP_STATUSES = [
+    (ServiceRequest.Status.OPEN.value, ServiceRequest.Status.OPEN.label),
+    (ServiceRequest.Status.FULL.value, ServiceRequest.Status.FULL.label),
+]
+
+
+class MapFilter(ServiceRequestFilter):
+    """The list filters (campaign, campaign_kind, town, station, village, specialty,
+    starts_after, starts_before, search) on the requests inside ``bbox``."""
+
+    # The map shows requests still taking members: open by default, full on request.
+    status = filters.MultipleChoiceFilter(
+        choices=MAP_STATUSES, help_text="状态，可重复（open、full）；默认只显示 open"
+    )
+    bbox = filters.CharFilter(
+        method="filter_nothing",
+        max_length=200,
+        help_text="必填：最小经度,最小纬度,最大经度,最大纬度（GeoJSON 顺序），面积上限见设置",
+    )
+    coord_type = filters.CharFilter(
+        method="filter_nothing",
+        max_length=10,
+        help_text="bbox 与返回坐标的坐标系：wgs84（默认）或 gcj02（微信/腾讯地图）",
+    )
+    # The box replaces near/radius_km, and the order is the map's own (nearest the centre).
+    near = None
+    radius_km = None
+    ordering = None
+
+    def filter_queryset(self, queryset):
+        queryset = super().filter_queryset(queryset)
+        if not self.form.cleaned_data.get("status"):
+            queryset = queryset.filter(status=ServiceRequest.Status.OPEN)
+        return queryset

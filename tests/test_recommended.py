@@ -1,0 +1,301 @@
+"""GET requests/recommended/: the member's feed of requests they may claim, ranked for them."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from accounts import errors as common
+from members.models import Member
+from services import errors
+from services.matching_errors import LOCATION_REQUIRED
+from services.matching_serializers import RecommendedRequestSerializer
+from services.models import Claim, ServiceRequest
+from stations import errors as geo_errors
+from stations.geo import Point, distance_km, wgs84_to_gcj02
+from tests import services_fixtures
+from tests.factories import ClaimFactory, MemberFactory, ServiceRequestFactory, UserFactory
+from tests.test_errors import assert_error
+from tests.test_matching import KM, assert_shape
+
+campaign = services_fixtures.campaign
+
+URL = "/api/v1/requests/recommended/"
+# alice's home (MemberFactory's default) and a point near it.
+HOME = Point(lat=30.0194, lng=122.1028)
+
+
+def near(world, campaign, title, *, km_north=1.0, specialties=(), **extra):
+    """An open request ``km_north`` of alice's home."""
+    return ServiceRequestFactory(
+        station=world.station,
+        campaign=campaign,
+        title=title,
+        lat=HOME.lat + km_north * KM,
+        lng=HOME.lng,
+        specialties=list(specialties),
+        **extra,
+    )
+
+
+def feed(client, **query) -> dict:
+    response = client.get(URL, query)
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def titles(body) -> list[str]:
+    return [row["title"] for row in body["results"]]
+
+
+def test_a_member_gets_open_requests_near_them_ranked(world, client_for, campaign):
+    near(world, campaign, "近处法律", km_north=1, specialties=[world.law])
+    near(world, campaign, "近处医疗", km_north=1, specialties=[world.medical])
+    near(world, campaign, "远处法律", km_north=8, specialties=[world.law])
+    body = feed(client_for(world.alice.user), lat=HOME.lat, lng=HOME.lng)
+    assert body["count"] == 3
+    assert body["next"] is None and body["previous"] is None
+    assert titles(body) == ["近处法律", "远处法律", "近处医疗"]
+    first = body["results"][0]
+    assert first["matched_specialties"] == [{"id": world.law.pk, "code": "law", "name": "法律"}]
+    expected = distance_km(HOME, Point(lat=HOME.lat + KM, lng=HOME.lng))
+    assert first["distance_km"] == pytest.approx(expected, abs=0.001)
+    assert first["reasons"][:3] == ["专长匹配：法律", f"距离 {expected:.1f} 公里", "该时段空闲"]
+    assert first["station"] == {"id": world.station.pk, "name": "昌国协商驿站"}
+    assert first["town"] == {"id": world.town.pk, "name": "昌国街道"}
+    assert first["available"] == 5
+    scores = [row["score"] for row in body["results"]]
+    assert scores == sorted(scores, reverse=True)
+    assert_shape(body["results"], RecommendedRequestSerializer(many=True))
+    # Contact details are not part of the feed (they follow a claim).
+    assert "contact_phone" not in first
+
+
+def test_the_members_team_specialties_count_partly(world, client_for, campaign, settings):
+    # alice holds law herself; her team holds law; a request for medical matches neither.
+    world.alice.specialties.clear()
+    near(world, campaign, "法律咨询", km_north=1, specialties=[world.law])
+    row = feed(client_for(world.alice.user))["results"][0]
+    assert row["parts"]["specialty"] == pytest.approx(settings.MATCHING_SECONDARY_SPECIALTY_CREDIT)
+
+
+def test_without_a_point_the_feed_uses_the_members_home(world, client_for, campaign):
+    near(world, campaign, "家门口", km_north=0.5)
+    body = feed(client_for(world.alice.user))
+    assert titles(body) == ["家门口"]
+    assert body["results"][0]["distance_km"] == pytest.approx(0.5, abs=0.01)
+
+
+def test_without_a_point_or_a_home_the_feed_asks_for_one(world, client_for, campaign):
+    Member.objects.filter(pk=world.alice.pk).update(home_lat=None, home_lng=None)
+    body = assert_error(client_for(world.alice.user).get(URL), 400, LOCATION_REQUIRED)
+    assert "lat" in body["detail"]
+    assert feed(client_for(world.alice.user), lat=HOME.lat, lng=HOME.lng)["count"] == 0
+
+
+def test_only_requests_the_member_may_claim_are_listed(world, client_for, campaign):
+    now = timezone.now()
+
+    def on_day(title, day, **extra):
+        # A day each, so no two of them overlap in time unless a test means them to.
+        return near(world, campaign, title, starts_at=now + timedelta(days=day), **extra)
+
+    on_day("可认领", 1)
+    full = on_day("已满", 2, slots=1)
+    ClaimFactory(request=full, member=world.bob)
+    on_day("已取消", 3, status=ServiceRequest.Status.CANCELLED)
+    near(
+        world,
+        campaign,
+        "已结束",
+        starts_at=now - timedelta(hours=3),
+        ends_at=now - timedelta(hours=1),
+    )
+    mine = on_day("我已认领", 4)
+    ClaimFactory(request=mine, member=world.alice)
+    waiting = on_day("我在候补", 5)
+    ClaimFactory(request=waiting, member=world.alice, status=Claim.Status.WAITLISTED)
+    rejected = on_day("被拒绝过", 6)
+    ClaimFactory(request=rejected, member=world.alice, status=Claim.Status.REJECTED)
+    given_up = on_day("我取消过", 7)
+    ClaimFactory(request=given_up, member=world.alice, status=Claim.Status.CANCELLED)
+    # Overlaps "我已认领" and "我在候补": claiming them would be a time conflict.
+    near(world, campaign, "与认领冲突", starts_at=mine.starts_at + timedelta(hours=1))
+    near(world, campaign, "与候补冲突", starts_at=waiting.starts_at - timedelta(hours=1))
+    on_day("太远", 8, km_north=30)
+    assert sorted(titles(feed(client_for(world.alice.user)))) == sorted(["可认领", "我取消过"])
+    # bob holds the only place of "已满" and nothing else: he sees the rest.
+    assert sorted(titles(feed(client_for(world.bob.user)))) == sorted(
+        ["可认领", "我已认领", "我在候补", "被拒绝过", "我取消过", "与认领冲突", "与候补冲突"]
+    )
+
+
+def test_what_is_listed_can_be_claimed(world, client_for, campaign):
+    near(world, campaign, "甲")
+    near(world, campaign, "乙", km_north=2, starts_at=timezone.now() + timedelta(days=4))
+    client = client_for(world.alice.user)
+    for row in feed(client)["results"]:
+        response = client.post(f"/api/v1/requests/{row['id']}/claims/")
+        assert response.status_code == 201, response.content
+        client.post(f"/api/v1/claims/{response.json()['id']}/cancel/", {"reason": "测试"})
+
+
+def test_the_invite_window_is_honoured(world, client_for, campaign):
+    now = timezone.now()
+    reserved = near(
+        world,
+        campaign,
+        "医卫团优先",
+        invited_team=world.other_team,
+        invite_until=now + timedelta(hours=5),
+    )
+    ours = near(
+        world,
+        campaign,
+        "法律团优先",
+        invited_team=world.team,
+        invite_until=now + timedelta(hours=5),
+    )
+    assert titles(feed(client_for(world.alice.user))) == ["法律团优先"]
+    charlie = feed(client_for(world.charlie.user), lat=HOME.lat, lng=HOME.lng)
+    assert titles(charlie) == ["医卫团优先"]
+    assert charlie["results"][0]["invited_team"] == {
+        "id": world.other_team.pk,
+        "name": "医卫服务团",
+    }
+    # Once the window has passed, everyone sees both.
+    ServiceRequest.objects.filter(pk__in=[reserved.pk, ours.pk]).update(
+        invite_until=now - timedelta(minutes=1)
+    )
+    assert sorted(titles(feed(client_for(world.alice.user)))) == ["医卫团优先", "法律团优先"]
+    response = client_for(world.alice.user).post(f"/api/v1/requests/{reserved.pk}/claims/")
+    assert response.status_code == 201, response.content
+
+
+def test_a_commitment_close_in_time_lowers_the_load_term(world, client_for, campaign, settings):
+    settings.MATCHING_LOAD_PADDING_HOURS = 2
+    mine = near(world, campaign, "已认领的")
+    ClaimFactory(request=mine, member=world.alice)
+    near(world, campaign, "紧接着的", starts_at=mine.ends_at + timedelta(hours=1))
+    near(world, campaign, "第二天的", starts_at=mine.starts_at + timedelta(days=1))
+    rows = {row["title"]: row for row in feed(client_for(world.alice.user))["results"]}
+    assert rows["紧接着的"]["parts"]["load"] == 0
+    assert "该时段已有 1 项任务" in rows["紧接着的"]["reasons"]
+    assert rows["第二天的"]["parts"]["load"] == 1
+    assert rows["第二天的"]["score"] > rows["紧接着的"]["score"]
+
+
+def test_service_at_a_station_shows_in_the_reasons(world, client_for, campaign):
+    now = timezone.now()
+    past = ServiceRequestFactory(
+        station=world.station,
+        campaign=campaign,
+        starts_at=now - timedelta(days=3),
+        ends_at=now - timedelta(days=3) + timedelta(hours=2),
+        status="verified",
+    )
+    ClaimFactory(request=past, member=world.alice, status=Claim.Status.DONE)
+    near(world, campaign, "老地方")
+    row = feed(client_for(world.alice.user))["results"][0]
+    assert "近30天在该驿站已服务 1 次" in row["reasons"]
+    assert row["parts"]["history"] > 0
+
+
+def test_the_radius(world, client_for, campaign, settings):
+    near(world, campaign, "十五公里外", km_north=15)
+    client = client_for(world.alice.user)
+    assert feed(client)["count"] == 0  # default radius 10 km
+    assert titles(feed(client, radius_km=20)) == ["十五公里外"]
+    settings.MATCHING_FEED_DEFAULT_RADIUS_KM = 16
+    assert feed(client)["count"] == 1
+
+
+def test_a_gcj02_point_is_converted(world, client_for, campaign):
+    near(world, campaign, "附近", km_north=1)
+    lat, lng = wgs84_to_gcj02(HOME.lat, HOME.lng)
+    body = feed(client_for(world.alice.user), lat=lat, lng=lng, coord_type="gcj02")
+    expected = distance_km(HOME, Point(lat=HOME.lat + KM, lng=HOME.lng))
+    assert body["results"][0]["distance_km"] == pytest.approx(expected, abs=0.002)
+
+
+def test_pages(world, client_for, campaign):
+    for i in range(5):
+        near(world, campaign, f"需求{i}", km_north=i + 1)
+    client = client_for(world.alice.user)
+    first = feed(client, page_size=2)
+    assert first["count"] == 5
+    assert titles(first) == ["需求0", "需求1"]
+    assert "page=2" in first["next"]
+    assert titles(feed(client, page_size=2, page=3)) == ["需求4"]
+    assert_error(client.get(URL, {"page": 9}), 404, common.NOT_FOUND)
+
+
+def test_only_the_nearest_candidates_are_scored(world, client_for, campaign, settings):
+    settings.MATCHING_CANDIDATE_LIMIT = 3
+    for i in range(6):
+        near(world, campaign, f"第{i}近", km_north=0.5 + i)
+    body = feed(client_for(world.alice.user))
+    assert body["count"] == 3
+    assert sorted(titles(body)) == ["第0近", "第1近", "第2近"]
+
+
+@pytest.mark.parametrize(
+    ("query", "code", "field"),
+    [
+        ({"radius_km": "0"}, geo_errors.INVALID_RADIUS, "radius_km"),
+        ({"radius_km": "-3"}, geo_errors.INVALID_RADIUS, "radius_km"),
+        ({"radius_km": "50.1"}, geo_errors.INVALID_RADIUS, "radius_km"),
+        ({"radius_km": "nan"}, geo_errors.INVALID_RADIUS, "radius_km"),
+        ({"radius_km": "inf"}, geo_errors.INVALID_RADIUS, "radius_km"),
+        ({"radius_km": "abc"}, geo_errors.INVALID_RADIUS, "radius_km"),
+        ({"radius_km": "1" * 400}, geo_errors.INVALID_RADIUS, "radius_km"),
+        ({"lat": "91", "lng": "122"}, geo_errors.INVALID_COORDINATES, "lat"),
+        ({"lat": "30", "lng": "181"}, geo_errors.INVALID_COORDINATES, "lng"),
+        ({"lat": "nan", "lng": "122"}, geo_errors.INVALID_COORDINATES, "lat"),
+        ({"lat": "30", "lng": "abc"}, geo_errors.INVALID_COORDINATES, "lng"),
+        ({"lat": "30"}, common.VALIDATION_ERROR, "lng"),
+        ({"lng": "122"}, common.VALIDATION_ERROR, "lat"),
+        ({"coord_type": "bd09"}, geo_errors.UNKNOWN_COORD_TYPE, "coord_type"),
+        (
+            {"lat": "30", "lng": "122", "coord_type": "x"},
+            geo_errors.UNKNOWN_COORD_TYPE,
+            "coord_type",
+        ),
+        ({"lat": "60", "lng": "10", "coord_type": "gcj02"}, geo_errors.OUTSIDE_CHINA, "lng"),
+        ({"coord_type": "w" * 50}, common.VALIDATION_ERROR, "coord_type"),
+    ],
+)
+def test_bad_input_is_refused_clearly(world, client_for, query, code, field):
+    body = assert_error(client_for(world.alice.user).get(URL, query), 400, code)
+    assert field in body["fields"]
+
+
+def test_only_members_have_a_feed(world, client_for, anon, campaign):
+    near(world, campaign, "需求")
+    for user in (world.mary, world.sam, world.lily, world.oscar):
+        assert_error(client_for(user).get(URL), 403, common.PERMISSION_DENIED)
+    assert_error(anon.get(URL), 401, common.NOT_AUTHENTICATED)
+    no_profile = UserFactory(is_member=True)
+    assert_error(client_for(no_profile).get(URL), 403, errors.MEMBER_PROFILE_REQUIRED)
+    retired = MemberFactory(active=False)
+    assert_error(client_for(retired.user).get(URL), 403, errors.MEMBER_PROFILE_REQUIRED)
+
+
+def test_query_count_does_not_grow_with_candidates_or_page_size(world, client_for, campaign):
+    client = client_for(world.alice.user)
+    mine = near(world, campaign, "已认领", km_north=0.1, starts_at=timezone.now() + timedelta(5))
+    ClaimFactory(request=mine, member=world.alice)
+    for i in range(2):
+        near(world, campaign, f"少{i}", km_north=i + 1, specialties=[world.law])
+    with CaptureQueriesContext(connection) as few:
+        assert feed(client, page_size=1)["count"] == 2
+    for i in range(25):
+        near(world, campaign, f"多{i}", km_north=(i % 9) + 0.5, specialties=[world.medical])
+    with CaptureQueriesContext(connection) as many:
+        body = feed(client, page_size=20)
+    assert body["count"] == 27 and len(body["results"]) == 20
+    assert len(many) == len(few), [q["sql"][:80] for q in many.captured_queries]
