@@ -22,6 +22,7 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from rest_framework.response import Response
 
 from accounts.errors import ApplicationError
 from accounts.models import User
@@ -83,6 +84,26 @@ def purge_expired(*, now: datetime | None = None) -> int:
     """Delete keys past their 24 h; returns how many (run by ``expire_overdue``)."""
     deleted, _ = IdempotencyKey.objects.filter(expires_at__lte=now or timezone.now()).delete()
     return deleted
+
+
+def respond(request, execute: Callable[[], tuple[int, Any]]) -> Response:
+    """Run ``execute`` under the DRF request's Idempotency-Key (if any) and build the response."""
+    key = parse_key(request.headers.get(HEADER))
+    outcome = run_idempotent(
+        user=request.user,
+        key=key,
+        fingerprint=fingerprint(
+            method=request.method,
+            path=request.path,
+            body=request.data,
+            query=request.query_params.dict(),
+        ),
+        execute=execute,
+    )
+    response = Response(outcome.body, status=outcome.status)
+    if outcome.replayed:
+        response["Idempotent-Replayed"] = "true"
+    return response
 
 
 def run_idempotent(

@@ -78,7 +78,6 @@ class RequestRecordView(generics.GenericAPIView):
         request_id = _pk(self)
         data = RecordInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        key = idempotency.parse_key(request.headers.get(idempotency.HEADER))
 
         def execute():
             record = workflow.submit_record(
@@ -86,21 +85,7 @@ class RequestRecordView(generics.GenericAPIView):
             )
             return status.HTTP_201_CREATED, _record_body(record, request)
 
-        outcome = idempotency.run_idempotent(
-            user=request.user,
-            key=key,
-            fingerprint=idempotency.fingerprint(
-                method=request.method,
-                path=request.path,
-                body=request.data,
-                query=request.query_params.dict(),
-            ),
-            execute=execute,
-        )
-        response = Response(outcome.body, status=outcome.status)
-        if outcome.replayed:
-            response["Idempotent-Replayed"] = "true"
-        return response
+        return idempotency.respond(request, execute)
 
 
 # ---------------------------------------------------------------- records

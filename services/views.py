@@ -312,7 +312,6 @@ class RequestClaimView(generics.GenericAPIView):
         request_id = _pk(self)
         query = ClaimQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        key = idempotency.parse_key(request.headers.get(idempotency.HEADER))
 
         def execute():
             claim = workflow.claim_request(
@@ -320,21 +319,7 @@ class RequestClaimView(generics.GenericAPIView):
             )
             return status.HTTP_201_CREATED, _claim_body(claim)
 
-        outcome = idempotency.run_idempotent(
-            user=request.user,
-            key=key,
-            fingerprint=idempotency.fingerprint(
-                method=request.method,
-                path=request.path,
-                body=request.data,
-                query=request.query_params.dict(),
-            ),
-            execute=execute,
-        )
-        response = Response(outcome.body, status=outcome.status)
-        if outcome.replayed:
-            response["Idempotent-Replayed"] = "true"
-        return response
+        return idempotency.respond(request, execute)
 
 
 # ---------------------------------------------------------------- claims
