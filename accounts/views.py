@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.utils.module_loading import import_string
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, permissions, status
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
@@ -42,7 +42,14 @@ def tokens_for(user) -> dict:
     }
 
 
-@extend_schema(tags=["auth"], summary="用户名密码登录", responses=TokenPairOutputSerializer)
+@extend_schema(
+    tags=["auth"],
+    summary="用户名密码登录",
+    responses={
+        200: TokenPairOutputSerializer,
+        401: OpenApiResponse(description="用户名或密码错误（invalid_credentials）"),
+    },
+)
 class TokenView(TokenObtainPairView):
     """username + password → ``{access, refresh, user}``."""
 
@@ -51,7 +58,14 @@ class TokenView(TokenObtainPairView):
     throttle_scope = "login"
 
 
-@extend_schema(tags=["auth"], summary="刷新令牌（轮换）", responses=TokenRefreshOutputSerializer)
+@extend_schema(
+    tags=["auth"],
+    summary="刷新令牌（轮换）",
+    responses={
+        200: TokenRefreshOutputSerializer,
+        401: OpenApiResponse(description="刷新令牌无效、过期或已注销（token_not_valid）"),
+    },
+)
 class TokenRefresh(TokenRefreshView):
     """A refresh token → a new pair; the old refresh token is blacklisted."""
 
@@ -91,7 +105,11 @@ class WechatLoginView(APIView):
         tags=["auth"],
         summary="微信小程序登录",
         request=WechatLoginInputSerializer,
-        responses=TokenPairOutputSerializer,
+        responses={
+            200: TokenPairOutputSerializer,
+            401: OpenApiResponse(description="openid 未绑定或账号密码错误"),
+            503: OpenApiResponse(description="微信接口不可用（wechat_unavailable）"),
+        },
         description=(
             "`{code}`：openid 已绑定时返回令牌；首次使用 `{code, username, password}` 绑定账号；"
             "未绑定且未提供账号 → 401 `wechat_unbound`。"

@@ -561,3 +561,16 @@ if env_str("NUM_PROXIES", "").strip():
     REST_FRAMEWORK["NUM_PROXIES"] = env_int("NUM_PROXIES", 0, minimum=0)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+
+# ---------------------------------------------------------------- hardening: throttles and limits
+# Scoped rates (accounts.throttles.ScopedThrottle reads them per request; "N/sec|min|hour|day").
+# Per signed-in user: claims (POST requests/{id}/claims/), record submissions (POST
+# requests/{id}/record/), exports (GET stats/export/). Counters live in the Django cache, which
+# is Redis when REDIS_URL is set, so the limits hold across gunicorn workers and hosts.
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"].update(
+    {
+        "claims": env_str("THROTTLE_CLAIMS", "30/min"),
+        "records": env_str("THROTTLE_RECORDS", "20/min"),
+        "exports": env_str("THROTTLE_EXPORTS", "10/min"),
+    }
+)

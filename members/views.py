@@ -8,6 +8,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import permissions, renderers, status
 from rest_framework.decorators import action
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -235,11 +236,20 @@ class XlsxRenderer(renderers.BaseRenderer):
         return data if isinstance(data, bytes) else renderers.JSONRenderer().render(data)
 
 
+class FirstRendererNegotiation(DefaultContentNegotiation):
+    """Errors always in JSON: ``?format=xlsx`` names the file the view returns itself, and must
+    not label a 401/403 JSON body as a spreadsheet."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
 class RosterTemplateView(APIView):
     """The roster template: headers, notes and one example row."""
 
     permission_classes = [IsStaff]
     renderer_classes = [renderers.JSONRenderer, XlsxRenderer]
+    content_negotiation_class = FirstRendererNegotiation
 
     @extend_schema(
         tags=["members"],

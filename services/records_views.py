@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import IsStaff
+from accounts.throttles import ScopedThrottle
 from members.pii import viewer_of
 from services import idempotency, points, records, workflow
 from services.errors import InvalidPeriod
@@ -58,6 +59,9 @@ class RequestRecordView(generics.GenericAPIView):
     permission_classes = [IsAuthenticated]
     serializer_class = RecordInputSerializer
     queryset = ServiceRequest.objects.none()
+    # Per user (settings THROTTLE_RECORDS).
+    throttle_classes = [ScopedThrottle]
+    throttle_scope = "records"
 
     @extend_schema(
         summary="提交服务记录",

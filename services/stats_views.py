@@ -18,6 +18,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.throttles import ScopedThrottle
 from services import exports, stats
 from services.models import ServiceRequest
 from services.stats_serializers import (
@@ -144,6 +145,9 @@ class ExportView(APIView):
 
     permission_classes = [CanReadStats]
     content_negotiation_class = FileNegotiation
+    # Per user (settings THROTTLE_EXPORTS): each export aggregates every sheet.
+    throttle_classes = [ScopedThrottle]
+    throttle_scope = "exports"
 
     @extend_schema(
         summary="导出统计（Excel / CSV）",

@@ -16,6 +16,7 @@ from rest_framework.response import Response
 
 from accounts.models import Event
 from accounts.permissions import IsMember, IsStaffOrReadOnly
+from accounts.throttles import ScopedThrottle
 from services import idempotency, selectors, workflow
 from services.filters import MAX_ID, ClaimFilter, ServiceRequestFilter, StoringFilterBackend
 from services.models import Campaign, Claim, ServiceRequest
@@ -294,6 +295,9 @@ class RequestClaimView(generics.GenericAPIView):
     permission_classes = [IsAuthenticated, IsMember]
     serializer_class = ClaimSerializer
     queryset = ServiceRequest.objects.none()
+    # Per member (settings THROTTLE_CLAIMS): a claim drive must not be won by a script.
+    throttle_classes = [ScopedThrottle]
+    throttle_scope = "claims"
 
     @extend_schema(
         summary="认领需求（抢单）",

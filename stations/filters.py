@@ -36,6 +36,13 @@ class IdFilter(django_filters.NumberFilter):
 
     field_class = forms.IntegerField
 
+    def __init__(self, *args, **kwargs):
+        # Ids beyond a signed 64-bit integer cannot exist, and SQLite raises OverflowError on
+        # them (a 500): refuse them as a 400 before they reach SQL.
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", 2**63 - 1)
+        super().__init__(*args, **kwargs)
+
 
 class BooleanFilter(django_filters.BooleanFilter):
     """django-filter's BooleanFilter, refusing values it does not understand."""

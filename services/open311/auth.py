@@ -34,7 +34,8 @@ class HasStationApiKey(BasePermission):
     Other methods pass here and get their 405 from the view."""
 
     def has_permission(self, request, view) -> bool:
-        if request.method != "POST":
+        # A POST to a read-only path is a 405 from the view, not a missing key.
+        if request.method != "POST" or not hasattr(view, "post"):
             return True
         if not isinstance(request.auth, StationApiKey):
             raise InvalidApiKey()
