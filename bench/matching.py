@@ -488,6 +488,7 @@ def run_size(size: int, args) -> dict:
     built = 0.0
     if args.reuse and ServiceRequest.objects.exists():
         log(f"[{size:,}] reusing the {vendor} database of an earlier run")
+        harness.analyze()  # migrate may just have added an index
     else:
         log(f"[{size:,}] building on {vendor} ...")
         started = time.perf_counter()

@@ -25,6 +25,7 @@ does not depend on how many candidates there are.
 from __future__ import annotations
 
 import math
+import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -63,6 +64,7 @@ ClaimStatus = Claim.Status
 # areas the outer rings are never read, so cost follows the candidates near the point rather
 # than the size of the table.
 _RINGS = (0.25, 0.5, 1.0)
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
 
 # WGS-84, for geodesic_km.
@@ -328,11 +330,12 @@ def check_radius(value: Any, *, default: float, limit: float, name: str = "radiu
     if value is None or (isinstance(value, str) and not value.strip()):
         return default
     number: float | None = None
-    if not isinstance(value, bool):
-        try:
+    if isinstance(value, str):
+        # Plain decimal or scientific notation only: float() would also take "1_0" or "١٠".
+        if _NUMBER.fullmatch(value.strip()):
             number = float(value)
-        except (TypeError, ValueError, OverflowError):
-            number = None
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        number = float(value)
     if number is None or not math.isfinite(number) or not 0 < number <= limit:
         message = f"搜索半径必须是大于 0 且不超过 {limit:g} 的数字（公里）。"
         raise InvalidRadius(message, fields={name: [message]})
@@ -391,7 +394,7 @@ def match_teams(
     # Teams nobody can go for are not ranked.
     teams = [team for team in teams if people.people.get(team.id)]
     claims = queries.team_claim_facts(
-        {team.id: people.people[team.id] for team in teams},
+        [team.id for team in teams],
         request_id=service_request.pk,
         station_id=service_request.station_id,
         busy_from=service_request.starts_at - model.padding,

@@ -444,7 +444,7 @@ def team_people(team_ids: Sequence[int], required: Sequence[int]) -> TeamPeople:
 
 
 def team_claim_facts(
-    people: dict[int, set[int]],
+    team_ids: Sequence[int],
     *,
     request_id: int,
     station_id: int,
@@ -453,40 +453,40 @@ def team_claim_facts(
     recent: datetime,
     history: datetime,
 ) -> dict[int, dict[str, int]]:
-    """Per team (``people``: team → its active members), in one statement of three parts,
-    each reaching its rows through an index so that none reads a team's whole history:
+    """Per team, from the claims made for it (Claim.team, the member's team when claiming),
+    in one statement of three parts that each reach their rows through an index, so none
+    reads a team's whole history:
 
-    - busy: live claims of its members around the request's time — (member, status);
-    - served: requests of this station it completed lately — (station, status), then the
-      claims of those requests (Claim.team, the team the member served for);
-    - no-shows and kept claims lately, claimed for the team — Claim.team.
+    - busy: its live claims around the request's time — (team, status, ...), then the
+      request's times for those few;
+    - served: requests of this station it completed lately — (station, status), then their
+      "done" claims;
+    - no-shows and kept claims lately — (team, status, claimed_at, ...) alone.
     """
-    members = {member: team for team, ids in people.items() for member in ids}
-    if not members:
+    if not team_ids:
         return {}
-    teams = list(people)
+    teams = _marks(team_ids)
     finished = (ServiceRequest.Status.COMPLETED, ServiceRequest.Status.VERIFIED)
     rows = _fetch(
         _sql(
-            "SELECT 1, c.member_id, c.request_id FROM {claim} c"  # noqa: S608 - placeholders and _meta names only
+            "SELECT 1, c.team_id, c.member_id FROM {claim} c"  # noqa: S608 - placeholders and _meta names only
             " JOIN {request} r ON r.id = c.request_id"
-            f" WHERE c.member_id IN ({_marks(members)}) AND c.status IN ({_marks(TIME_HOLDING)})"
+            f" WHERE c.team_id IN ({teams}) AND c.status IN ({_marks(TIME_HOLDING)})"
             " AND c.checked_out_at IS NULL AND c.request_id <> %s"
             " AND r.starts_at < %s AND r.ends_at > %s"
             " UNION ALL"
             " SELECT 2, c.team_id, c.request_id FROM {request} r"
             " JOIN {claim} c ON c.request_id = r.id"
             f" WHERE r.station_id = %s AND r.status IN ({_marks(finished)}) AND r.starts_at >= %s"
-            f" AND c.status = %s AND c.team_id IN ({_marks(teams)})"
+            f" AND c.status = %s AND c.team_id IN ({teams})"
             " UNION ALL"
-            " SELECT CASE WHEN c.checked_in_at IS NOT NULL THEN 3 ELSE 4 END, c.team_id,"
-            " c.request_id FROM {claim} c"
-            f" WHERE c.team_id IN ({_marks(teams)}) AND c.claimed_at >= %s"
+            " SELECT CASE WHEN c.checked_in_at IS NOT NULL THEN 3 ELSE 4 END, c.team_id, NULL"
+            f" FROM {{claim}} c WHERE c.team_id IN ({teams}) AND c.claimed_at >= %s"
             " AND (c.checked_in_at IS NOT NULL OR c.status = %s"
             " OR (c.status = %s AND c.late_cancel = %s))"
         ),
         [
-            *members,
+            *team_ids,
             *TIME_HOLDING,
             request_id,
             _dt_param(busy_to),
@@ -495,29 +495,29 @@ def team_claim_facts(
             *finished,
             _dt_param(history),
             ClaimStatus.DONE,
-            *teams,
-            *teams,
+            *team_ids,
+            *team_ids,
             _dt_param(recent),
             ClaimStatus.EXPIRED,
             ClaimStatus.CANCELLED,
             True,
         ],
     )
-    facts = {team: {"tasks": 0, "busy": 0, "no_shows": 0, "kept": 0, "served": 0} for team in teams}
+    facts = {
+        team: {"tasks": 0, "busy": 0, "no_shows": 0, "kept": 0, "served": 0} for team in team_ids
+    }
     busy: dict[int, set[int]] = defaultdict(set)
     served: dict[int, set[int]] = defaultdict(set)
-    for kind, key, claim_request in rows:
+    for kind, team, other in rows:
         if kind == 1:
-            team = members[key]
             facts[team]["tasks"] += 1
-            busy[team].add(key)
+            busy[team].add(other)
         elif kind == 2:
-            if key in facts:
-                served[key].add(claim_request)
-        elif key in facts:
-            facts[key]["kept" if kind == 3 else "no_shows"] += 1
-    for team, ids in busy.items():
-        facts[team]["busy"] = len(ids)
-    for team, ids in served.items():
-        facts[team]["served"] = len(ids)
+            served[team].add(other)
+        else:
+            facts[team]["kept" if kind == 3 else "no_shows"] += 1
+    for team, members in busy.items():
+        facts[team]["busy"] = len(members)
+    for team, requests in served.items():
+        facts[team]["served"] = len(requests)
     return facts

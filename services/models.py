@@ -226,6 +226,19 @@ class Claim(models.Model):
             models.Index(fields=["member", "status"], name="claim_member_status"),
             models.Index(fields=["request", "status", "created_at"], name="claim_request_status"),
             models.Index(fields=["status", "check_in_by"], name="claim_status_check_in_by"),
+            # Matching reads a team's live claims and its recent no-shows from this index alone
+            # (services.matching_queries.team_claim_facts; measured in bench/matching.py).
+            models.Index(
+                fields=[
+                    "team",
+                    "status",
+                    "claimed_at",
+                    "checked_in_at",
+                    "late_cancel",
+                    "checked_out_at",
+                ],
+                name="claim_team_status_claimed",
+            ),
         ]
         constraints = [
             models.UniqueConstraint(

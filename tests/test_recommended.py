@@ -253,6 +253,8 @@ def test_only_the_nearest_candidates_are_scored(world, client_for, campaign, set
         ({"radius_km": "inf"}, geo_errors.INVALID_RADIUS, "radius_km"),
         ({"radius_km": "abc"}, geo_errors.INVALID_RADIUS, "radius_km"),
         ({"radius_km": "1" * 400}, geo_errors.INVALID_RADIUS, "radius_km"),
+        ({"radius_km": "1_0"}, geo_errors.INVALID_RADIUS, "radius_km"),
+        ({"radius_km": "0x10"}, geo_errors.INVALID_RADIUS, "radius_km"),
         ({"lat": "91", "lng": "122"}, geo_errors.INVALID_COORDINATES, "lat"),
         ({"lat": "30", "lng": "181"}, geo_errors.INVALID_COORDINATES, "lng"),
         ({"lat": "nan", "lng": "122"}, geo_errors.INVALID_COORDINATES, "lat"),
