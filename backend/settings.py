@@ -91,7 +91,12 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
         {
             "transaction_mode": "IMMEDIATE",
             "timeout": env_int("SQLITE_TIMEOUT", 20, minimum=1),
-            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            # A 64 MiB page cache and memory-mapped reads: the default 2 MiB cache made the
+            # matcher's index reads ~25% slower at 100k requests (bench/matching.py).
+            "init_command": (
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+                "PRAGMA cache_size=-65536; PRAGMA mmap_size=268435456;"
+            ),
         }
     )
     _db.setdefault("TEST", {})["NAME"] = env_str(
