@@ -21,7 +21,7 @@ from django.utils import timezone
 from accounts.audit import record_event
 from accounts.models import User
 from members.models import Member, Specialty, Team
-from services import points
+from services import points, rollups
 from services.models import Campaign, Claim, PointEntry, ServiceRecord, ServiceRequest
 from stations.demo import DEMO_STATION
 from stations.models import Station, Village
@@ -680,4 +680,7 @@ def seed_history(*, today: date | None = None) -> DemoHistory:
             entry.created_at = entry.stamp
         PointEntry.objects.bulk_update(entries, ["created_at"], batch_size=1000)
         result.points = len(entries)
+        # bulk_create bypasses the workflow, so the daily rollup is recomputed (a year of demo
+        # history is a few thousand records: well under a second).
+        rollups.rebuild()
     return result

@@ -489,3 +489,48 @@ class PointEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.member_id} {self.points:+d}"
+
+
+class DailyServiceStat(models.Model):
+    """日汇总: the verified records of one day, station and campaign, added up.
+
+    Kept by ``services.rollups`` in the same transaction as each verification (and its
+    revocation), so the statistics read a few tens of thousands of rows instead of every record;
+    ``manage.py rebuild_stats`` recomputes it from the records.
+    """
+
+    service_date = models.DateField("服务日期")
+    station = models.ForeignKey(
+        Station, verbose_name="驿站/工作室", on_delete=models.PROTECT, related_name="+"
+    )
+    campaign = models.ForeignKey(
+        Campaign, verbose_name="活动", on_delete=models.PROTECT, related_name="+"
+    )
+    # As the records carry them (copied at submission).
+    town = models.ForeignKey(
+        "stations.Town", verbose_name="镇/街道", on_delete=models.PROTECT, related_name="+"
+    )
+    campaign_kind = models.CharField("三暖类型", max_length=20, choices=Campaign.Kind.choices)
+    records = models.IntegerField("已核实记录数", default=0)
+    people_served = models.BigIntegerField("服务群众人次", default=0)
+    enterprises_served = models.BigIntegerField("服务企业数", default=0)
+    households_visited = models.BigIntegerField("走访户数", default=0)
+    participations = models.BigIntegerField("参与人次", default=0)
+
+    class Meta:
+        verbose_name = "服务日汇总"
+        verbose_name_plural = "服务日汇总"
+        ordering = ["service_date", "station", "campaign"]
+        constraints = [
+            models.UniqueConstraint(
+                # Town and kind too: a record keeps the ones it was submitted with.
+                fields=["service_date", "station", "campaign", "town", "campaign_kind"],
+                name="daily_stat_day_station",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["town", "service_date"], name="daily_stat_town_date"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.service_date} {self.station_id}/{self.campaign_id}"

@@ -2,9 +2,11 @@
 
 Only records with status ``verified`` count. A record belongs to its ``service_date`` (the
 Asia/Shanghai calendar day the service took place, copied from the request at submission); a
-request belongs to the Asia/Shanghai day of its ``starts_at``. Records carry their station,
-town, campaign and kind, so the figures over a million records read one table; only the team
-breakdown and the active-member count go through the participants (claims).
+request belongs to the Asia/Shanghai day of its ``starts_at``. The summed figures (totals, per
+kind, campaign progress, and the breakdowns by town, station, kind and month) read the daily
+rollup ``DailyServiceStat``, which ``services.rollups`` keeps equal to the verified records' sums
+inside the verifying transaction; the team breakdown, the active-member count and the two
+medians still read the records and their participants (claims), exactly.
 
 Scope: staff see everything; a station manager sees the towns of the stations they manage
 (asking for another town is 403 ``town_out_of_scope``); everyone else is refused.
@@ -44,7 +46,7 @@ from accounts.models import User
 from accounts.permissions import is_staff
 from members.models import Member
 from services import errors
-from services.models import Campaign, ServiceRecord, ServiceRequest
+from services.models import Campaign, DailyServiceStat, ServiceRecord, ServiceRequest
 from stations.models import Station, Town
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -156,9 +158,13 @@ def resolve_filters(
 
 def verified_records(f: StatsFilter, prefix: str = "") -> Q:
     """The condition selecting the verified records ``f`` covers (``prefix`` for joins)."""
+    return Q(**{f"{prefix}status": VERIFIED}) & _in_filters(f, prefix)
+
+
+def _in_filters(f: StatsFilter, prefix: str = "") -> Q:
+    """Period, town, scope and kind over a table carrying the records' denormalised columns."""
     q = Q(
         **{
-            f"{prefix}status": VERIFIED,
             f"{prefix}service_date__gte": f.date_from,
             f"{prefix}service_date__lte": f.date_to,
         }
@@ -175,6 +181,12 @@ def verified_records(f: StatsFilter, prefix: str = "") -> Q:
 def records(f: StatsFilter) -> QuerySet[ServiceRecord]:
     """Verified records in the filters, unordered (ready to aggregate)."""
     return ServiceRecord.objects.filter(verified_records(f)).order_by()
+
+
+def daily(f: StatsFilter) -> QuerySet[DailyServiceStat]:
+    """The daily rollup rows in the filters (``services.rollups`` keeps them equal to the
+    verified records' sums), unordered."""
+    return DailyServiceStat.objects.filter(_in_filters(f)).order_by()
 
 
 def requests(f: StatsFilter) -> QuerySet[ServiceRequest]:
@@ -203,17 +215,10 @@ SERVED_FIELDS = (
 )
 
 
-def _served(alias: str = "sum_", **filter_) -> dict:
-    """The summed figures of verified records as aggregate expressions, keyed ``alias + name``
-    (an alias may not shadow the model's own field names)."""
-    condition = Q(**filter_) if filter_ else None
-    return {
-        f"{alias}records": Count("id", filter=condition),
-        f"{alias}people_served": _zero(Sum("people_served", filter=condition)),
-        f"{alias}enterprises_served": _zero(Sum("enterprises_served", filter=condition)),
-        f"{alias}households_visited": _zero(Sum("households_visited", filter=condition)),
-        f"{alias}participations": _zero(Sum("participants_count", filter=condition)),
-    }
+def _served(alias: str = "sum_") -> dict:
+    """The summed figures over daily rollup rows as aggregate expressions, keyed
+    ``alias + name`` (an alias may not shadow the model's own field names)."""
+    return {f"{alias}{name}": _zero(Sum(name)) for name in SERVED_FIELDS}
 
 
 def _figures(row: dict, alias: str = "sum_") -> dict:
@@ -305,17 +310,16 @@ class Summary:
 
 
 def stats_summary(*, filters: StatsFilter) -> Summary:
-    """The headline figures in five aggregate queries: verified records grouped by campaign,
+    """The headline figures in five aggregate queries: the daily rollup grouped by campaign,
     active members, requests, and the two medians (plus the tiny campaign list).
 
-    Records are scanned once, grouped by campaign: the campaigns' progress reads those
-    subtotals, and the per-kind figures and the totals add up those few subtotal rows (one per
-    campaign), so the million rows are aggregated by the database exactly once.
+    The rollup is read once, grouped by campaign: the campaigns' progress reads those
+    subtotals, and the per-kind figures and the totals add up those few subtotal rows.
     """
     f = filters
     subtotals = [
         {"campaign_id": row["campaign_id"], "kind": row["campaign_kind"], **_figures(row)}
-        for row in records(f).values("campaign_id", "campaign_kind").annotate(**_served())
+        for row in daily(f).values("campaign_id", "campaign_kind").annotate(**_served())
     ]
     kinds = [kind for kind in KINDS.values if not f.campaign_kind or kind == f.campaign_kind]
     by_kind = {
@@ -415,7 +419,7 @@ def stats_breakdown(*, filters: StatsFilter, by: str, limit: int | None = None) 
         BY_KIND: ("campaign_kind", None),
     }[by]
     names = [key, label] if label else [key]
-    rows = records(filters).values(*names).annotate(**_served()).order_by("-sum_people_served", key)
+    rows = daily(filters).values(*names).annotate(**_served()).order_by("-sum_people_served", key)
     if limit is not None:
         rows = rows[:limit]
     return [
@@ -432,7 +436,7 @@ def _by_month(f: StatsFilter, limit: int | None) -> list[dict]:
     """Per calendar month; months of the period without records are listed with zeros."""
     found = {
         row["month"]: row
-        for row in records(f)
+        for row in daily(f)
         .annotate(month=MonthOf("service_date"))
         .values("month")
         .annotate(**_served())

@@ -30,7 +30,7 @@ from accounts.errors import Forbidden, InvalidInput
 from accounts.models import User
 from accounts.permissions import is_staff
 from members.models import Member, Specialty, Team
-from services import anomalies, errors, points
+from services import anomalies, errors, points, rollups
 from services.models import (
     MAX_SLOTS,
     MIN_SLOTS,
@@ -1400,6 +1400,7 @@ def verify_record(
             record.refresh_from_db(fields=["status"])
             _check_pending(record)
         if approved:
+            rollups.record_verified(record)
             awarded = _approve(service_request, record, actor=actor, note=note, now=now)
         else:
             awarded = {}
@@ -1542,6 +1543,7 @@ def revoke_record(
         )
         if not moved:
             raise errors.RecordNotVerified()
+        rollups.record_revoked(record)
         claims = _participant_claims(record)
         Claim.objects.filter(pk__in=[c.pk for c in claims], status=ClaimStatus.DONE).update(
             status=ClaimStatus.CHECKED_IN, updated_at=now
