@@ -5,15 +5,14 @@ from __future__ import annotations
 from rest_framework import serializers
 from rest_framework_simplejwt.serializers import TokenObtainPairSerializer
 
+from accounts import fields as strict
 from accounts.models import Notification, Role, User
 
 
-class UserSerializer(serializers.ModelSerializer):
+class UserSerializer(strict.ModelSerializer):
     """The signed-in user as the client needs it."""
 
-    roles = serializers.ListField(
-        child=serializers.ChoiceField(choices=Role.choices), read_only=True
-    )
+    roles = serializers.ListField(child=strict.ChoiceField(choices=Role.choices), read_only=True)
     wechat_bound = serializers.SerializerMethodField()
 
     class Meta:
@@ -35,26 +34,26 @@ class TokenPairSerializer(TokenObtainPairSerializer):
 
 
 class TokenPairOutputSerializer(serializers.Serializer):
-    access = serializers.CharField()
-    refresh = serializers.CharField()
+    access = strict.CharField()
+    refresh = strict.CharField()
     user = UserSerializer()
 
 
 class TokenRefreshOutputSerializer(serializers.Serializer):
-    access = serializers.CharField()
-    refresh = serializers.CharField()
+    access = strict.CharField()
+    refresh = strict.CharField()
 
 
 class LogoutInputSerializer(serializers.Serializer):
-    refresh = serializers.CharField(max_length=2000)
+    refresh = strict.CharField(max_length=2000)
 
 
 class WechatLoginInputSerializer(serializers.Serializer):
     """``{code}``, or ``{code, username, password}`` to bind the first time."""
 
-    code = serializers.CharField(max_length=128, trim_whitespace=True)
-    username = serializers.CharField(max_length=150, required=False, allow_blank=False)
-    password = serializers.CharField(
+    code = strict.CharField(max_length=128, trim_whitespace=True)
+    username = strict.CharField(max_length=150, required=False, allow_blank=False)
+    password = strict.CharField(
         max_length=128, required=False, trim_whitespace=False, style={"input_type": "password"}
     )
 
@@ -70,91 +69,91 @@ class WechatLoginInputSerializer(serializers.Serializer):
 
 
 class MeSpecialtySerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    code = serializers.CharField()
-    name = serializers.CharField()
+    id = strict.IntegerField()
+    code = strict.CharField()
+    name = strict.CharField()
 
 
 class MeMemberSerializer(serializers.Serializer):
     """The signed-in user's own member profile, unmasked."""
 
-    id = serializers.IntegerField()
-    name = serializers.CharField()
-    phone = serializers.CharField()
-    sector = serializers.CharField()
+    id = strict.IntegerField()
+    name = strict.CharField()
+    phone = strict.CharField()
+    sector = strict.CharField()
     specialties = MeSpecialtySerializer(many=True)
-    home_lat = serializers.FloatField(allow_null=True)
-    home_lng = serializers.FloatField(allow_null=True)
-    active = serializers.BooleanField()
+    home_lat = strict.FloatField(allow_null=True)
+    home_lng = strict.FloatField(allow_null=True)
+    active = strict.BooleanField()
 
 
 class MeTeamSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    name = serializers.CharField()
-    sector = serializers.CharField()
-    home_town = serializers.IntegerField(allow_null=True)
-    home_lat = serializers.FloatField(allow_null=True)
-    home_lng = serializers.FloatField(allow_null=True)
+    id = strict.IntegerField()
+    name = strict.CharField()
+    sector = strict.CharField()
+    home_town = strict.IntegerField(allow_null=True)
+    home_lat = strict.FloatField(allow_null=True)
+    home_lng = strict.FloatField(allow_null=True)
     specialties = MeSpecialtySerializer(many=True)
 
 
 class MeStationSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    name = serializers.CharField()
-    kind = serializers.CharField()
-    town = serializers.IntegerField()
-    address = serializers.CharField()
-    lat = serializers.FloatField()
-    lng = serializers.FloatField()
+    id = strict.IntegerField()
+    name = strict.CharField()
+    kind = strict.CharField()
+    town = strict.IntegerField()
+    address = strict.CharField()
+    lat = strict.FloatField()
+    lng = strict.FloatField()
 
 
 class MeVillageSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    name = serializers.CharField()
-    kind = serializers.CharField()
-    town = serializers.IntegerField()
-    station = serializers.IntegerField(allow_null=True)
-    remote = serializers.BooleanField()
-    lat = serializers.FloatField()
-    lng = serializers.FloatField()
+    id = strict.IntegerField()
+    name = strict.CharField()
+    kind = strict.CharField()
+    town = strict.IntegerField()
+    station = strict.IntegerField(allow_null=True)
+    remote = strict.BooleanField()
+    lat = strict.FloatField()
+    lng = strict.FloatField()
 
 
 class MePointRequestSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    title = serializers.CharField()
+    id = strict.IntegerField()
+    title = strict.CharField()
 
 
 class MePointEntrySerializer(serializers.Serializer):
     """One line of the user's duty-point ledger (services.points.me_section)."""
 
-    id = serializers.IntegerField()
-    points = serializers.IntegerField(help_text="积分（冲回为负数）")
-    award = serializers.BooleanField(help_text="true 奖励；false 撤销核实后的冲回")
-    rule = serializers.CharField(help_text="规则类型：participation、remote_village、team_leader")
-    reason = serializers.CharField()
-    record = serializers.IntegerField(help_text="服务记录 ID")
+    id = strict.IntegerField()
+    points = strict.IntegerField(help_text="积分（冲回为负数）")
+    award = strict.BooleanField(help_text="true 奖励；false 撤销核实后的冲回")
+    rule = strict.CharField(help_text="规则类型：participation、remote_village、team_leader")
+    reason = strict.CharField()
+    record = strict.IntegerField(help_text="服务记录 ID")
     request = MePointRequestSerializer()
-    service_date = serializers.DateField()
-    created_at = serializers.DateTimeField()
+    service_date = strict.DateField()
+    created_at = strict.DateTimeField()
 
 
 class MeSerializer(serializers.Serializer):
     """The current user and what they hold in every app (sections added by later apps)."""
 
     user = UserSerializer()
-    roles = serializers.ListField(child=serializers.ChoiceField(choices=Role.choices))
+    roles = serializers.ListField(child=strict.ChoiceField(choices=Role.choices))
     member = MeMemberSerializer(allow_null=True, help_text="委员档案（非委员为 null）")
     team = MeTeamSerializer(allow_null=True, help_text="所在委员团队（无团队为 null）")
     stations_managed = MeStationSerializer(many=True, help_text="管理的驿站/工作室")
     villages_liaised = MeVillageSerializer(many=True, help_text="担任联络员的村/社区")
-    points_total = serializers.IntegerField(help_text="履职积分合计")
+    points_total = strict.IntegerField(help_text="履职积分合计")
     points_recent = MePointEntrySerializer(many=True, help_text="最近的积分流水（新的在前）")
 
 
 # ---------------------------------------------------------------- in-app notifications
 
 
-class NotificationSerializer(serializers.ModelSerializer):
+class NotificationSerializer(strict.ModelSerializer):
     """One in-app notification of the signed-in user."""
 
     payload = serializers.DictField(read_only=True, help_text="与通知相关的对象（如 request_id）")
@@ -172,11 +171,11 @@ class NotificationSerializer(serializers.ModelSerializer):
 class NotificationListQuerySerializer(serializers.Serializer):
     """``?unread=1`` lists only unread notifications, ``?unread=0`` only read ones."""
 
-    unread = serializers.BooleanField(
+    unread = strict.BooleanField(
         required=False, help_text="1/true：只看未读；0/false：只看已读；不传：全部"
     )
 
 
 class NotificationReadAllOutputSerializer(serializers.Serializer):
-    marked = serializers.IntegerField(help_text="本次标为已读的条数")
-    unread_count = serializers.IntegerField(help_text="剩余未读条数")
+    marked = strict.IntegerField(help_text="本次标为已读的条数")
+    unread_count = strict.IntegerField(help_text="剩余未读条数")

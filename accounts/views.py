@@ -188,7 +188,7 @@ class NotificationListView(generics.ListAPIView):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation has no user
             return Notification.objects.none()
-        query = NotificationListQuerySerializer(data=self.request.query_params.dict())
+        query = NotificationListQuerySerializer(data=self.request.query_params)
         query.is_valid(raise_exception=True)
         return inbox.notifications_for(
             user=self.request.user, unread=query.validated_data.get("unread")

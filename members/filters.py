@@ -7,10 +7,10 @@ from django.db.models import Q
 
 from members.models import Member, Specialty, Team
 from members.pii import sees_name, viewer_of
-from stations.filters import BooleanFilter, IdFilter
+from stations.filters import BooleanFilter, IdFilter, StrictFilterSet
 
 
-class SpecialtyFilter(django_filters.FilterSet):
+class SpecialtyFilter(StrictFilterSet):
     """``?active=``."""
 
     active = BooleanFilter()
@@ -20,7 +20,7 @@ class SpecialtyFilter(django_filters.FilterSet):
         fields = ["active"]
 
 
-class TeamFilter(django_filters.FilterSet):
+class TeamFilter(StrictFilterSet):
     """``?sector=&home_town=&specialty=&active=``."""
 
     sector = django_filters.CharFilter(max_length=50, help_text="界别")
@@ -33,7 +33,7 @@ class TeamFilter(django_filters.FilterSet):
         fields = ["sector", "home_town", "specialty", "active"]
 
 
-class MemberFilter(django_filters.FilterSet):
+class MemberFilter(StrictFilterSet):
     """``?team=&sector=&specialty=&active=&search=``.
 
     ``search`` matches what the viewer may see in full (members.pii): staff search names and

@@ -9,6 +9,7 @@ import re
 
 from rest_framework import serializers
 
+from accounts import fields as strict
 from accounts.models import User
 from members.models import Member, Specialty, Team
 from members.phones import normalize_phone
@@ -19,7 +20,7 @@ from stations.serializers import CoordinateField, CoordTypeField, take_point
 _CODE_RE = re.compile(r"[a-z][a-z0-9_]*")
 
 
-class SpecialtySerializer(serializers.ModelSerializer):
+class SpecialtySerializer(strict.ModelSerializer):
     """专长."""
 
     class Meta:
@@ -28,7 +29,7 @@ class SpecialtySerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class SpecialtyBriefSerializer(serializers.ModelSerializer):
+class SpecialtyBriefSerializer(strict.ModelSerializer):
     """A specialty inside a team or member."""
 
     class Meta:
@@ -40,9 +41,15 @@ class SpecialtyBriefSerializer(serializers.ModelSerializer):
 class SpecialtyInputSerializer(serializers.Serializer):
     """Create or partly update a specialty."""
 
-    code = serializers.CharField(max_length=30, help_text="小写字母、数字、下划线，如 law")
-    name = serializers.CharField(max_length=30)
-    active = serializers.BooleanField(required=False)
+    # A RegexField, so the schema carries the pattern the code must match.
+    code = strict.RegexField(
+        r"^[a-z][a-z0-9_]*$",
+        max_length=30,
+        help_text="小写字母、数字、下划线，如 law",
+        error_messages={"invalid": "代码只能包含小写字母、数字和下划线，且以字母开头。"},
+    )
+    name = strict.CharField(max_length=30)
+    active = strict.BooleanField(required=False)
 
     def validate_code(self, value: str) -> str:
         if not _CODE_RE.fullmatch(value):
@@ -50,7 +57,7 @@ class SpecialtyInputSerializer(serializers.Serializer):
         return value
 
 
-class PersonSerializer(serializers.ModelSerializer):
+class PersonSerializer(strict.ModelSerializer):
     """A user named somewhere (a team leader): id and the name and phone the viewer may see."""
 
     name = NameField(user_id_attr="id")
@@ -62,7 +69,7 @@ class PersonSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class TeamBriefSerializer(serializers.ModelSerializer):
+class TeamBriefSerializer(strict.ModelSerializer):
     """A team inside a member."""
 
     class Meta:
@@ -71,12 +78,12 @@ class TeamBriefSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class TeamSerializer(serializers.ModelSerializer):
+class TeamSerializer(strict.ModelSerializer):
     """委员团队: sector, home, specialties, leader, number of active members."""
 
     specialties = SpecialtyBriefSerializer(many=True, read_only=True)
     leader = PersonSerializer(read_only=True, allow_null=True)
-    member_count = serializers.IntegerField(read_only=True, help_text="在册委员人数")
+    member_count = strict.IntegerField(read_only=True, help_text="在册委员人数")
 
     class Meta:
         model = Team
@@ -99,24 +106,24 @@ class TeamSerializer(serializers.ModelSerializer):
 class TeamInputSerializer(serializers.Serializer):
     """Create or partly update a team; ``home_lat``/``home_lng`` both null clears the home."""
 
-    name = serializers.CharField(max_length=100)
-    sector = serializers.CharField(max_length=50, allow_blank=True, required=False)
-    home_town = serializers.PrimaryKeyRelatedField(
+    name = strict.CharField(max_length=100)
+    sector = strict.CharField(max_length=50, allow_blank=True, required=False)
+    home_town = strict.PrimaryKeyRelatedField(
         queryset=Town.objects.filter(active=True), allow_null=True, required=False
     )
     home_lat = CoordinateField()
     home_lng = CoordinateField()
     coord_type = CoordTypeField()
-    specialties = serializers.PrimaryKeyRelatedField(
+    specialties = strict.PrimaryKeyRelatedField(
         queryset=Specialty.objects.filter(active=True), many=True, required=False
     )
-    leader = serializers.PrimaryKeyRelatedField(
+    leader = strict.PrimaryKeyRelatedField(
         queryset=User.objects.filter(is_active=True),
         allow_null=True,
         required=False,
         help_text="负责人的用户 id（须为在册委员）",
     )
-    active = serializers.BooleanField(required=False)
+    active = strict.BooleanField(required=False)
 
     def validate(self, attrs):
         return take_point(
@@ -124,7 +131,7 @@ class TeamInputSerializer(serializers.Serializer):
         )
 
 
-class MemberSerializer(serializers.ModelSerializer):
+class MemberSerializer(strict.ModelSerializer):
     """委员 as the viewer may see them (see members.pii)."""
 
     name = NameField()
@@ -155,19 +162,19 @@ class MemberSerializer(serializers.ModelSerializer):
 class MemberCreatedSerializer(MemberSerializer):
     """A new member, with the one-time activation code (shown this once)."""
 
-    activation_code = serializers.CharField(
+    activation_code = strict.CharField(
         read_only=True,
         allow_null=True,
         help_text="一次性激活码，仅此一次返回；已有可用密码的账号为 null",
     )
-    activation_expires_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    activation_expires_at = strict.DateTimeField(read_only=True, allow_null=True)
 
     class Meta(MemberSerializer.Meta):
         fields = [*MemberSerializer.Meta.fields, "activation_code", "activation_expires_at"]
         read_only_fields = fields
 
 
-class PhoneInputField(serializers.CharField):
+class PhoneInputField(strict.CharField):
     """A mainland mobile number, normalized to 11 digits."""
 
     def __init__(self, **kwargs):
@@ -184,19 +191,19 @@ class PhoneInputField(serializers.CharField):
 class MemberInputSerializer(serializers.Serializer):
     """Create or partly update a member; the account's login name is the phone number."""
 
-    name = serializers.CharField(max_length=50)
+    name = strict.CharField(max_length=50)
     phone = PhoneInputField()
-    sector = serializers.CharField(max_length=50, allow_blank=True, required=False)
-    team = serializers.PrimaryKeyRelatedField(
+    sector = strict.CharField(max_length=50, allow_blank=True, required=False)
+    team = strict.PrimaryKeyRelatedField(
         queryset=Team.objects.filter(active=True), allow_null=True, required=False
     )
-    specialties = serializers.PrimaryKeyRelatedField(
+    specialties = strict.PrimaryKeyRelatedField(
         queryset=Specialty.objects.filter(active=True), many=True, required=False
     )
     home_lat = CoordinateField()
     home_lng = CoordinateField()
     coord_type = CoordTypeField()
-    active = serializers.BooleanField(required=False)
+    active = strict.BooleanField(required=False)
 
     def validate(self, attrs):
         return take_point(
@@ -207,16 +214,16 @@ class MemberInputSerializer(serializers.Serializer):
 class ActivationCodeSerializer(serializers.Serializer):
     """A freshly issued one-time activation code."""
 
-    activation_code = serializers.CharField()
-    activation_expires_at = serializers.DateTimeField()
+    activation_code = strict.CharField()
+    activation_expires_at = strict.DateTimeField()
 
 
 class ActivateInputSerializer(serializers.Serializer):
     """Phone, the activation code staff handed over, and the new password."""
 
     phone = PhoneInputField()
-    code = serializers.CharField(max_length=32)
-    password = serializers.CharField(
+    code = strict.CharField(max_length=32)
+    password = strict.CharField(
         max_length=128, trim_whitespace=False, style={"input_type": "password"}
     )
 
@@ -230,24 +237,24 @@ class RosterUploadSerializer(serializers.Serializer):
 class RosterAccountSerializer(serializers.Serializer):
     """A login account the import created: the code to hand to the member, shown this once."""
 
-    row = serializers.IntegerField(help_text="Excel 行号")
-    member = serializers.IntegerField(help_text="委员 id")
-    name = serializers.CharField()
-    phone = serializers.CharField(help_text="登录用户名")
-    activation_code = serializers.CharField()
-    activation_expires_at = serializers.DateTimeField()
+    row = strict.IntegerField(help_text="Excel 行号")
+    member = strict.IntegerField(help_text="委员 id")
+    name = strict.CharField()
+    phone = strict.CharField(help_text="登录用户名")
+    activation_code = strict.CharField()
+    activation_expires_at = strict.DateTimeField()
 
 
 class RosterResultSerializer(serializers.Serializer):
     """What an import did."""
 
-    rows = serializers.IntegerField(help_text="导入的数据行数")
-    created = serializers.IntegerField(help_text="新建委员数")
-    updated = serializers.IntegerField(help_text="更新委员数")
+    rows = strict.IntegerField(help_text="导入的数据行数")
+    created = strict.IntegerField(help_text="新建委员数")
+    updated = strict.IntegerField(help_text="更新委员数")
     accounts = RosterAccountSerializer(many=True, help_text="新账号及其一次性激活码")
 
 
-class OwnProfileSerializer(serializers.ModelSerializer):
+class OwnProfileSerializer(strict.ModelSerializer):
     """The signed-in member's own profile (nothing masked: it is theirs)."""
 
     specialties = SpecialtyBriefSerializer(many=True, read_only=True)
@@ -267,7 +274,7 @@ class OwnProfileSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class OwnTeamSerializer(serializers.ModelSerializer):
+class OwnTeamSerializer(strict.ModelSerializer):
     """The signed-in member's team."""
 
     specialties = SpecialtyBriefSerializer(many=True, read_only=True)

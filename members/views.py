@@ -8,6 +8,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import permissions, renderers, status
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
@@ -241,6 +242,10 @@ class FirstRendererNegotiation(DefaultContentNegotiation):
     not label a 401/403 JSON body as a spreadsheet."""
 
     def select_renderer(self, request, renderers, format_suffix=None):
+        # An unknown ?format= is a client bug (the schema lists json and xlsx), not ignored.
+        wanted = format_suffix or request.query_params.get(self.settings.URL_FORMAT_OVERRIDE)
+        if wanted is not None and wanted not in {renderer.format for renderer in renderers}:
+            raise ValidationError({"format": ["只支持 json 或 xlsx。"]})
         return renderers[0], renderers[0].media_type
 
 

@@ -9,16 +9,19 @@ from django.conf import settings
 from django.db.models import ExpressionWrapper, F, FloatField, Q
 from django_filters import rest_framework as filters
 from django_filters.utils import translate_validation
+from drf_spectacular.utils import extend_schema_field
 
 from accounts.errors import InvalidInput
 from services.models import Campaign, Claim, ServiceRequest
 from stations.errors import InvalidRadius
+from stations.filters import StrictFilterSet
 from stations.geo import Point, bounding_box, fast_distance_km, parse_near
 
 # Ids beyond a signed 64-bit integer cannot exist; refusing them keeps them away from SQL.
 MAX_ID = 2**63 - 1
 
 
+@extend_schema_field({"type": "integer", "minimum": 1, "maximum": MAX_ID})
 class IdFilter(filters.NumberFilter):
     """An integer id: 1 ≤ id < 2^63, anything else is a 400."""
 
@@ -30,7 +33,7 @@ class IdFilter(filters.NumberFilter):
         super().__init__(*args, **kwargs)
 
 
-class ServiceRequestFilter(filters.FilterSet):
+class ServiceRequestFilter(StrictFilterSet):
     """Filters of ``GET requests/``; ``near`` + ``radius_km`` order by distance."""
 
     status = filters.MultipleChoiceFilter(
@@ -129,7 +132,7 @@ class ServiceRequestFilter(filters.FilterSet):
         return queryset
 
 
-class ClaimFilter(filters.FilterSet):
+class ClaimFilter(StrictFilterSet):
     """Filters of ``GET claims/``."""
 
     status = filters.MultipleChoiceFilter(

@@ -15,6 +15,7 @@ from services import errors
 from services.filters import IdFilter
 from services.models import Campaign, Claim, PointEntry, ServiceRecord
 from services.selectors import manages_station
+from stations.filters import StrictFilterSet
 from stations.models import Station
 
 
@@ -72,7 +73,7 @@ class IsRecordReviewer(BasePermission):
         return True
 
 
-class RecordFilter(filters.FilterSet):
+class RecordFilter(StrictFilterSet):
     """Filters of ``GET records/``."""
 
     # A choice rather than BooleanFilter, which quietly ignores values it does not know.

@@ -6,6 +6,7 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from accounts import fields as strict
 from members.pii import NameField, context_viewer, shown_name
 from services import anomalies
 from services.filters import MAX_ID
@@ -30,16 +31,16 @@ REASON_LENGTH = 200
 class RecordInputSerializer(serializers.Serializer):
     """POST ``requests/{id}/record/``: what was done, for how many, and who took part."""
 
-    people_served = serializers.IntegerField(min_value=0, help_text="服务群众人次（≥0）")
-    enterprises_served = serializers.IntegerField(
+    people_served = strict.IntegerField(min_value=0, help_text="服务群众人次（≥0）")
+    enterprises_served = strict.IntegerField(
         min_value=0, required=False, default=0, help_text="服务企业数（暖企）"
     )
-    households_visited = serializers.IntegerField(
+    households_visited = strict.IntegerField(
         min_value=0, required=False, default=0, help_text="走访户数"
     )
-    summary = serializers.CharField(max_length=SUMMARY_LENGTH, help_text="服务内容（2000 字以内）")
+    summary = strict.CharField(max_length=SUMMARY_LENGTH, help_text="服务内容（2000 字以内）")
     participants = serializers.ListField(
-        child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
+        child=strict.IntegerField(min_value=1, max_value=MAX_ID),
         min_length=1,
         max_length=MAX_SLOTS,
         help_text="参与委员的认领 ID（须为该需求中已签到的认领）",
@@ -73,8 +74,8 @@ class RecordInputSerializer(serializers.Serializer):
 class VerifyInputSerializer(serializers.Serializer):
     """POST ``records/{id}/verify/``: approve or reject, with a note."""
 
-    approved = serializers.BooleanField(help_text="true 通过；false 退回")
-    note = serializers.CharField(
+    approved = strict.BooleanField(help_text="true 通过；false 退回")
+    note = strict.CharField(
         max_length=NOTE_LENGTH,
         required=False,
         allow_blank=True,
@@ -86,7 +87,7 @@ class VerifyInputSerializer(serializers.Serializer):
 class RevokeInputSerializer(serializers.Serializer):
     """POST ``records/{id}/revoke/``: why the verification is taken back."""
 
-    reason = serializers.CharField(max_length=REASON_LENGTH, help_text="撤销原因（必填）")
+    reason = strict.CharField(max_length=REASON_LENGTH, help_text="撤销原因（必填）")
 
 
 # ---------------------------------------------------------------- output
@@ -95,7 +96,7 @@ class RevokeInputSerializer(serializers.Serializer):
 class PersonRefSerializer(serializers.Serializer):
     """``{id, name}`` of a member, the name masked unless the viewer may see it (members.pii)."""
 
-    id = serializers.IntegerField()
+    id = strict.IntegerField()
     name = NameField()
 
 
@@ -113,17 +114,17 @@ class UserRefField(serializers.Field):
 
 
 class RecordRequestSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    title = serializers.CharField()
-    status = serializers.ChoiceField(choices=ServiceRequest.Status.choices)
-    starts_at = serializers.DateTimeField()
-    ends_at = serializers.DateTimeField()
+    id = strict.IntegerField()
+    title = strict.CharField()
+    status = strict.ChoiceField(choices=ServiceRequest.Status.choices)
+    starts_at = strict.DateTimeField()
+    ends_at = strict.DateTimeField()
 
 
-class ParticipantSerializer(serializers.ModelSerializer):
+class ParticipantSerializer(strict.ModelSerializer):
     """A participating claim: who, with which team, where and when they checked in."""
 
-    claim = serializers.IntegerField(source="id")
+    claim = strict.IntegerField(source="id")
     member = PersonRefSerializer()
     team = NamedRefSerializer(allow_null=True)
 
@@ -136,12 +137,12 @@ class ParticipantSerializer(serializers.ModelSerializer):
 class FlagSerializer(serializers.Serializer):
     """One anomaly flag."""
 
-    code = serializers.ChoiceField(choices=[(c, c) for c in anomalies.CODES])
-    detail = serializers.CharField()
+    code = strict.ChoiceField(choices=[(c, c) for c in anomalies.CODES])
+    detail = strict.CharField()
     data = serializers.DictField(help_text="机器可读的细节（人数、距离、其他需求 ID 等）")
 
 
-class RecordSerializer(serializers.ModelSerializer):
+class RecordSerializer(strict.ModelSerializer):
     """A service record as its viewer may see it."""
 
     request = RecordRequestSerializer()
@@ -189,7 +190,7 @@ class RecordSerializer(serializers.ModelSerializer):
         return int(getattr(record, "points_awarded", None) or 0)
 
 
-class PointRuleSerializer(serializers.ModelSerializer):
+class PointRuleSerializer(strict.ModelSerializer):
     """A row of the scoring table (积分规则)."""
 
     class Meta:
@@ -199,14 +200,14 @@ class PointRuleSerializer(serializers.ModelSerializer):
 
 
 class PointEntryRequestSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    title = serializers.CharField()
+    id = strict.IntegerField()
+    title = strict.CharField()
 
 
-class PointEntrySerializer(serializers.ModelSerializer):
+class PointEntrySerializer(strict.ModelSerializer):
     """One line of a member's own ledger (award or reversal)."""
 
-    rule = serializers.ChoiceField(source="rule.kind", choices=PointRule.Kind.choices)
+    rule = strict.ChoiceField(source="rule.kind", choices=PointRule.Kind.choices)
     request = PointEntryRequestSerializer(source="record.request")
 
     class Meta:
@@ -229,14 +230,14 @@ class LeaderboardQuerySerializer(serializers.Serializer):
     """``?from=&to=&team=&limit=``: the period (service days, Asia/Shanghai) and the size."""
 
     # "from" is a Python keyword: the field is declared through the class namespace.
-    vars()["from"] = serializers.DateField(
+    vars()["from"] = strict.DateField(
         required=False, help_text="开始日期（含，YYYY-MM-DD），默认 to 所在年的 1 月 1 日"
     )
-    to = serializers.DateField(required=False, help_text="结束日期（含），默认今天")
-    team = serializers.IntegerField(
+    to = strict.DateField(required=False, help_text="结束日期（含），默认今天")
+    team = strict.IntegerField(
         required=False, min_value=1, max_value=MAX_ID, help_text="只计该团队名下获得的积分"
     )
-    limit = serializers.IntegerField(
+    limit = strict.IntegerField(
         required=False, min_value=1, help_text="返回前几名，默认 20，最大见设置（默认 100）"
     )
 
@@ -250,11 +251,11 @@ class LeaderboardQuerySerializer(serializers.Serializer):
 class LeaderRowSerializer(serializers.Serializer):
     """One member on the leaderboard."""
 
-    rank = serializers.IntegerField(help_text="名次（同分同名次）")
+    rank = strict.IntegerField(help_text="名次（同分同名次）")
     member = serializers.SerializerMethodField()
     team = serializers.SerializerMethodField(help_text="委员当前所在团队")
-    points = serializers.IntegerField(help_text="期间净积分")
-    participations = serializers.IntegerField(help_text="期间核实通过的参与次数")
+    points = strict.IntegerField(help_text="期间净积分")
+    participations = strict.IntegerField(help_text="期间核实通过的参与次数")
 
     @extend_schema_field(NamedRefSerializer)
     def get_member(self, row) -> dict:
@@ -268,7 +269,7 @@ class LeaderRowSerializer(serializers.Serializer):
 class LeaderboardSerializer(serializers.Serializer):
     """The period asked for and the ranked rows."""
 
-    vars()["from"] = serializers.DateField()
-    to = serializers.DateField()
-    team = serializers.IntegerField(allow_null=True)
+    vars()["from"] = strict.DateField()
+    to = strict.DateField()
+    team = strict.IntegerField(allow_null=True)
     results = LeaderRowSerializer(many=True)

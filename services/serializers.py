@@ -6,17 +6,19 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from accounts import fields as strict
 from accounts.models import Event
 from accounts.pii_audit import note_view
 from members.models import Specialty, Team
 from services.models import MAX_SLOTS, MIN_SLOTS, Campaign, Claim, ServiceRequest
 from stations.geo import WGS84, validate_point
 from stations.models import Station, Village
+from stations.serializers import CoordTypeField
 
 MAX_ID = 2**63 - 1
 
 
-class IdRelatedField(serializers.PrimaryKeyRelatedField):
+class IdRelatedField(strict.PrimaryKeyRelatedField):
     """A primary key that must be an integer (not a bool, not a huge number) naming a row."""
 
     default_error_messages = {
@@ -55,24 +57,24 @@ class CoordinateField(serializers.Field):
 class NamedRefSerializer(serializers.Serializer):
     """``{id, name}`` of a related object."""
 
-    id = serializers.IntegerField()
-    name = serializers.CharField()
+    id = strict.IntegerField()
+    name = strict.CharField()
 
 
 class CampaignRefSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    kind = serializers.ChoiceField(choices=Campaign.Kind.choices)
-    name = serializers.CharField()
+    id = strict.IntegerField()
+    kind = strict.ChoiceField(choices=Campaign.Kind.choices)
+    name = strict.CharField()
 
 
 class RequestSpecialtySerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    code = serializers.CharField()
-    name = serializers.CharField()
+    id = strict.IntegerField()
+    code = strict.CharField()
+    name = strict.CharField()
 
 
 class ActorRefSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
+    id = strict.IntegerField()
     name = serializers.SerializerMethodField()
 
     def get_name(self, user) -> str:
@@ -82,7 +84,7 @@ class ActorRefSerializer(serializers.Serializer):
 # ---------------------------------------------------------------- campaigns
 
 
-class CampaignSerializer(serializers.ModelSerializer):
+class CampaignSerializer(strict.ModelSerializer):
     """A 三暖 campaign."""
 
     class Meta:
@@ -91,7 +93,7 @@ class CampaignSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class CampaignInputSerializer(serializers.ModelSerializer):
+class CampaignInputSerializer(strict.ModelSerializer):
     """Staff create (all fields) or PATCH (any of them) a campaign."""
 
     class Meta:
@@ -115,9 +117,7 @@ class PointInputMixin(serializers.Serializer):
 
     lat = CoordinateField(required=False, help_text="纬度；不填则用村/社区（或驿站）的坐标")
     lng = CoordinateField(required=False, help_text="经度")
-    coord_type = serializers.CharField(
-        required=False, max_length=10, default=WGS84, help_text="wgs84（默认）或 gcj02"
-    )
+    coord_type = CoordTypeField(default=WGS84)
 
     def pop_point(self, attrs):
         """Replace lat/lng/coord_type in ``attrs`` by a validated ``point`` (or nothing)."""
@@ -146,23 +146,23 @@ class RequestInputSerializer(PointInputMixin):
         help_text="村/社区 ID；给出时需求归属服务该村的驿站",
     )
     campaign = IdRelatedField(queryset=Campaign.objects.all(), help_text="活动 ID")
-    title = serializers.CharField(max_length=100)
-    description = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+    title = strict.CharField(max_length=100)
+    description = strict.CharField(max_length=2000, required=False, allow_blank=True)
     specialties = IdRelatedField(
         queryset=Specialty.objects.filter(active=True), many=True, required=False
     )
-    address = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    starts_at = serializers.DateTimeField()
-    ends_at = serializers.DateTimeField()
-    slots = serializers.IntegerField(min_value=MIN_SLOTS, max_value=MAX_SLOTS)
+    address = strict.CharField(max_length=200, required=False, allow_blank=True)
+    starts_at = strict.DateTimeField()
+    ends_at = strict.DateTimeField()
+    slots = strict.IntegerField(min_value=MIN_SLOTS, max_value=MAX_SLOTS)
     invited_team = IdRelatedField(
         queryset=Team.objects.all(), required=False, allow_null=True, help_text="邀请团队 ID"
     )
-    invite_until = serializers.DateTimeField(
+    invite_until = strict.DateTimeField(
         required=False, allow_null=True, help_text="邀请截止：此前仅受邀团队可认领"
     )
-    contact_name = serializers.CharField(max_length=50, required=False, allow_blank=True)
-    contact_phone = serializers.RegexField(
+    contact_name = strict.CharField(max_length=50, required=False, allow_blank=True)
+    contact_phone = strict.RegexField(
         r"^[0-9+\- ]{3,20}$",
         required=False,
         allow_blank=True,
@@ -192,15 +192,15 @@ class RequestUpdateSerializer(RequestInputSerializer):
 class CancelInputSerializer(serializers.Serializer):
     """``{reason}`` for cancelling or rejecting."""
 
-    reason = serializers.CharField(max_length=200, help_text="原因（必填，200 字以内）")
+    reason = strict.CharField(max_length=200, help_text="原因（必填，200 字以内）")
 
 
 class MyClaimSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    status = serializers.ChoiceField(choices=Claim.Status.choices)
+    id = strict.IntegerField()
+    status = strict.ChoiceField(choices=Claim.Status.choices)
 
 
-class ServiceRequestSerializer(serializers.ModelSerializer):
+class ServiceRequestSerializer(strict.ModelSerializer):
     """A request as a viewer sees it; contact fields are null unless they may see them."""
 
     station = NamedRefSerializer()
@@ -269,11 +269,11 @@ class ServiceRequestSerializer(serializers.ModelSerializer):
     def get_waitlist_count(self, obj: ServiceRequest) -> int:
         return self._viewer.waitlists.get(obj.pk, 0)
 
-    @extend_schema_field(serializers.CharField(allow_null=True))
+    @extend_schema_field(strict.CharField(allow_null=True))
     def get_contact_name(self, obj: ServiceRequest) -> str | None:
         return obj.contact_name if self._viewer.sees_contact(obj) else None
 
-    @extend_schema_field(serializers.CharField(allow_null=True))
+    @extend_schema_field(strict.CharField(allow_null=True))
     def get_contact_phone(self, obj: ServiceRequest) -> str | None:
         if not self._viewer.sees_contact(obj):
             return None
@@ -287,7 +287,7 @@ class ServiceRequestSerializer(serializers.ModelSerializer):
         mine = self._viewer.claims.get(obj.pk)
         return {"id": mine[0], "status": mine[1]} if mine else None
 
-    @extend_schema_field(serializers.FloatField(allow_null=True))
+    @extend_schema_field(strict.FloatField(allow_null=True))
     def get_distance_km(self, obj: ServiceRequest) -> float | None:
         distance = self._viewer.distances.get(obj.pk)
         return round(distance, 3) if distance is not None else None
@@ -296,11 +296,11 @@ class ServiceRequestSerializer(serializers.ModelSerializer):
 class PossibleDuplicateSerializer(serializers.Serializer):
     """An open request of the same village that looks like the new one."""
 
-    id = serializers.IntegerField()
-    title = serializers.CharField()
-    status = serializers.ChoiceField(choices=ServiceRequest.Status.choices)
-    starts_at = serializers.DateTimeField()
-    similarity = serializers.FloatField(help_text="标题相似度 0..1")
+    id = strict.IntegerField()
+    title = strict.CharField()
+    status = strict.ChoiceField(choices=ServiceRequest.Status.choices)
+    starts_at = strict.DateTimeField()
+    similarity = strict.FloatField(help_text="标题相似度 0..1")
 
 
 class CreatedRequestSerializer(ServiceRequestSerializer):
@@ -323,7 +323,7 @@ class CreatedRequestSerializer(ServiceRequestSerializer):
 class ClaimQuerySerializer(serializers.Serializer):
     """``?waitlist=1``: join the waitlist when the request is full."""
 
-    waitlist = serializers.BooleanField(
+    waitlist = strict.BooleanField(
         required=False, default=False, help_text="名额已满时加入候补（1/true）"
     )
 
@@ -338,7 +338,7 @@ class CheckInInputSerializer(PointInputMixin):
         return self.pop_point(attrs)
 
 
-class ClaimRequestSerializer(serializers.ModelSerializer):
+class ClaimRequestSerializer(strict.ModelSerializer):
     """The request a claim is on, briefly."""
 
     station = NamedRefSerializer()
@@ -349,7 +349,7 @@ class ClaimRequestSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ClaimSerializer(serializers.ModelSerializer):
+class ClaimSerializer(strict.ModelSerializer):
     """A claim or waitlist place."""
 
     request = ClaimRequestSerializer()
@@ -387,7 +387,7 @@ class ClaimSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
-    @extend_schema_field(serializers.IntegerField(allow_null=True))
+    @extend_schema_field(strict.IntegerField(allow_null=True))
     def get_waitlist_position(self, obj: Claim) -> int | None:
         return self.context.get("positions", {}).get(obj.pk)
 
@@ -395,7 +395,7 @@ class ClaimSerializer(serializers.ModelSerializer):
 # ---------------------------------------------------------------- audit trail
 
 
-class AuditEventSerializer(serializers.ModelSerializer):
+class AuditEventSerializer(strict.ModelSerializer):
     """One line of a request's audit trail (the request's and its claims')."""
 
     actor = ActorRefSerializer(allow_null=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from rest_framework import serializers
 
+from accounts import fields as strict
 from services import exports, stats
 from services.models import Campaign, ServiceRequest
 from services.serializers import IdRelatedField, NamedRefSerializer
@@ -27,14 +28,14 @@ class StatsQuerySerializer(serializers.Serializer):
     """Filters every statistics endpoint takes (all optional; the default period is this
     calendar year, Asia/Shanghai)."""
 
-    date_from = serializers.DateField(
+    date_from = strict.DateField(
         source="date_from",
         required=False,
         input_formats=["iso-8601"],
         error_messages=DATE_ERRORS,
         help_text="开始日期（含，Asia/Shanghai），默认今年 1 月 1 日",
     )
-    to = serializers.DateField(
+    to = strict.DateField(
         source="date_to",
         required=False,
         input_formats=["iso-8601"],
@@ -46,7 +47,7 @@ class StatsQuerySerializer(serializers.Serializer):
         required=False,
         help_text="镇/街道 ID；驿站管理员只能选所管驿站所在镇街（否则 403 town_out_of_scope）",
     )
-    campaign_kind = serializers.ChoiceField(
+    campaign_kind = strict.ChoiceField(
         choices=Campaign.Kind.choices, required=False, help_text="三暖类型"
     )
 
@@ -57,7 +58,7 @@ class StatsQuerySerializer(serializers.Serializer):
 class BreakdownQuerySerializer(StatsQuerySerializer):
     """GET stats/breakdown/: the filters and which breakdown."""
 
-    by = serializers.ChoiceField(
+    by = strict.ChoiceField(
         choices=stats.BREAKDOWN_CHOICES, help_text="town | station | team | campaign_kind | month"
     )
 
@@ -65,10 +66,10 @@ class BreakdownQuerySerializer(StatsQuerySerializer):
 class ExportQuerySerializer(StatsQuerySerializer):
     """GET stats/export/: the filters, the file type and (for CSV) which table."""
 
-    format = serializers.ChoiceField(
+    format = strict.ChoiceField(
         choices=exports.FORMAT_CHOICES, required=False, default=exports.XLSX, help_text="xlsx | csv"
     )
-    sheet = serializers.ChoiceField(
+    sheet = strict.ChoiceField(
         choices=exports.SHEET_CHOICES,
         required=False,
         default=exports.SUMMARY,
@@ -79,14 +80,14 @@ class ExportQuerySerializer(StatsQuerySerializer):
 class UnclaimedQuerySerializer(serializers.Serializer):
     """GET stats/unclaimed/: how long without a claim, and optional town and kind."""
 
-    hours = serializers.IntegerField(
+    hours = strict.IntegerField(
         required=False,
         min_value=1,
         max_value=24 * 366,
         help_text="发布超过多少小时仍无人认领（默认 STATS_UNCLAIMED_HOURS）",
     )
     town = IdRelatedField(queryset=Town.objects.all(), required=False, help_text="镇/街道 ID")
-    campaign_kind = serializers.ChoiceField(
+    campaign_kind = strict.ChoiceField(
         choices=Campaign.Kind.choices, required=False, help_text="三暖类型"
     )
 
@@ -101,26 +102,26 @@ class UnclaimedQuerySerializer(serializers.Serializer):
 class KindFiguresSerializer(serializers.Serializer):
     """The figures of one 三暖 kind."""
 
-    kind = serializers.ChoiceField(choices=Campaign.Kind.choices)
-    label = serializers.CharField()
-    records = serializers.IntegerField()
-    people_served = serializers.IntegerField()
-    enterprises_served = serializers.IntegerField()
-    households_visited = serializers.IntegerField()
-    participations = serializers.IntegerField()
+    kind = strict.ChoiceField(choices=Campaign.Kind.choices)
+    label = strict.CharField()
+    records = strict.IntegerField()
+    people_served = strict.IntegerField()
+    enterprises_served = strict.IntegerField()
+    households_visited = strict.IntegerField()
+    participations = strict.IntegerField()
 
 
 class CampaignProgressSerializer(serializers.Serializer):
     """A campaign's people served in the filters against its target."""
 
-    id = serializers.IntegerField()
-    name = serializers.CharField()
-    kind = serializers.ChoiceField(choices=Campaign.Kind.choices)
-    starts_on = serializers.DateField()
-    ends_on = serializers.DateField()
-    target_served = serializers.IntegerField()
-    people_served = serializers.IntegerField()
-    progress = serializers.FloatField(
+    id = strict.IntegerField()
+    name = strict.CharField()
+    kind = strict.ChoiceField(choices=Campaign.Kind.choices)
+    starts_on = strict.DateField()
+    ends_on = strict.DateField()
+    target_served = strict.IntegerField()
+    people_served = strict.IntegerField()
+    progress = strict.FloatField(
         allow_null=True, help_text="people_served / target_served（目标为 0 时为 null）"
     )
 
@@ -128,10 +129,10 @@ class CampaignProgressSerializer(serializers.Serializer):
 class PeriodSerializer(serializers.Serializer):
     """The filters a figure was computed for, defaults filled in."""
 
-    date_from = serializers.DateField(source="filters.date_from")
-    to = serializers.DateField(source="filters.date_to")
-    town = serializers.IntegerField(source="filters.town_id", allow_null=True)
-    campaign_kind = serializers.ChoiceField(
+    date_from = strict.DateField(source="filters.date_from")
+    to = strict.DateField(source="filters.date_to")
+    town = strict.IntegerField(source="filters.town_id", allow_null=True)
+    campaign_kind = strict.ChoiceField(
         source="filters.campaign_kind", choices=Campaign.Kind.choices, allow_null=True
     )
 
@@ -142,24 +143,24 @@ class PeriodSerializer(serializers.Serializer):
 class SummarySerializer(PeriodSerializer):
     """GET stats/summary/."""
 
-    people_served = serializers.IntegerField(help_text="服务群众人次")
-    enterprises_served = serializers.IntegerField(help_text="服务企业数")
-    households_visited = serializers.IntegerField(help_text="走访户数")
-    records_verified = serializers.IntegerField(help_text="已核实服务记录数")
-    participations = serializers.IntegerField(help_text="委员参与人次")
-    active_members = serializers.IntegerField(help_text="参与服务的委员人数（去重）")
-    requests_posted = serializers.IntegerField(help_text="期内开展的需求数（按开始日期）")
-    requests_completed = serializers.IntegerField(help_text="其中已完成（含已核实）")
-    requests_verified = serializers.IntegerField(help_text="其中已核实")
-    requests_cancelled = serializers.IntegerField(help_text="其中已取消")
-    requests_expired = serializers.IntegerField(help_text="其中无人认领过期")
-    completion_rate = serializers.FloatField(
+    people_served = strict.IntegerField(help_text="服务群众人次")
+    enterprises_served = strict.IntegerField(help_text="服务企业数")
+    households_visited = strict.IntegerField(help_text="走访户数")
+    records_verified = strict.IntegerField(help_text="已核实服务记录数")
+    participations = strict.IntegerField(help_text="委员参与人次")
+    active_members = strict.IntegerField(help_text="参与服务的委员人数（去重）")
+    requests_posted = strict.IntegerField(help_text="期内开展的需求数（按开始日期）")
+    requests_completed = strict.IntegerField(help_text="其中已完成（含已核实）")
+    requests_verified = strict.IntegerField(help_text="其中已核实")
+    requests_cancelled = strict.IntegerField(help_text="其中已取消")
+    requests_expired = strict.IntegerField(help_text="其中无人认领过期")
+    completion_rate = strict.FloatField(
         allow_null=True, help_text="完成率 = 已完成 / (需求数 − 已取消)"
     )
-    median_hours_to_claim = serializers.FloatField(
+    median_hours_to_claim = strict.FloatField(
         allow_null=True, help_text="发布到首次认领的中位时长（小时）"
     )
-    median_hours_to_verify = serializers.FloatField(
+    median_hours_to_verify = strict.FloatField(
         allow_null=True, help_text="提交记录到核实的中位时长（小时）"
     )
     by_kind = KindFiguresSerializer(many=True)
@@ -169,35 +170,33 @@ class SummarySerializer(PeriodSerializer):
 class BreakdownRowSerializer(serializers.Serializer):
     """One row of a breakdown."""
 
-    key = serializers.CharField(
-        help_text="镇街/驿站/团队 ID（无团队为 none）、三暖类型或月份 YYYY-MM"
-    )
-    label = serializers.CharField()
-    records = serializers.IntegerField()
-    people_served = serializers.IntegerField(
+    key = strict.CharField(help_text="镇街/驿站/团队 ID（无团队为 none）、三暖类型或月份 YYYY-MM")
+    label = strict.CharField()
+    records = strict.IntegerField()
+    people_served = strict.IntegerField(
         help_text="按团队时为该团队参与者所占份额（记录人次 × 团队参与人数 / 参与总人数，四舍五入）"
     )
-    enterprises_served = serializers.IntegerField()
-    households_visited = serializers.IntegerField()
-    participations = serializers.IntegerField()
+    enterprises_served = strict.IntegerField()
+    households_visited = strict.IntegerField()
+    participations = strict.IntegerField()
 
 
 class BreakdownSerializer(PeriodSerializer):
     """GET stats/breakdown/."""
 
-    by = serializers.ChoiceField(choices=stats.BREAKDOWN_CHOICES)
+    by = strict.ChoiceField(choices=stats.BREAKDOWN_CHOICES)
     rows = BreakdownRowSerializer(many=True)
 
 
-class UnclaimedRequestSerializer(serializers.ModelSerializer):
+class UnclaimedRequestSerializer(strict.ModelSerializer):
     """An open request nobody has claimed yet."""
 
     station = NamedRefSerializer()
     town = NamedRefSerializer(source="station.town")
-    village = serializers.CharField(source="village.name", allow_null=True, default=None)
-    campaign_kind = serializers.ChoiceField(source="campaign.kind", choices=Campaign.Kind.choices)
+    village = strict.CharField(source="village.name", allow_null=True, default=None)
+    campaign_kind = strict.ChoiceField(source="campaign.kind", choices=Campaign.Kind.choices)
     # Declared: a model PositiveSmallIntegerField's bounds differ per database in the schema.
-    slots = serializers.IntegerField(help_text="名额")
+    slots = strict.IntegerField(help_text="名额")
     hours_waiting = serializers.SerializerMethodField(help_text="发布至今的小时数")
 
     class Meta:

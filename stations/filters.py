@@ -5,7 +5,6 @@ from __future__ import annotations
 import django_filters
 from django import forms
 from django.core.exceptions import ValidationError
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
 from stations.models import Station, Town, Village
@@ -30,7 +29,8 @@ class _StrictBooleanField(forms.NullBooleanField):
         return None
 
 
-@extend_schema_field(OpenApiTypes.INT)
+# The schema states the range the filter enforces, so a generated 0 is known to be invalid.
+@extend_schema_field({"type": "integer", "minimum": 1, "maximum": 2**63 - 1})
 class IdFilter(django_filters.NumberFilter):
     """A row id: a whole number (NumberFilter alone would take 1.5 and round it)."""
 
@@ -50,7 +50,27 @@ class BooleanFilter(django_filters.BooleanFilter):
     field_class = _StrictBooleanField
 
 
-class TownFilter(django_filters.FilterSet):
+class StrictFilterSet(django_filters.FilterSet):
+    """A FilterSet where ``?x=`` of a non-text filter is an error, not silently "no filter".
+
+    The schema types these parameters (integer, boolean, enum, date-time); an empty value is
+    none of them, and a client sending it has a bug it should hear about.
+    """
+
+    def is_valid(self):
+        valid = super().is_valid()
+        if not self.is_bound:
+            return valid
+        for name, field in self.form.fields.items():
+            if isinstance(field, forms.CharField) or name not in self.data:
+                continue
+            values = self.data.getlist(name) if hasattr(self.data, "getlist") else [self.data[name]]
+            if any(value == "" for value in values):
+                self.form.add_error(name, "请填写有效的值，或不传此参数。")
+        return self.form.is_valid()
+
+
+class TownFilter(StrictFilterSet):
     """``?kind=&active=`` (inactive rows are visible to staff only)."""
 
     kind = django_filters.ChoiceFilter(choices=Town.Kind.choices)
@@ -61,7 +81,7 @@ class TownFilter(django_filters.FilterSet):
         fields = ["kind", "active"]
 
 
-class VillageFilter(django_filters.FilterSet):
+class VillageFilter(StrictFilterSet):
     """``?town=&station=&kind=&remote=&active=``."""
 
     town = IdFilter(field_name="town_id", help_text="镇街 id")
@@ -75,7 +95,7 @@ class VillageFilter(django_filters.FilterSet):
         fields = ["town", "station", "kind", "remote", "active"]
 
 
-class StationFilter(django_filters.FilterSet):
+class StationFilter(StrictFilterSet):
     """``?town=&kind=&manager=&active=``."""
 
     town = IdFilter(field_name="town_id", help_text="镇街 id")

@@ -13,10 +13,13 @@ from typing import Any
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.fields import empty
 
+from accounts import fields as strict
 from accounts.errors import ApplicationError
 from accounts.models import User
-from stations.geo import WGS84, validate_point
+from stations.errors import UnknownCoordType
+from stations.geo import COORD_TYPES, WGS84, validate_point
 from stations.models import Station, Town, Village
 
 # 行政区划代码: 6 (county), 9 (town) or 12 (village) digits.
@@ -47,13 +50,21 @@ class CoordinateField(serializers.Field):
         "description": "输入坐标的坐标系；gcj02（微信/高德/腾讯地图）会被转换为 WGS-84 存储。",
     }
 )
-class CoordTypeField(serializers.CharField):
+class CoordTypeField(strict.CharField):
     """``wgs84`` (default) or ``gcj02``; anything else is refused by ``validate_point``."""
 
     def __init__(self, **kwargs):
         kwargs.setdefault("required", False)
         kwargs.setdefault("max_length", 10)
         super().__init__(**kwargs)
+
+    def run_validation(self, data=empty):
+        # Checked here too, not only with a point: ``{"home_lat": null, "coord_type": "bd09"}``
+        # is as wrong as with coordinates (the schema's enum says so).
+        value = super().run_validation(data)
+        if value is not None and value not in COORD_TYPES:
+            raise UnknownCoordType(fields={"coord_type": ["坐标类型只能是 wgs84 或 gcj02。"]})
+        return value
 
 
 def take_point(
@@ -92,7 +103,7 @@ def take_point(
     return attrs
 
 
-class TownSerializer(serializers.ModelSerializer):
+class TownSerializer(strict.ModelSerializer):
     """A town (镇/街道) as every reader sees it."""
 
     class Meta:
@@ -104,13 +115,13 @@ class TownSerializer(serializers.ModelSerializer):
 class TownInputSerializer(serializers.Serializer):
     """Create (all of name, lat, lng) or partly update a town."""
 
-    name = serializers.CharField(max_length=50)
-    code = serializers.CharField(max_length=12, allow_blank=True, required=False)
-    kind = serializers.ChoiceField(choices=Town.Kind.choices, required=False)
+    name = strict.CharField(max_length=50)
+    code = strict.CharField(max_length=12, allow_blank=True, required=False)
+    kind = strict.ChoiceField(choices=Town.Kind.choices, required=False)
     lat = CoordinateField(required=True, allow_null=False)
     lng = CoordinateField(required=True, allow_null=False)
     coord_type = CoordTypeField()
-    active = serializers.BooleanField(required=False)
+    active = strict.BooleanField(required=False)
 
     def validate_code(self, value: str) -> str:
         if value and not _DIVISION_CODE_RE.fullmatch(value):
@@ -121,10 +132,10 @@ class TownInputSerializer(serializers.Serializer):
         return take_point(attrs, required=not self.partial)
 
 
-class VillageSerializer(serializers.ModelSerializer):
+class VillageSerializer(strict.ModelSerializer):
     """A village (村/社区): its town, the station that serves it, its liaisons' user ids."""
 
-    liaisons = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    liaisons = strict.PrimaryKeyRelatedField(many=True, read_only=True)
 
     class Meta:
         model = Village
@@ -147,29 +158,29 @@ class VillageSerializer(serializers.ModelSerializer):
 class VillageInputSerializer(serializers.Serializer):
     """Create or partly update a village."""
 
-    town = serializers.PrimaryKeyRelatedField(queryset=Town.objects.filter(active=True))
-    name = serializers.CharField(max_length=50)
-    kind = serializers.ChoiceField(choices=Village.Kind.choices, required=False)
+    town = strict.PrimaryKeyRelatedField(queryset=Town.objects.filter(active=True))
+    name = strict.CharField(max_length=50)
+    kind = strict.ChoiceField(choices=Village.Kind.choices, required=False)
     lat = CoordinateField(required=True, allow_null=False)
     lng = CoordinateField(required=True, allow_null=False)
     coord_type = CoordTypeField()
-    remote = serializers.BooleanField(required=False)
-    station = serializers.PrimaryKeyRelatedField(
+    remote = strict.BooleanField(required=False)
+    station = strict.PrimaryKeyRelatedField(
         queryset=Station.objects.filter(active=True), allow_null=True, required=False
     )
-    liaisons = serializers.PrimaryKeyRelatedField(
+    liaisons = strict.PrimaryKeyRelatedField(
         queryset=User.objects.filter(is_active=True), many=True, required=False
     )
-    active = serializers.BooleanField(required=False)
+    active = strict.BooleanField(required=False)
 
     def validate(self, attrs):
         return take_point(attrs, required=not self.partial)
 
 
-class StationSerializer(serializers.ModelSerializer):
+class StationSerializer(strict.ModelSerializer):
     """A station (驿站/工作室): kind, town, address, position, its managers' user ids."""
 
-    managers = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    managers = strict.PrimaryKeyRelatedField(many=True, read_only=True)
 
     class Meta:
         model = Station
@@ -191,23 +202,23 @@ class StationSerializer(serializers.ModelSerializer):
 class StationInputSerializer(serializers.Serializer):
     """Create (staff) or partly update a station (staff; its managers: address and position)."""
 
-    name = serializers.CharField(max_length=100)
-    kind = serializers.ChoiceField(choices=Station.Kind.choices)
-    town = serializers.PrimaryKeyRelatedField(queryset=Town.objects.filter(active=True))
-    address = serializers.CharField(max_length=200, allow_blank=True, required=False)
+    name = strict.CharField(max_length=100)
+    kind = strict.ChoiceField(choices=Station.Kind.choices)
+    town = strict.PrimaryKeyRelatedField(queryset=Town.objects.filter(active=True))
+    address = strict.CharField(max_length=200, allow_blank=True, required=False)
     lat = CoordinateField(required=True, allow_null=False)
     lng = CoordinateField(required=True, allow_null=False)
     coord_type = CoordTypeField()
-    managers = serializers.PrimaryKeyRelatedField(
+    managers = strict.PrimaryKeyRelatedField(
         queryset=User.objects.filter(is_active=True), many=True, required=False
     )
-    active = serializers.BooleanField(required=False)
+    active = strict.BooleanField(required=False)
 
     def validate(self, attrs):
         return take_point(attrs, required=not self.partial)
 
 
-class StationBriefSerializer(serializers.ModelSerializer):
+class StationBriefSerializer(strict.ModelSerializer):
     """A station a manager manages, as /me/ lists it."""
 
     class Meta:
@@ -216,7 +227,7 @@ class StationBriefSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class VillageBriefSerializer(serializers.ModelSerializer):
+class VillageBriefSerializer(strict.ModelSerializer):
     """A village a liaison posts for, as /me/ lists it."""
 
     class Meta:

@@ -16,6 +16,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from accounts import fields as strict
 from services.models import MAX_SLOTS, MIN_SLOTS, ServiceRequest
 from services.open311 import selectors
 from services.serializers import MAX_ID
@@ -61,20 +62,20 @@ def _split(text: str) -> list[str]:
 class Open311QuerySerializer(serializers.Serializer):
     """GET requests.json arguments (all optional; comma lists where the spec allows several)."""
 
-    jurisdiction_id = serializers.CharField(
+    jurisdiction_id = strict.CharField(
         required=False, max_length=100, help_text="可省略；本服务只有一个辖区（定海区），忽略其值"
     )
-    service_request_id = serializers.CharField(
+    service_request_id = strict.CharField(
         required=False,
         max_length=20000,
         help_text="逗号分隔的需求 ID；给出时忽略其他参数",
     )
-    service_code = serializers.CharField(
+    service_code = strict.CharField(
         required=False, max_length=2000, help_text="逗号分隔的 service_code"
     )
     start_date = W3CDateTimeField(required=False, help_text="requested_datetime 不早于此时间")
     end_date = W3CDateTimeField(required=False, help_text="requested_datetime 不晚于此时间")
-    status = serializers.CharField(
+    status = strict.CharField(
         required=False, max_length=20, help_text="open、closed 或 open,closed"
     )
 
@@ -117,54 +118,52 @@ class Open311PostInputSerializer(serializers.Serializer):
     ``attribute[ends_at]``, ``attribute[slots]`` and ``attribute[title]``; other
     ``attribute[...]`` keys are refused so a typo does not pass unnoticed."""
 
-    api_key = serializers.CharField(max_length=200, help_text="驿站的 Open311 API 密钥")
-    jurisdiction_id = serializers.CharField(
+    api_key = strict.CharField(max_length=200, help_text="驿站的 Open311 API 密钥")
+    jurisdiction_id = strict.CharField(
         required=False, allow_blank=True, max_length=100, help_text="忽略"
     )
-    service_code = serializers.CharField(max_length=50, help_text="services.json 中的 service_code")
-    lat = serializers.CharField(required=False, max_length=40, help_text="WGS-84 纬度")
-    long = serializers.CharField(required=False, max_length=40, help_text="WGS-84 经度")
-    address_string = serializers.CharField(
+    service_code = strict.CharField(max_length=50, help_text="services.json 中的 service_code")
+    lat = strict.CharField(required=False, max_length=40, help_text="WGS-84 纬度")
+    long = strict.CharField(required=False, max_length=40, help_text="WGS-84 经度")
+    address_string = strict.CharField(
         required=False,
         allow_blank=True,
         max_length=200,
         help_text="地址；无 lat/long 时坐标取驿站的",
     )
-    address_id = serializers.CharField(
+    address_id = strict.CharField(
         required=False, allow_blank=True, max_length=100, help_text="不支持（忽略）"
     )
-    description = serializers.CharField(
+    description = strict.CharField(
         required=False, allow_blank=True, max_length=MAX_DESCRIPTION, help_text="需求说明"
     )
-    first_name = serializers.CharField(
+    first_name = strict.CharField(
         required=False, allow_blank=True, max_length=25, help_text="群众联系人名（不公开）"
     )
-    last_name = serializers.CharField(
+    last_name = strict.CharField(
         required=False, allow_blank=True, max_length=25, help_text="群众联系人姓（不公开）"
     )
-    phone = serializers.RegexField(
+    phone = strict.RegexField(
         PHONE_REGEX,
         required=False,
         allow_blank=True,
         help_text="群众联系电话（不公开）",
         error_messages={"invalid": "联系电话只能包含数字、空格、+ 和 -（3 到 20 位）。"},
     )
-    email = serializers.CharField(
+    email = strict.CharField(
         required=False, allow_blank=True, max_length=254, help_text="忽略（不保存）"
     )
-    device_id = serializers.CharField(
+    device_id = strict.CharField(required=False, allow_blank=True, max_length=100, help_text="忽略")
+    account_id = strict.CharField(
         required=False, allow_blank=True, max_length=100, help_text="忽略"
     )
-    account_id = serializers.CharField(
-        required=False, allow_blank=True, max_length=100, help_text="忽略"
-    )
-    media_url = serializers.CharField(
+    media_url = strict.CharField(
         required=False, allow_blank=True, max_length=500, help_text="忽略（不保存）"
     )
 
     def get_fields(self):
         fields = super().get_fields()
-        fields["attribute[campaign]"] = serializers.CharField(
+        fields["attribute[campaign]"] = strict.CharField(
             required=False,
             max_length=30,
             help_text="扩展：活动 ID，或 warm_enterprise / warm_village / warm_heart",
@@ -175,13 +174,13 @@ class Open311PostInputSerializer(serializers.Serializer):
         fields["attribute[ends_at]"] = W3CDateTimeField(
             required=False, help_text="扩展：结束时间（默认开始后 8 小时）"
         )
-        fields["attribute[slots]"] = serializers.IntegerField(
+        fields["attribute[slots]"] = strict.IntegerField(
             required=False,
             min_value=MIN_SLOTS,
             max_value=MAX_SLOTS,
             help_text="扩展：名额（默认 1）",
         )
-        fields["attribute[title]"] = serializers.CharField(
+        fields["attribute[title]"] = strict.CharField(
             required=False, max_length=100, help_text="扩展：标题（默认取说明的第一行）"
         )
         return fields
@@ -242,13 +241,13 @@ class Open311PostInputSerializer(serializers.Serializer):
 class Open311ServiceSerializer(serializers.Serializer):
     """One service of services.json."""
 
-    service_code = serializers.CharField()
-    service_name = serializers.CharField()
-    description = serializers.CharField()
-    metadata = serializers.BooleanField(help_text="恒为 false：没有服务定义（扩展属性见文档）")
-    type = serializers.ChoiceField(choices=["realtime"], help_text="恒为 realtime")
-    keywords = serializers.CharField(help_text="逗号分隔")
-    group = serializers.CharField(help_text="三暖类别（暖企、暖岙、暖心）或“服务需求”")
+    service_code = strict.CharField()
+    service_name = strict.CharField()
+    description = strict.CharField()
+    metadata = strict.BooleanField(help_text="恒为 false：没有服务定义（扩展属性见文档）")
+    type = strict.ChoiceField(choices=["realtime"], help_text="恒为 realtime")
+    keywords = strict.CharField(help_text="逗号分隔")
+    group = strict.CharField(help_text="三暖类别（暖企、暖岙、暖心）或“服务需求”")
 
 
 class Open311RequestSerializer(serializers.Serializer):
@@ -259,17 +258,17 @@ class Open311RequestSerializer(serializers.Serializer):
     status_notes = serializers.SerializerMethodField()
     service_name = serializers.SerializerMethodField()
     service_code = serializers.SerializerMethodField()
-    description = serializers.CharField()
-    agency_responsible = serializers.CharField(source="station.name", help_text="负责的驿站")
+    description = strict.CharField()
+    agency_responsible = strict.CharField(source="station.name", help_text="负责的驿站")
     service_notice = serializers.SerializerMethodField()
     requested_datetime = W3CDateTimeField(source="created_at")
     updated_datetime = W3CDateTimeField(source="updated_at")
     expected_datetime = W3CDateTimeField(source="starts_at", help_text="服务开始时间")
-    address = serializers.CharField()
+    address = strict.CharField()
     address_id = serializers.SerializerMethodField()
     zipcode = serializers.SerializerMethodField()
-    lat = serializers.FloatField(help_text="WGS-84")
-    long = serializers.FloatField(source="lng", help_text="WGS-84")
+    lat = strict.FloatField(help_text="WGS-84")
+    long = strict.FloatField(source="lng", help_text="WGS-84")
     media_url = serializers.SerializerMethodField()
 
     def _state(self, obj: ServiceRequest) -> tuple[str, str]:
@@ -281,7 +280,7 @@ class Open311RequestSerializer(serializers.Serializer):
     def get_service_request_id(self, obj: ServiceRequest) -> str:
         return str(obj.pk)
 
-    @extend_schema_field(serializers.ChoiceField(choices=list(selectors.STATUS_CHOICES)))
+    @extend_schema_field(strict.ChoiceField(choices=list(selectors.STATUS_CHOICES)))
     def get_status(self, obj: ServiceRequest) -> str:
         return self._state(obj)[0]
 
@@ -298,15 +297,15 @@ class Open311RequestSerializer(serializers.Serializer):
     def get_service_notice(self, obj: ServiceRequest) -> str:
         return f"名额 {obj.slots}，已认领 {obj.claimed}。"
 
-    @extend_schema_field(serializers.CharField(allow_null=True))
+    @extend_schema_field(strict.CharField(allow_null=True))
     def get_address_id(self, obj: ServiceRequest) -> None:
         return None
 
-    @extend_schema_field(serializers.CharField(allow_null=True))
+    @extend_schema_field(strict.CharField(allow_null=True))
     def get_zipcode(self, obj: ServiceRequest) -> None:
         return None
 
-    @extend_schema_field(serializers.CharField(allow_null=True))
+    @extend_schema_field(strict.CharField(allow_null=True))
     def get_media_url(self, obj: ServiceRequest) -> None:
         return None
 
@@ -314,6 +313,6 @@ class Open311RequestSerializer(serializers.Serializer):
 class Open311PostedSerializer(serializers.Serializer):
     """The answer to a post: ``[{service_request_id, service_notice, account_id}]``."""
 
-    service_request_id = serializers.CharField()
-    service_notice = serializers.CharField()
-    account_id = serializers.CharField(allow_null=True, help_text="恒为 null")
+    service_request_id = strict.CharField()
+    service_notice = strict.CharField()
+    account_id = strict.CharField(allow_null=True, help_text="恒为 null")
