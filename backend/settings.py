@@ -496,6 +496,8 @@ if MATCHING_MATCHES_DEFAULT_LIMIT > MATCHING_MATCHES_MAX_LIMIT:
     )
 # At most this many candidates (the nearest) are loaded and scored in Python per call.
 MATCHING_CANDIDATE_LIMIT = env_int("MATCHING_CANDIDATE_LIMIT", 100, minimum=1)
+# Teams the matcher reads members and claims of first, beyond ?limit= (services.matching).
+MATCHING_BOUND_MARGIN = env_int("MATCHING_BOUND_MARGIN", 10, minimum=0)
 # requests/map/: most features per response (the rest is flagged as truncated), largest bbox.
 MATCHING_MAP_MAX_FEATURES = env_int("MATCHING_MAP_MAX_FEATURES", 500, minimum=1)
 MATCHING_MAP_MAX_BBOX_DEG2 = env_float("MATCHING_MAP_MAX_BBOX_DEG2", 1.0, minimum=0.0001)

@@ -373,16 +373,29 @@ def match_teams(
     *, service_request: ServiceRequest, limit: int, now: datetime | None = None
 ) -> MatchResult:
     """Active teams with active members within ``MATCHING_MAX_DISTANCE_KM`` of the request,
-    best first. A team stands at its home, or its home town's centre when it has none."""
+    best first. A team stands at its home, or its home town's centre when it has none.
+
+    Up to ``MATCHING_CANDIDATE_LIMIT`` candidates are scored, exactly as if each were read in
+    full, but the reads that cost per team (members, claims) are made only for those that can
+    still reach the top ``limit``: each candidate first gets a *bound* — its distance, history
+    and own specialties exact, its load and reliability at their best, its members holding
+    every required specialty the team lacks — which its score can only fall short of. Teams
+    are read best bound first; once ``limit`` scores are known, a team whose bound is below the
+    ``limit``-th score cannot enter, and neither can any after it. At most two reads of
+    members and claims are made: the first for the ``limit + MATCHING_BOUND_MARGIN`` best
+    bounds, the second for every team left that can still enter."""
     now = now or timezone.now()
     model = ScoringModel.from_settings()
     shares = model.shares
     cutoff = settings.MATCHING_MAX_DISTANCE_KM
     point = Point(lat=service_request.lat, lng=service_request.lng)
-    specialties = queries.request_specialties(service_request.pk)
-    required = tuple(pk for pk, _code, _name in specialties)
-    refs = {pk: SpecialtyRef(pk, code, name) for pk, code, name in specialties}
-
+    side = queries.request_side(
+        service_request.pk,
+        station_id=service_request.station_id,
+        history=now - timedelta(days=model.history_days),
+    )
+    required = tuple(pk for pk, _code, _name in side.specialties)
+    refs = {pk: SpecialtyRef(pk, code, name) for pk, code, name in side.specialties}
     teams = queries.teams_near(
         point,
         bounding_box(point, radius_km=cutoff),
@@ -390,33 +403,35 @@ def match_teams(
         required,
         settings.MATCHING_CANDIDATE_LIMIT,
     )
-    people = queries.team_people([team.id for team in teams], required)
-    # Teams nobody can go for are not ranked.
-    teams = [team for team in teams if people.people.get(team.id)]
-    claims = queries.team_claim_facts(
-        [team.id for team in teams],
-        request_id=service_request.pk,
-        station_id=service_request.station_id,
-        busy_from=service_request.starts_at - model.padding,
-        busy_to=service_request.ends_at + model.padding,
-        recent=now - timedelta(days=model.reliability_days),
-        history=now - timedelta(days=model.history_days),
-    )
-    empty = {"tasks": 0, "busy": 0, "no_shows": 0, "kept": 0, "served": 0}
-    ranked = []
+
+    candidates = []
     for team in teams:
         km = fast_distance_km(point.lat, point.lng, team.lat, team.lng)
         if km > cutoff:
             continue
-        actor = Actor(
-            primary=frozenset(people.own.get(team.id, ())),
-            secondary=frozenset(people.members.get(team.id, ())),
-            capacity=len(people.people[team.id]),
+        served = side.served.get(team.id, 0)
+        # The members may hold every required specialty the team itself lacks.
+        fit = (
+            (team.holds + model.secondary_credit * (len(required) - team.holds)) / len(required)
+            if required
+            else 1.0
         )
-        fit, _ = specialty_term(required, actor.primary, actor.secondary, model.secondary_credit)
-        seen = claims.get(team.id, empty)
-        parts = terms(model, fit=fit, km=km, capacity=actor.capacity, **_team_counts(seen))
-        ranked.append((weighted(shares, parts), km, team, actor, seen))
+        parts = terms(model, fit=fit, km=km, busy=0, capacity=1, no_shows=0, kept=0, served=served)
+        candidates.append((weighted(shares, parts), km, team, served))
+    candidates.sort(key=lambda item: (-item[0], item[1], item[2].id))
+
+    ranked: list[tuple] = []
+    rest = candidates
+    first = limit + settings.MATCHING_BOUND_MARGIN
+    for batch_size in (first, len(candidates)):
+        if len(ranked) >= limit:
+            # Below the limit-th score so far (strictly: a tie may still win on distance).
+            floor = sorted(item[0] for item in ranked)[-limit]
+            rest = [item for item in rest if item[0] >= floor]
+        batch, rest = rest[:batch_size], rest[batch_size:]
+        if not batch:
+            break
+        ranked += _score_teams(model, batch, required, service_request, now)
     ranked.sort(key=lambda item: (-item[0], item[1], item[2].id))
 
     names = {pk: ref.name for pk, ref in refs.items()}
@@ -439,7 +454,42 @@ def match_teams(
                 reasons=reasons(model, facts, result, names=names, display_km=shown),
             )
         )
-    return MatchResult(matches=matches, candidates=len(ranked))
+    return MatchResult(matches=matches, candidates=len(candidates))
+
+
+def _score_teams(
+    model: ScoringModel,
+    batch: list[tuple],
+    required: tuple[int, ...],
+    service_request: ServiceRequest,
+    now: datetime,
+) -> list[tuple]:
+    """Exact scores of a batch of (bound, km, team, served) candidates: one read of their
+    members and claims. Teams nobody can go for are not ranked."""
+    facts = queries.team_facts(
+        [team.id for _bound, _km, team, _served in batch],
+        required,
+        request_id=service_request.pk,
+        busy_from=service_request.starts_at - model.padding,
+        busy_to=service_request.ends_at + model.padding,
+        recent=now - timedelta(days=model.reliability_days),
+    )
+    shares = model.shares
+    scored = []
+    for _bound, km, team, served in batch:
+        capacity = len(facts.people.get(team.id, ()))
+        if not capacity:
+            continue
+        actor = Actor(
+            primary=frozenset(facts.own.get(team.id, ())),
+            secondary=frozenset(facts.members.get(team.id, ())),
+            capacity=capacity,
+        )
+        fit, _ = specialty_term(required, actor.primary, actor.secondary, model.secondary_credit)
+        seen = {**facts.claims[team.id], "served": served}
+        parts = terms(model, fit=fit, km=km, capacity=capacity, **_team_counts(seen))
+        scored.append((weighted(shares, parts), km, team, actor, seen))
+    return scored
 
 
 def _team_counts(seen: dict[str, int]) -> dict[str, int]:
@@ -546,9 +596,10 @@ def recommend_for_member(
     now = now or timezone.now()
     model = ScoringModel.from_settings()
     shares = model.shares
-    member = queries.member_by_user(user.pk)
-    if member is None or not member.active or not user.is_member:
+    profile = queries.member_profile(user.pk)
+    if profile is None or not profile.member.active or not user.is_member:
         raise errors.MemberProfileRequired()
+    member = profile.member
     if point is None:
         if member.home_lat is None or member.home_lng is None:
             raise LocationRequired()
@@ -560,7 +611,7 @@ def recommend_for_member(
     )
 
     refs, primary, secondary = {}, set(), set()
-    for pk, code, name, mine, team in queries.specialties_for(member.id, member.team_id):
+    for pk, code, name, mine, team in profile.specialties:
         refs[pk] = SpecialtyRef(pk, code, name)
         if mine:
             primary.add(pk)
@@ -569,21 +620,19 @@ def recommend_for_member(
     actor = Actor(primary=frozenset(primary), secondary=frozenset(secondary), capacity=1)
     mine = _member_claims(member.id, model=model, now=now)
 
-    rows: list[tuple] = []
+    near: list[queries.Nearby] = []
     cap = settings.MATCHING_CANDIDATE_LIMIT
     for fraction in _RINGS:
         radius = radius_km * fraction
-        rows = queries.nearest_open(point, bounding_box(point, radius_km=radius), radius, cap)
-        if len(rows) >= cap:
+        near = queries.nearest_open(point, bounding_box(point, radius_km=radius), radius, cap)
+        if len(near) >= cap:
             break
-    facts = queries.request_facts([row[0] for row in rows])
 
     fits: dict[tuple[int, ...], float] = {}
     padding = model.padding
     entries = []
-    for request_id, lat, lng, _d2 in rows:
-        request = facts.get(request_id)
-        if request is None or not _claimable(request, member.team_id, mine, now):
+    for request, lat, lng in near:
+        if not _claimable(request, member.team_id, mine, now):
             continue
         km = fast_distance_km(point.lat, point.lng, lat, lng)
         fit = fits.get(request.specialties)
@@ -617,7 +666,7 @@ def recommend_for_member(
         no_shows=mine.no_shows,
         kept=mine.kept,
         specialties=refs,
-        candidates=len(rows),
+        candidates=len(near),
     )
 
 

@@ -72,6 +72,16 @@ def _marks(values: Sequence[Any]) -> str:
     return ", ".join(["%s"] * len(values))
 
 
+def _in(values: Sequence[Any]) -> tuple[str, list[Any]]:
+    """``IN (...)`` for ``values``, and its parameters. On PostgreSQL it is ``= ANY(%s)`` with
+    one array parameter: the statement then reads the same for any number of ids, and psycopg
+    keeps its parsed form (it caches statements of at most 50 parameters; an IN-list of 100 ids
+    was parsed again on every call, about a millisecond per request)."""
+    if _db().vendor == "postgresql":
+        return "= ANY(%s)", [list(values)]
+    return f"IN ({_marks(values)})", list(values)
+
+
 def _db():
     """The default connection itself: per-row code must not go through the proxy's lookups."""
     return connections[DEFAULT_DB_ALIAS]
@@ -127,35 +137,37 @@ class MemberRow(NamedTuple):
     active: bool
 
 
-def member_by_user(user_id: int) -> MemberRow | None:
-    """The member profile of a user, if any."""
+class MemberProfile(NamedTuple):
+    member: MemberRow
+    # Every specialty as (id, code, name, the member holds it, their team holds it).
+    specialties: list[tuple[int, str, str, bool, bool]]
+
+
+def member_profile(user_id: int) -> MemberProfile | None:
+    """A user's member profile, if any, with every specialty and whether the member and their
+    team hold it: one statement (a row per specialty, the member's columns on each)."""
     rows = _fetch(
         _sql(
-            "SELECT m.id, m.team_id, m.home_lat, m.home_lng, m.active FROM {member} m"
-            " WHERE m.user_id = %s"
+            "SELECT m.id, m.team_id, m.home_lat, m.home_lng, m.active, s.id, s.code, s.name,"
+            " EXISTS (SELECT 1 FROM {ms} ms WHERE ms.{ms_member} = m.id"
+            "  AND ms.{ms_specialty} = s.id),"
+            " EXISTS (SELECT 1 FROM {ts} ts WHERE ts.{ts_team} = m.team_id"
+            "  AND ts.{ts_specialty} = s.id)"
+            " FROM {member} m LEFT JOIN {specialty} s ON 1 = 1 WHERE m.user_id = %s"
         ),
         [user_id],
     )
     if not rows:
         return None
-    pk, team_id, lat, lng, active = rows[0]
-    return MemberRow(pk, team_id, lat, lng, bool(active))
-
-
-def specialties_for(member_id: int, team_id: int | None) -> list[tuple[int, str, str, bool, bool]]:
-    """Every specialty as (id, code, name, the member holds it, their team holds it)."""
-    rows = _fetch(
-        _sql(
-            "SELECT s.id, s.code, s.name,"
-            " EXISTS (SELECT 1 FROM {ms} ms WHERE ms.{ms_member} = %s"
-            "  AND ms.{ms_specialty} = s.id),"
-            " EXISTS (SELECT 1 FROM {ts} ts WHERE ts.{ts_team} = %s"
-            "  AND ts.{ts_specialty} = s.id)"
-            " FROM {specialty} s"
-        ),
-        [member_id, team_id if team_id is not None else 0],
+    pk, team_id, lat, lng, active = rows[0][:5]
+    return MemberProfile(
+        MemberRow(pk, team_id, lat, lng, bool(active)),
+        [
+            (specialty, code, name, bool(mine), bool(team))
+            for *_member, specialty, code, name, mine, team in rows
+            if specialty is not None
+        ],
     )
-    return [(pk, code, name, bool(mine), bool(team)) for pk, code, name, mine, team in rows]
 
 
 class MemberClaim(NamedTuple):
@@ -201,18 +213,43 @@ def member_claims(member_id: int, *, recent: datetime) -> list[MemberClaim]:
     ]
 
 
-def nearest_open(point: Point, box: BBox, radius_km: float, limit: int) -> list[tuple]:
-    """(id, lat, lng) of the nearest ``limit`` open requests within ``radius_km``.
+class RequestFacts(NamedTuple):
+    id: int
+    starts_at: datetime
+    ends_at: datetime
+    station_id: int
+    claimed: int
+    slots: int
+    invited_team_id: int | None
+    invite_until: datetime | None
+    specialties: tuple[int, ...]
 
-    Reads only the (status, lat, lng) index — a covering index on SQLite — so rows are
-    touched only for the ids it returns; the other rules are checked on those."""
+
+class Nearby(NamedTuple):
+    request: RequestFacts
+    lat: float
+    lng: float
+
+
+def nearest_open(point: Point, box: BBox, radius_km: float, limit: int) -> list[Nearby]:
+    """The nearest ``limit`` open requests within ``radius_km``, nearest first, with what the
+    claim rules and the score need of each (its specialties included).
+
+    The inner query reads only the (status, lat, lng) index — a covering index on SQLite — so
+    request rows are read only for the ``limit`` it keeps; the outer one joins those to their
+    rows and specialties in the same statement."""
     d2, d2_params = _distance2(point, "r.lat", "r.lng")
-    return _fetch(
+    rows = _fetch(
         _sql(
-            f"SELECT r.id, r.lat, r.lng, {d2} AS d2 FROM {{request}} r"  # noqa: S608 - placeholders and _meta names only
-            " WHERE r.status = %s AND r.lat >= %s AND r.lat <= %s"
-            f" AND r.lng >= %s AND r.lng <= %s AND {d2} <= %s"
-            " ORDER BY d2, r.id LIMIT %s"
+            "SELECT n.id, n.lat, n.lng, r.starts_at, r.ends_at, r.station_id, r.claimed,"  # noqa: S608 - placeholders and _meta names only
+            " r.slots, r.invited_team_id, r.invite_until, rs.{rs_specialty}"
+            f" FROM (SELECT r.id, r.lat, r.lng, {d2} AS d2 FROM {{request}} r"
+            "  WHERE r.status = %s AND r.lat >= %s AND r.lat <= %s"
+            f"  AND r.lng >= %s AND r.lng <= %s AND {d2} <= %s"
+            "  ORDER BY d2, r.id LIMIT %s) n"
+            " JOIN {request} r ON r.id = n.id"
+            " LEFT JOIN {rs} rs ON rs.{rs_request} = n.id"
+            " ORDER BY n.d2, n.id, rs.{rs_specialty}"
         ),
         [
             *d2_params,
@@ -226,56 +263,28 @@ def nearest_open(point: Point, box: BBox, radius_km: float, limit: int) -> list[
             limit,
         ],
     )
-
-
-class RequestFacts(NamedTuple):
-    id: int
-    starts_at: datetime
-    ends_at: datetime
-    station_id: int
-    claimed: int
-    slots: int
-    invited_team_id: int | None
-    invite_until: datetime | None
-    specialties: tuple[int, ...]
-
-
-def request_facts(ids: Sequence[int]) -> dict[int, RequestFacts]:
-    """What the claim rules and the score need of each request, with its specialties."""
-    if not ids:
-        return {}
-    rows = _fetch(
-        _sql(
-            "SELECT r.id, r.starts_at, r.ends_at, r.station_id, r.claimed, r.slots,"  # noqa: S608 - placeholders and _meta names only
-            " r.invited_team_id, r.invite_until, rs.{rs_specialty}"
-            " FROM {request} r LEFT JOIN {rs} rs ON rs.{rs_request} = r.id"
-            f" WHERE r.id IN ({_marks(ids)}) ORDER BY r.id, rs.{{rs_specialty}}"
-        ),
-        list(ids),
-    )
-    first: dict[int, tuple] = {}
-    specialties: dict[int, list[int]] = {}
-    for row in rows:
-        if row[0] not in first:
-            first[row[0]] = row
-            specialties[row[0]] = []
-        if row[8] is not None:
-            specialties[row[0]].append(row[8])
     aware = _aware()
-    return {
-        pk: RequestFacts(
-            pk,
-            aware(row[1]),
-            aware(row[2]),
-            row[3],
-            row[4],
+    out: list[Nearby] = []
+    specialties: list[int] = []
+    for index, row in enumerate(rows):
+        if row[10] is not None:
+            specialties.append(row[10])
+        if index + 1 < len(rows) and rows[index + 1][0] == row[0]:
+            continue
+        request = RequestFacts(
+            row[0],
+            aware(row[3]),
+            aware(row[4]),
             row[5],
             row[6],
-            aware(row[7]),
-            tuple(specialties[pk]),
+            row[7],
+            row[8],
+            aware(row[9]),
+            tuple(specialties),
         )
-        for pk, row in first.items()
-    }
+        out.append(Nearby(request, row[1], row[2]))
+        specialties = []
+    return out
 
 
 DETAIL_FIELDS = (
@@ -308,6 +317,7 @@ def request_details(ids: Sequence[int]) -> dict[int, dict[str, Any]]:
     """What a feed item shows of each request, keyed as in DETAIL_FIELDS."""
     if not ids:
         return {}
+    in_ids, id_params = _in(ids)
     rows = _fetch(
         _sql(
             "SELECT r.id, r.title, r.status, r.campaign_id, cp.kind, cp.name, r.station_id,"  # noqa: S608 - placeholders and _meta names only
@@ -320,9 +330,9 @@ def request_details(ids: Sequence[int]) -> dict[int, dict[str, Any]]:
             " JOIN {town} tw ON tw.id = st.town_id"
             " LEFT JOIN {village} v ON v.id = r.village_id"
             " LEFT JOIN {team} t ON t.id = r.invited_team_id"
-            f" WHERE r.id IN ({_marks(ids)})"
+            f" WHERE r.id {in_ids}"
         ),
-        list(ids),
+        id_params,
     )
     aware = _aware()
     out = {}
@@ -337,16 +347,40 @@ def request_details(ids: Sequence[int]) -> dict[int, dict[str, Any]]:
 # ---------------------------------------------------------------- the team side
 
 
-def request_specialties(request_id: int) -> list[tuple[int, str, str]]:
-    """(id, code, name) of a request's specialties, by id."""
-    return _fetch(
+class RequestSide(NamedTuple):
+    """What the matcher needs of the request itself, before looking at any team."""
+
+    # (id, code, name) of its specialties, by id.
+    specialties: list[tuple[int, str, str]]
+    # Team → distinct requests of this station it completed lately ("done" claims).
+    served: dict[int, int]
+
+
+def request_side(request_id: int, *, station_id: int, history: datetime) -> RequestSide:
+    """The request's specialties and which teams served its station lately, in one statement.
+    The second part starts from the station's finished requests — (station, status), a few
+    dozen rows — then their "done" claims, so it reads no team's history."""
+    finished = (ServiceRequest.Status.COMPLETED, ServiceRequest.Status.VERIFIED)
+    rows = _fetch(
         _sql(
-            "SELECT s.id, s.code, s.name FROM {specialty} s"
-            " JOIN {rs} rs ON rs.{rs_specialty} = s.id"
-            " WHERE rs.{rs_request} = %s ORDER BY s.id"
+            # PostgreSQL types a UNION's columns pair by pair: no column is NULL in both.
+            "SELECT 0, s.id, 0, s.code, s.name FROM {specialty} s"  # noqa: S608 - placeholders and _meta names only
+            " JOIN {rs} rs ON rs.{rs_specialty} = s.id WHERE rs.{rs_request} = %s"
+            " UNION ALL SELECT 1, c.team_id, COUNT(DISTINCT c.request_id), NULL, NULL"
+            " FROM {request} r JOIN {claim} c ON c.request_id = r.id"
+            f" WHERE r.station_id = %s AND r.status IN ({_marks(finished)}) AND r.starts_at >= %s"
+            " AND c.status = %s AND c.team_id IS NOT NULL GROUP BY c.team_id"
         ),
-        [request_id],
+        [request_id, station_id, *finished, _dt_param(history), ClaimStatus.DONE],
     )
+    side = RequestSide([], {})
+    for kind, key, count, code, name in rows:
+        if kind == 0:
+            side.specialties.append((key, code, name))
+        else:
+            side.served[key] = count
+    side.specialties.sort()
+    return side
 
 
 class TeamRow(NamedTuple):
@@ -357,25 +391,29 @@ class TeamRow(NamedTuple):
     home_town_name: str | None
     lat: float
     lng: float
+    # How many of the request's specialties the team itself holds.
+    holds: int
 
 
 def teams_near(
     point: Point, box: BBox, cutoff_km: float, required: Sequence[int], limit: int
 ) -> list[TeamRow]:
     """Active teams within ``cutoff_km`` — at their home, or their home town's centre when
-    they have none: teams holding a required specialty first, then the nearest."""
+    they have none: teams holding a required specialty first, then the nearest — with how
+    many of the required specialties each holds (one probe of the (team, specialty) unique
+    index per team and specialty)."""
     d2, d2_params = _distance2(point, "x.lat", "x.lng")
-    order, fit_params = "", []
+    holds, holds_params = "0", []
     if required:
-        # One probe of the (team, specialty) unique index per team and specialty.
-        order = (
-            "CASE WHEN EXISTS (SELECT 1 FROM {ts} ts WHERE ts.{ts_team} = x.id"  # noqa: S608 - placeholders and _meta names only
-            f" AND ts.{{ts_specialty}} IN ({_marks(required)})) THEN 0 ELSE 1 END, "
+        in_required, holds_params = _in(required)
+        holds = (
+            "(SELECT COUNT(*) FROM {ts} ts WHERE ts.{ts_team} = x.id"  # noqa: S608 - placeholders and _meta names only
+            f" AND ts.{{ts_specialty}} {in_required})"
         )
-        fit_params = list(required)
     rows = _fetch(
         _sql(
-            "SELECT x.id, x.name, x.sector, x.home_town_id, x.town_name, x.lat, x.lng"  # noqa: S608 - placeholders and _meta names only
+            "SELECT y.id, y.name, y.sector, y.home_town_id, y.town_name, y.lat, y.lng, y.holds"  # noqa: S608 - placeholders and _meta names only
+            f" FROM (SELECT x.*, {holds} AS holds, {d2} AS d2"
             "  FROM (SELECT t.id, t.name, t.sector, t.home_town_id, tw.name AS town_name,"
             "    COALESCE(t.home_lat, tw.lat) AS lat, COALESCE(t.home_lng, tw.lng) AS lng"
             "   FROM {team} t LEFT JOIN {town} tw ON tw.id = t.home_town_id"
@@ -383,141 +421,107 @@ def teams_near(
             "    (t.home_lat >= %s AND t.home_lat <= %s AND t.home_lng >= %s"
             "     AND t.home_lng <= %s)"
             "    OR (t.home_lat IS NULL AND tw.lat >= %s AND tw.lat <= %s"
-            "     AND tw.lng >= %s AND tw.lng <= %s))) x"
-            f"  WHERE {d2} <= %s ORDER BY {order}{d2}, x.id LIMIT %s"
+            "     AND tw.lng >= %s AND tw.lng <= %s))) x) y"
+            "  WHERE y.d2 <= %s ORDER BY CASE WHEN y.holds > 0 THEN 0 ELSE 1 END, y.d2, y.id"
+            "  LIMIT %s"
         ),
         [
+            *holds_params,
+            *d2_params,
             True,
             *(box.min_lat, box.max_lat, box.min_lng, box.max_lng) * 2,
-            *d2_params,
             cutoff_km * cutoff_km,
-            *fit_params,
-            *d2_params,
             limit,
         ],
     )
     return [TeamRow(*row) for row in rows]
 
 
-class TeamPeople(NamedTuple):
-    """Per team: active members, and which required specialties the team and they hold."""
+class TeamFacts(NamedTuple):
+    """Per team: active members, the required specialties held by the team itself and by
+    its active members, and what its claims say (``claim_counts``)."""
 
     people: dict[int, set[int]]
     own: dict[int, set[int]]
     members: dict[int, set[int]]
+    claims: dict[int, dict[str, int]]
 
 
-def team_people(team_ids: Sequence[int], required: Sequence[int]) -> TeamPeople:
-    """Active members per team, and the required specialties held by each team itself and
-    by its active members (one statement)."""
-    people = TeamPeople({}, {}, {})
-    if not team_ids:
-        return people
-    teams = _marks(team_ids)
-    specialty_join, own_branch, params = "", "", [*team_ids, True]
-    if required:
-        wanted = _marks(required)
-        specialty_join = (
-            f" LEFT JOIN {{ms}} ms ON ms.{{ms_member}} = m.id AND ms.{{ms_specialty}} IN ({wanted})"
-        )
-        own_branch = (
-            " UNION ALL SELECT 1, ts.{ts_team}, NULL, ts.{ts_specialty} FROM {ts} ts"  # noqa: S608 - placeholders and _meta names only
-            f" WHERE ts.{{ts_team}} IN ({teams}) AND ts.{{ts_specialty}} IN ({wanted})"
-        )
-        params = [*required, *team_ids, True, *team_ids, *required]
-    member_specialty = "ms.{ms_specialty}" if required else "NULL"
-    rows = _fetch(
-        _sql(
-            f"SELECT 0, m.team_id, m.id, {member_specialty} FROM {{member}} m"  # noqa: S608 - placeholders and _meta names only
-            f"{specialty_join} WHERE m.team_id IN ({teams}) AND m.active = %s{own_branch}"
-        ),
-        params,
-    )
-    for own, team_id, member_id, specialty_id in rows:
-        if own:
-            people.own.setdefault(team_id, set()).add(specialty_id)
-            continue
-        people.people.setdefault(team_id, set()).add(member_id)
-        if specialty_id is not None:
-            people.members.setdefault(team_id, set()).add(specialty_id)
-    return people
-
-
-def team_claim_facts(
+def team_facts(
     team_ids: Sequence[int],
+    required: Sequence[int],
     *,
     request_id: int,
-    station_id: int,
     busy_from: datetime,
     busy_to: datetime,
     recent: datetime,
-    history: datetime,
-) -> dict[int, dict[str, int]]:
-    """Per team, from the claims made for it (Claim.team, the member's team when claiming),
-    in one statement of three parts that each reach their rows through an index, so none
-    reads a team's whole history:
+) -> TeamFacts:
+    """Everything the score needs of some teams beyond their distance, in one statement of
+    parts that each reach their rows through an index, so none reads a team's whole history:
 
-    - busy: its live claims around the request's time — (team, status, ...), then the
-      request's times for those few;
-    - served: requests of this station it completed lately — (station, status), then their
-      "done" claims;
-    - no-shows and kept claims lately — (team, status, claimed_at, ...) alone.
+    - people: active members by team, and the required specialties they hold — (member,
+      specialty) unique pairs; the team's own — (team, specialty);
+    - busy: live claims around the request's time — (team, status, ...), then the request's
+      times for those few — with ``tasks`` the claims and ``busy`` the distinct members;
+    - kept claims (checked in) and no-shows (expired unchecked, late cancels) lately —
+      (team, status, claimed_at, ...) alone.
     """
+    facts = TeamFacts({}, {}, {}, {})
     if not team_ids:
-        return {}
-    teams = _marks(team_ids)
-    finished = (ServiceRequest.Status.COMPLETED, ServiceRequest.Status.VERIFIED)
+        return facts
+    teams, team_params = _in(team_ids)
+    wanted, wanted_params = _in(required) if required else ("IN (NULL)", [])
     rows = _fetch(
         _sql(
-            "SELECT 1, c.team_id, c.member_id FROM {claim} c"  # noqa: S608 - placeholders and _meta names only
+            "SELECT 0, m.team_id, m.id, ms.{ms_specialty} FROM {member} m"  # noqa: S608 - placeholders and _meta names only
+            f" LEFT JOIN {{ms}} ms ON ms.{{ms_member}} = m.id AND ms.{{ms_specialty}} {wanted}"
+            f" WHERE m.team_id {teams} AND m.active = %s"
+            " UNION ALL SELECT 1, ts.{ts_team}, ts.{ts_specialty}, NULL FROM {ts} ts"
+            f" WHERE ts.{{ts_team}} {teams} AND ts.{{ts_specialty}} {wanted}"
+            " UNION ALL SELECT 2, c.team_id, c.member_id, NULL FROM {claim} c"
             " JOIN {request} r ON r.id = c.request_id"
-            f" WHERE c.team_id IN ({teams}) AND c.status IN ({_marks(TIME_HOLDING)})"
+            f" WHERE c.team_id {teams} AND c.status IN ({_marks(TIME_HOLDING)})"
             " AND c.checked_out_at IS NULL AND c.request_id <> %s"
             " AND r.starts_at < %s AND r.ends_at > %s"
             " UNION ALL"
-            " SELECT 2, c.team_id, c.request_id FROM {request} r"
-            " JOIN {claim} c ON c.request_id = r.id"
-            f" WHERE r.station_id = %s AND r.status IN ({_marks(finished)}) AND r.starts_at >= %s"
-            f" AND c.status = %s AND c.team_id IN ({teams})"
-            " UNION ALL"
-            " SELECT CASE WHEN c.checked_in_at IS NOT NULL THEN 3 ELSE 4 END, c.team_id, NULL"
-            f" FROM {{claim}} c WHERE c.team_id IN ({teams}) AND c.claimed_at >= %s"
+            " SELECT CASE WHEN c.checked_in_at IS NOT NULL THEN 3 ELSE 4 END, c.team_id, NULL, NULL"
+            f" FROM {{claim}} c WHERE c.team_id {teams} AND c.claimed_at >= %s"
             " AND (c.checked_in_at IS NOT NULL OR c.status = %s"
             " OR (c.status = %s AND c.late_cancel = %s))"
         ),
         [
-            *team_ids,
+            *wanted_params,
+            *team_params,
+            True,
+            *team_params,
+            *wanted_params,
+            *team_params,
             *TIME_HOLDING,
             request_id,
             _dt_param(busy_to),
             _dt_param(busy_from),
-            station_id,
-            *finished,
-            _dt_param(history),
-            ClaimStatus.DONE,
-            *team_ids,
-            *team_ids,
+            *team_params,
             _dt_param(recent),
             ClaimStatus.EXPIRED,
             ClaimStatus.CANCELLED,
             True,
         ],
     )
-    facts = {
-        team: {"tasks": 0, "busy": 0, "no_shows": 0, "kept": 0, "served": 0} for team in team_ids
-    }
+    claims = {team: {"tasks": 0, "busy": 0, "no_shows": 0, "kept": 0} for team in team_ids}
     busy: dict[int, set[int]] = defaultdict(set)
-    served: dict[int, set[int]] = defaultdict(set)
-    for kind, team, other in rows:
-        if kind == 1:
-            facts[team]["tasks"] += 1
-            busy[team].add(other)
+    for kind, team, a, b in rows:
+        if kind == 0:
+            facts.people.setdefault(team, set()).add(a)
+            if b is not None:
+                facts.members.setdefault(team, set()).add(b)
+        elif kind == 1:
+            facts.own.setdefault(team, set()).add(a)
         elif kind == 2:
-            served[team].add(other)
+            claims[team]["tasks"] += 1
+            busy[team].add(a)
         else:
-            facts[team]["kept" if kind == 3 else "no_shows"] += 1
+            claims[team]["kept" if kind == 3 else "no_shows"] += 1
     for team, members in busy.items():
-        facts[team]["busy"] = len(members)
-    for team, requests in served.items():
-        facts[team]["served"] = len(requests)
+        claims[team]["busy"] = len(members)
+    facts.claims.update(claims)
     return facts
