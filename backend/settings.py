@@ -102,6 +102,13 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
     _db.setdefault("TEST", {})["NAME"] = env_str(
         "SQLITE_TEST_PATH", str(BASE_DIR / ".test-db.sqlite3")
     )
+elif _db["ENGINE"] == "django.db.backends.postgresql":
+    # Server-side prepared statements for the few fixed hot reads that ask for them (matching:
+    # services.matching_queries), after this many runs on a connection; the ORM's client-side
+    # cursors never prepare. DB_PREPARE_THRESHOLD=-1 turns them off (e.g. behind PgBouncer in
+    # transaction mode before 1.21).
+    _threshold = env_int("DB_PREPARE_THRESHOLD", 5, minimum=-1)
+    _db.setdefault("OPTIONS", {})["prepare_threshold"] = None if _threshold < 0 else _threshold
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
