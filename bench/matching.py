@@ -431,6 +431,7 @@ def within_counts(feed_points, match_requests) -> dict:
     """Candidates scored (from matching itself) against those truly within the radius."""
     from django.conf import settings
     from django.db.models import F
+    from django.test import override_settings
     from django.utils import timezone
 
     from accounts.models import User
@@ -464,14 +465,22 @@ def within_counts(feed_points, match_requests) -> dict:
         .values_list("home_lat", "home_lng")
     )
     matches = []
+    read_in_full = []
+    differ = 0
     cutoff = settings.MATCHING_MAX_DISTANCE_KM
     for request_id in match_requests:
         service_request = ServiceRequest.objects.prefetch_related("specialties").get(pk=request_id)
-        result = matching.match_teams(service_request=service_request, limit=10)
+        result = matching.match_teams(service_request=service_request, limit=10, now=now)
+        # The bounds only skip reads: with a margin past every candidate each is read in full,
+        # and the ranking must come out the same.
+        with override_settings(MATCHING_BOUND_MARGIN=10**6):
+            full = matching.match_teams(service_request=service_request, limit=10, now=now)
+        differ += result.matches != full.matches
         point = Point(lat=service_request.lat, lng=service_request.lng)
         truly = sum(1 for a, b in teams if distance_km(point, Point(lat=a, lng=b)) <= cutoff)
         matches.append((result.candidates, truly))
-    return {"feed": feed, "matches": matches}
+        read_in_full.append(result.read_in_full)
+    return {"feed": feed, "matches": matches, "read_in_full": read_in_full, "differ": differ}
 
 
 def run_size(size: int, args) -> dict:
@@ -602,6 +611,13 @@ def report(result: dict) -> None:
             f"{name:<8} candidates scored: mean {statistics.mean(scored):.0f}, max {max(scored)}"
             f" (cap {result['cap']}) | truly within {radius}: mean {statistics.mean(truly):.0f},"
             f" max {max(truly)} | worst scored/within {worst:.2f}"
+        )
+    read = result["counts"].get("read_in_full")
+    if read:
+        print(
+            f"matches  members and claims read for: mean {statistics.mean(read):.0f}, max"
+            f" {max(read)} of the candidates | rankings differing from reading every candidate"
+            f" in full: {result['counts']['differ']} of {len(read)}"
         )
 
 

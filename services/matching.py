@@ -363,10 +363,12 @@ class TeamMatch:
 
 @dataclass(frozen=True)
 class MatchResult:
-    """Ranked teams, and how many were scored to find them."""
+    """Ranked teams, how many candidates were scored (bounded) to find them, and for how many
+    of those members and claims were read to score them exactly."""
 
     matches: list[TeamMatch]
     candidates: int
+    read_in_full: int = 0
 
 
 def match_teams(
@@ -421,6 +423,7 @@ def match_teams(
     candidates.sort(key=lambda item: (-item[0], item[1], item[2].id))
 
     ranked: list[tuple] = []
+    read_in_full = 0
     rest = candidates
     first = limit + settings.MATCHING_BOUND_MARGIN
     for batch_size in (first, len(candidates)):
@@ -432,6 +435,7 @@ def match_teams(
         if not batch:
             break
         ranked += _score_teams(model, batch, required, service_request, now)
+        read_in_full += len(batch)
     ranked.sort(key=lambda item: (-item[0], item[1], item[2].id))
 
     names = {pk: ref.name for pk, ref in refs.items()}
@@ -454,7 +458,7 @@ def match_teams(
                 reasons=reasons(model, facts, result, names=names, display_km=shown),
             )
         )
-    return MatchResult(matches=matches, candidates=len(candidates))
+    return MatchResult(matches=matches, candidates=len(candidates), read_in_full=read_in_full)
 
 
 def _score_teams(

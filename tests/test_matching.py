@@ -349,6 +349,93 @@ def test_query_count_does_not_grow_with_teams_or_limit(world, client_for, open_r
     assert len(many) == len(few), [q["sql"][:80] for q in many.captured_queries]
 
 
+def _varied_crowd(world, open_request, count: int, seed: int) -> None:
+    """Teams near the request that differ in every term: distance, own and member-held
+    specialties, live claims in the request's window, no-shows, service at the station."""
+    rng = random.Random(seed)
+    now = timezone.now()
+    served = ServiceRequestFactory(
+        station=world.station,
+        starts_at=now - timedelta(days=4),
+        ends_at=now - timedelta(days=4) + timedelta(hours=2),
+        status="verified",
+        slots=count,
+    )
+    expired = ServiceRequestFactory(
+        station=world.other_station,
+        starts_at=now - timedelta(days=3),
+        ends_at=now - timedelta(days=3) + timedelta(hours=2),
+        status="expired",
+        slots=count,
+    )
+    overlapping = ServiceRequestFactory(
+        station=world.other_station,
+        starts_at=open_request.starts_at,
+        ends_at=open_request.ends_at,
+        slots=count * 3,
+    )
+    for i in range(count):
+        team = team_at(
+            world,
+            f"多样团{seed}-{i}",
+            km_north=rng.uniform(0, 30),
+            specialties=[world.law] if rng.random() < 0.5 else [],
+            member_specialties=[world.law] if rng.random() < 0.5 else [],
+            members=rng.randint(1, 3),
+        )
+        members = list(team.members.all())
+        for member in members[: rng.randint(0, len(members))]:
+            ClaimFactory(request=overlapping, member=member)
+        if rng.random() < 0.3:
+            ClaimFactory(
+                request=served,
+                member=members[0],
+                status=Claim.Status.DONE,
+                claimed_at=now - timedelta(days=5),
+                checked_in_at=now - timedelta(days=4),
+            )
+        elif rng.random() < 0.3:
+            ClaimFactory(
+                request=expired,
+                member=members[0],
+                status=Claim.Status.EXPIRED,
+                claimed_at=now - timedelta(days=4),
+            )
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_bounds_skip_reads_but_never_change_the_ranking(world, open_request, settings, seed):
+    """Members and claims are read only for teams whose best possible score can still rank;
+    reading every candidate in full gives exactly the same answer, at every limit."""
+    _varied_crowd(world, open_request, 40, seed)
+    now = timezone.now()
+    for limit in (1, 3, 10, 50):
+        settings.MATCHING_BOUND_MARGIN = 0
+        bounded = matching.match_teams(service_request=open_request, limit=limit, now=now)
+        settings.MATCHING_BOUND_MARGIN = 10**6
+        full = matching.match_teams(service_request=open_request, limit=limit, now=now)
+        assert bounded.matches == full.matches
+        assert full.read_in_full == full.candidates
+        assert bounded.candidates == full.candidates > 40
+        if limit == 1:
+            assert bounded.read_in_full < bounded.candidates
+
+
+def test_reads_stay_bounded_when_bounds_prune_nothing(world, client_for, open_request, settings):
+    """With no margin, the second read takes every team left that can still rank: two reads
+    of members and claims at most, however many teams there are."""
+    settings.MATCHING_BOUND_MARGIN = 0
+    client = client_for(world.mary)
+    url = request_url(open_request, "matches/")
+    _crowd(world, 2)
+    with CaptureQueriesContext(connection) as few:
+        assert client.get(url, {"limit": 1}).status_code == 200
+    _varied_crowd(world, open_request, 30, 4)
+    with CaptureQueriesContext(connection) as many:
+        assert len(client.get(url, {"limit": 50}).json()) > 30
+    assert len(many) <= len(few) + 1, [q["sql"][:80] for q in many.captured_queries]
+
+
 # ---------------------------------------------------------------- the model
 
 
