@@ -436,6 +436,27 @@ def test_reads_stay_bounded_when_bounds_prune_nothing(world, client_for, open_re
     assert len(many) <= len(few) + 1, [q["sql"][:80] for q in many.captured_queries]
 
 
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="prepared statements: PostgreSQL")
+def test_postgresql_prepares_the_fixed_reads_and_answers_the_same(
+    world, client_for, open_request, settings
+):
+    _varied_crowd(world, open_request, 10, 5)
+    client = client_for(world.mary)
+    first = matches(client, open_request)
+    for _ in range(settings.DATABASES["default"]["OPTIONS"]["prepare_threshold"] + 2):
+        assert matches(client, open_request) == first
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [row[0] for row in cursor.fetchall()]
+    # The request's side, the candidate teams, their members and claims.
+    for start in (
+        "SELECT 0, s.id, 0, s.code",
+        "SELECT t.id, t.name, t.sector",
+        "SELECT 0, m.team_id",
+    ):
+        assert any(sql.startswith(start) for sql in prepared), (start, prepared)
+
+
 # ---------------------------------------------------------------- the model
 
 
