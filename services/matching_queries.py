@@ -91,13 +91,29 @@ def _dt_param(value: datetime) -> Any:
     return _db().ops.adapt_datetimefield_value(value)
 
 
+def _when(column: str) -> str:
+    """A datetime column as these reads select it (``_aware`` turns it back into a datetime):
+    on PostgreSQL, seconds since the epoch — psycopg parses a timestamp's text in Python
+    through Django's time zone loader, a few microseconds each and hundreds per feed, while a
+    float becomes a datetime in C (exact to the microsecond: a double holds today's epoch
+    seconds to a quarter of one); elsewhere the column itself."""
+    if _db().vendor == "postgresql":
+        return f"date_part('epoch', {column})"
+    return column
+
+
+def _from_epoch(value: float | None) -> datetime | None:
+    return None if value is None else datetime.fromtimestamp(value, UTC)
+
+
 def _aware() -> Callable[[Any], datetime | None]:
-    """A converter making a datetime column aware, as the ORM returns it; chosen once per
-    query because it runs on every row. SQLite hands back naive datetimes (or text) in the
-    connection's zone, UTC unless DATABASES sets TIME_ZONE; PostgreSQL aware ones."""
+    """A converter making a datetime column selected by ``_when`` aware, as the ORM returns
+    it; chosen once per query because it runs on every row. SQLite hands back naive datetimes
+    (or text) in the connection's zone, UTC unless DATABASES sets TIME_ZONE; PostgreSQL
+    epoch seconds (see ``_when``)."""
     db = _db()
     if db.vendor == "postgresql":
-        return lambda value: value
+        return _from_epoch
     if db.timezone_name != "UTC":
         return lambda value: db.ops.convert_datetimefield_value(value, None, db)
 
@@ -208,8 +224,9 @@ def member_claims(member_id: int, *, recent: datetime) -> list[MemberClaim]:
     kinds = [*TIME_HOLDING, ClaimStatus.REJECTED, ClaimStatus.DONE]
     rows = _fetch(
         _sql(
-            "SELECT c.request_id, c.status, c.checked_out_at, c.late_cancel, c.claimed_at,"  # noqa: S608 - placeholders and _meta names only
-            " c.checked_in_at, r.starts_at, r.ends_at, r.station_id"
+            "SELECT c.request_id, c.status, c.checked_out_at IS NOT NULL, c.late_cancel,"  # noqa: S608 - placeholders and _meta names only
+            f" {_when('c.claimed_at')}, c.checked_in_at IS NOT NULL, {_when('r.starts_at')},"
+            f" {_when('r.ends_at')}, r.station_id"
             " FROM {claim} c JOIN {request} r ON r.id = c.request_id"
             f" WHERE c.member_id = %s AND (c.status IN ({_marks(kinds)}) OR c.claimed_at >= %s)"
         ),
@@ -220,10 +237,10 @@ def member_claims(member_id: int, *, recent: datetime) -> list[MemberClaim]:
         MemberClaim(
             request_id=row[0],
             status=row[1],
-            checked_out=row[2] is not None,
+            checked_out=bool(row[2]),
             late_cancel=bool(row[3]),
             claimed_at=aware(row[4]),
-            checked_in=row[5] is not None,
+            checked_in=bool(row[5]),
             starts_at=aware(row[6]),
             ends_at=aware(row[7]),
             station_id=row[8],
@@ -260,8 +277,9 @@ def nearest_open(point: Point, box: BBox, radius_km: float, limit: int) -> list[
     d2, d2_params = _distance2(point, "r.lat", "r.lng")
     rows = _fetch(
         _sql(
-            "SELECT n.id, n.lat, n.lng, r.starts_at, r.ends_at, r.station_id, r.claimed,"  # noqa: S608 - placeholders and _meta names only
-            " r.slots, r.invited_team_id, r.invite_until, rs.{rs_specialty}"
+            f"SELECT n.id, n.lat, n.lng, {_when('r.starts_at')}, {_when('r.ends_at')},"  # noqa: S608 - placeholders and _meta names only
+            " r.station_id, r.claimed, r.slots, r.invited_team_id,"
+            f" {_when('r.invite_until')}, rs.{{rs_specialty}}"
             f" FROM (SELECT r.id, r.lat, r.lng, {d2} AS d2 FROM {{request}} r"
             "  WHERE r.status = %s AND r.lat >= %s AND r.lat <= %s"
             f"  AND r.lng >= %s AND r.lng <= %s AND {d2} <= %s"
@@ -341,8 +359,8 @@ def request_details(ids: Sequence[int]) -> dict[int, dict[str, Any]]:
         _sql(
             "SELECT r.id, r.title, r.status, r.campaign_id, cp.kind, cp.name, r.station_id,"  # noqa: S608 - placeholders and _meta names only
             " st.name, st.town_id, tw.name, r.village_id, v.name, r.lat, r.lng, r.address,"
-            " r.starts_at, r.ends_at, r.slots, r.claimed, r.invited_team_id, t.name,"
-            " r.invite_until"
+            f" {_when('r.starts_at')}, {_when('r.ends_at')}, r.slots, r.claimed,"
+            f" r.invited_team_id, t.name, {_when('r.invite_until')}"
             " FROM {request} r"
             " JOIN {campaign} cp ON cp.id = r.campaign_id"
             " JOIN {station} st ON st.id = r.station_id"
