@@ -92,14 +92,15 @@ def _dt_param(value: datetime) -> Any:
 
 
 def _when(column: str) -> str:
-    """A datetime column as these reads select it (``_aware`` turns it back into a datetime):
-    on PostgreSQL, seconds since the epoch — psycopg parses a timestamp's text in Python
-    through Django's time zone loader, a few microseconds each and hundreds per feed, while a
-    float becomes a datetime in C (exact to the microsecond: a double holds today's epoch
-    seconds to a quarter of one); elsewhere the column itself."""
+    """A datetime column as these reads select it (``_aware`` turns it back into a datetime).
+    The drivers' own conversions run in Python — psycopg parses a timestamp's text through
+    Django's time zone loader, sqlite3 calls Django's converter — a few microseconds each and
+    hundreds per feed. So PostgreSQL sends seconds since the epoch, which become a datetime in
+    C (exact to the microsecond: a double holds today's epoch seconds to a quarter of one),
+    and SQLite its stored ISO text, which ``datetime.fromisoformat`` reads in C."""
     if _db().vendor == "postgresql":
         return f"date_part('epoch', {column})"
-    return column
+    return f"CAST({column} AS TEXT)"
 
 
 def _from_epoch(value: float | None) -> datetime | None:
