@@ -624,19 +624,21 @@ def recommend_for_member(
     actor = Actor(primary=frozenset(primary), secondary=frozenset(secondary), capacity=1)
     mine = _member_claims(member.id, model=model, now=now)
 
-    near: list[queries.Nearby] = []
+    rows: list[tuple] = []
     cap = settings.MATCHING_CANDIDATE_LIMIT
     for fraction in _RINGS:
         radius = radius_km * fraction
-        near = queries.nearest_open(point, bounding_box(point, radius_km=radius), radius, cap)
-        if len(near) >= cap:
+        rows = queries.nearest_open(point, bounding_box(point, radius_km=radius), radius, cap)
+        if len(rows) >= cap:
             break
+    facts = queries.request_facts([row[0] for row in rows])
 
     fits: dict[tuple[int, ...], float] = {}
     padding = model.padding
     entries = []
-    for request, lat, lng in near:
-        if not _claimable(request, member.team_id, mine, now):
+    for request_id, lat, lng, _d2 in rows:
+        request = facts.get(request_id)
+        if request is None or not _claimable(request, member.team_id, mine, now):
             continue
         km = fast_distance_km(point.lat, point.lng, lat, lng)
         fit = fits.get(request.specialties)
@@ -670,7 +672,7 @@ def recommend_for_member(
         no_shows=mine.no_shows,
         kept=mine.kept,
         specialties=refs,
-        candidates=len(near),
+        candidates=len(rows),
     )
 
 
