@@ -9,10 +9,62 @@ stays: ``?active=true``, ``slots=3`` in an Open311 form.
 
 from __future__ import annotations
 
+from django.conf import settings
+from django.core.validators import MaxLengthValidator, MaxValueValidator, RegexValidator
 from django.utils.datastructures import MultiValueDict
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from rest_framework import serializers
 from rest_framework.relations import MANY_RELATION_KWARGS
 from rest_framework.utils import html
+
+# What ``str.strip()`` (so DRF's ``trim_whitespace``) removes, spelled out: the schema's regex
+# dialect is ECMA-262, whose ``\s`` is not Python's (it lacks U+001C-U+001F and U+0085).
+_WHITESPACE = r"\t-\r\u001c- \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+# Every CharField refuses U+0000 (PostgreSQL text cannot hold it).
+NO_NUL_PATTERN = r"^[^\u0000]*$"
+# Non-empty text without U+0000 (a blank-allowed field's schema adds "" as its own branch).
+SOME_TEXT_PATTERN = r"^[^\u0000]+$"
+# A field that may not be blank and trims: at least one character that is not whitespace.
+VISIBLE_TEXT_PATTERN = rf"^[^\u0000]*[^\u0000{_WHITESPACE}][^\u0000]*$"
+
+
+def text_pattern(field: serializers.CharField) -> str:
+    """The pattern stating which strings ``field`` accepts besides its length limits."""
+    if field.allow_blank:
+        return SOME_TEXT_PATTERN
+    if field.trim_whitespace:
+        return VISIBLE_TEXT_PATTERN
+    return NO_NUL_PATTERN
+
+
+class CharFieldSchema(OpenApiSerializerFieldExtension):
+    """Request schemas of text fields say what DRF's CharField refuses (schemathesis holds
+    the API to it): U+0000 always, and whitespace-only text where blank is not allowed."""
+
+    target_class = "rest_framework.fields.CharField"
+    match_subclasses = True
+
+    def map_serializer_field(self, auto_schema, direction):
+        field = self.target
+        schema = auto_schema._map_serializer_field(field, direction, bypass_extensions=True)
+        typed = {"enum", "format", "pattern", "allOf", "oneOf", "$ref"} & schema.keys()
+        if (
+            direction == "request"
+            and schema.get("type") == "string"
+            and not typed
+            and not any(isinstance(v, RegexValidator) for v in field.validators)
+        ):
+            schema["pattern"] = text_pattern(field)
+        return schema
+
+
+def setting_max(name: str, message: str) -> MaxValueValidator:
+    """At most ``settings.<name>``, read on every use (an operator's or a test's change applies)
+    and stated as the schema's ``maximum`` (the value when openapi.yaml was generated).
+
+    ``message`` may use ``%(limit_value)s``.
+    """
+    return MaxValueValidator(lambda: getattr(settings, name), message=message)
 
 
 def from_text(field: serializers.Field) -> bool:
@@ -32,6 +84,11 @@ class StrictFieldMixin:
 
     # A non-text field given as ``?x=`` was typed wrong, not left out (DRF would drop it).
     blank_text_is_missing = False
+
+    def __init__(self, *args, blank_text_is_missing: bool | None = None, **kwargs):
+        if blank_text_is_missing is not None:
+            self.blank_text_is_missing = blank_text_is_missing
+        super().__init__(*args, **kwargs)
 
     def get_value(self, dictionary):
         if (
@@ -91,8 +148,8 @@ class SlugField(StrictFieldMixin, serializers.SlugField):
 
 
 class ChoiceField(StrictFieldMixin, serializers.ChoiceField):
-    blank_text_is_missing = True
-    """One of the choices, of the choices' own type (``"1"`` is not ``1``)."""
+    """One of the choices, of the choices' own type (``"1"`` is not ``1``); ``?x=`` is no
+    choice (an error), as for every non-text parameter."""
 
     default_error_messages = {"strict_type": "请从可选值中选择。"}
 
@@ -166,7 +223,8 @@ class PrimaryKeyRelatedField(StrictFieldMixin, serializers.PrimaryKeyRelatedFiel
 
     @classmethod
     def many_init(cls, *args, **kwargs):
-        list_kwargs = {"child_relation": cls(*args, **kwargs)}
+        max_length = kwargs.pop("max_length", None)
+        list_kwargs = {"child_relation": cls(*args, **kwargs), "max_length": max_length}
         for key in kwargs:
             if key in MANY_RELATION_KWARGS:
                 list_kwargs[key] = kwargs[key]
@@ -174,9 +232,16 @@ class PrimaryKeyRelatedField(StrictFieldMixin, serializers.PrimaryKeyRelatedFiel
 
 
 class ManyRelatedField(serializers.ManyRelatedField):
-    """A JSON array of ids; DRF would take ``{}`` (iterable) as an empty list."""
+    """A JSON array of ids; DRF would take ``{}`` (iterable) as an empty list. ``max_length``
+    limits the items sent (the schema's ``maxItems``)."""
 
     default_error_messages = {"strict_type": "请填写 ID 数组。"}
+
+    def __init__(self, *args, max_length: int | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if max_length is not None:
+            message = f"最多 {max_length} 项。"
+            self.validators.append(MaxLengthValidator(max_length, message=message))
 
     def to_internal_value(self, data):
         if not from_text(self) and not isinstance(data, list):

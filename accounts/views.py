@@ -107,12 +107,17 @@ class WechatLoginView(APIView):
         request=WechatLoginInputSerializer,
         responses={
             200: TokenPairOutputSerializer,
-            401: OpenApiResponse(description="openid 未绑定或账号密码错误"),
+            401: OpenApiResponse(
+                description=(
+                    "登录凭证 code 无效或已用过（wechat_code_invalid）、openid 未绑定"
+                    "（wechat_unbound）或账号密码错误（invalid_credentials）"
+                )
+            ),
             503: OpenApiResponse(description="微信接口不可用（wechat_unavailable）"),
         },
         description=(
             "`{code}`：openid 已绑定时返回令牌；首次使用 `{code, username, password}` 绑定账号；"
-            "未绑定且未提供账号 → 401 `wechat_unbound`。"
+            "未绑定且未提供账号 → 401 `wechat_unbound`。username 与 password 须同时提供或同时省略。"
         ),
     )
     def post(self, request):

@@ -16,7 +16,12 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from accounts import errors
-from accounts.errors import ApplicationError, Forbidden, TooManyRequests, Unavailable
+from accounts.errors import (
+    Forbidden,
+    NotAuthenticated,
+    TooManyRequests,
+    Unavailable,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -27,7 +32,9 @@ ERRCODE_RATE_LIMIT = 45011
 ERRCODE_USER_BLOCKED = 40226
 
 
-class WechatCodeInvalid(ApplicationError):
+class WechatCodeInvalid(NotAuthenticated):
+    """401: the login code is the credential, and WeChat says it is invalid or used."""
+
     default_code = errors.WECHAT_CODE_INVALID
     default_detail = "微信登录凭证无效或已过期，请重新进入小程序。"
 

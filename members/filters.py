@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import django_filters
 from django.db.models import Q
 
 from members.models import Member, Specialty, Team
 from members.pii import sees_name, viewer_of
-from stations.filters import BooleanFilter, IdFilter, StrictFilterSet
+from stations.filters import BooleanFilter, IdFilter, StrictFilterSet, text_filter
 
 
 class SpecialtyFilter(StrictFilterSet):
@@ -23,7 +22,7 @@ class SpecialtyFilter(StrictFilterSet):
 class TeamFilter(StrictFilterSet):
     """``?sector=&home_town=&specialty=&active=``."""
 
-    sector = django_filters.CharFilter(max_length=50, help_text="界别")
+    sector = text_filter(max_length=50, help_text="界别")
     home_town = IdFilter(field_name="home_town_id", help_text="所在镇街 id")
     specialty = IdFilter(field_name="specialties", distinct=True, help_text="专长 id")
     active = BooleanFilter()
@@ -42,10 +41,10 @@ class MemberFilter(StrictFilterSet):
     """
 
     team = IdFilter(field_name="team_id", help_text="团队 id")
-    sector = django_filters.CharFilter(max_length=50, help_text="界别")
+    sector = text_filter(max_length=50, help_text="界别")
     specialty = IdFilter(field_name="specialties", distinct=True, help_text="专长 id")
     active = BooleanFilter()
-    search = django_filters.CharFilter(
+    search = text_filter(
         method="filter_search",
         max_length=50,
         help_text="搜索（可见范围内的姓名、手机号、界别、团队）",

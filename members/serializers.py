@@ -15,9 +15,10 @@ from members.models import Member, Specialty, Team
 from members.phones import normalize_phone
 from members.pii import HomeCoordinateField, NameField, PhoneField
 from stations.models import Town
-from stations.serializers import CoordinateField, CoordTypeField, take_point
+from stations.serializers import CoordTypeField, LatitudeField, LongitudeField, take_point
 
 _CODE_RE = re.compile(r"[a-z][a-z0-9_]*")
+_PHONE_MESSAGE = "请填写 11 位中国大陆手机号。"
 
 
 class SpecialtySerializer(strict.ModelSerializer):
@@ -111,8 +112,8 @@ class TeamInputSerializer(serializers.Serializer):
     home_town = strict.PrimaryKeyRelatedField(
         queryset=Town.objects.filter(active=True), allow_null=True, required=False
     )
-    home_lat = CoordinateField()
-    home_lng = CoordinateField()
+    home_lat = LatitudeField()
+    home_lng = LongitudeField()
     coord_type = CoordTypeField()
     specialties = strict.PrimaryKeyRelatedField(
         queryset=Specialty.objects.filter(active=True), many=True, required=False
@@ -174,17 +175,29 @@ class MemberCreatedSerializer(MemberSerializer):
         read_only_fields = fields
 
 
-class PhoneInputField(strict.CharField):
-    """A mainland mobile number, normalized to 11 digits."""
+# A mainland mobile number as the API takes it: 11 digits, optionally after +86/86, spaces or
+# dashes between digits allowed ("139 0000 1234"). Rosters are more lenient (members.phones).
+PHONE_PATTERN = r"^(?:\+?86[ -]?)?1[3-9][0-9](?:[ -]?[0-9]){8}$"
+
+
+class PhoneInputField(strict.RegexField):
+    """A mainland mobile number (``PHONE_PATTERN``), normalized to 11 digits."""
 
     def __init__(self, **kwargs):
         kwargs.setdefault("max_length", 20)
-        super().__init__(**kwargs)
+        kwargs.setdefault("trim_whitespace", False)
+        kwargs.setdefault("error_messages", {"invalid": _PHONE_MESSAGE})
+        super().__init__(PHONE_PATTERN, **kwargs)
 
     def to_internal_value(self, data):
-        phone = normalize_phone(super().to_internal_value(data))
+        text = super().to_internal_value(data)
+        # The length limit is on what was sent, not on the normalized number.
+        if len(text) > self.max_length:
+            self.fail("max_length", max_length=self.max_length)
+        # fullmatch: the validator's "$" would also take a trailing newline.
+        phone = normalize_phone(text) if re.fullmatch(PHONE_PATTERN, text) else None
         if phone is None:
-            raise serializers.ValidationError("请填写 11 位中国大陆手机号。")
+            raise serializers.ValidationError(_PHONE_MESSAGE)
         return phone
 
 
@@ -200,8 +213,8 @@ class MemberInputSerializer(serializers.Serializer):
     specialties = strict.PrimaryKeyRelatedField(
         queryset=Specialty.objects.filter(active=True), many=True, required=False
     )
-    home_lat = CoordinateField()
-    home_lng = CoordinateField()
+    home_lat = LatitudeField()
+    home_lng = LongitudeField()
     coord_type = CoordTypeField()
     active = strict.BooleanField(required=False)
 
@@ -222,16 +235,25 @@ class ActivateInputSerializer(serializers.Serializer):
     """Phone, the activation code staff handed over, and the new password."""
 
     phone = PhoneInputField()
-    code = strict.CharField(max_length=32)
+    code = strict.CharField(
+        max_length=32, help_text="工作人员发放的一次性激活码；与手机号不符或已过期 → 400"
+    )
     password = strict.CharField(
-        max_length=128, trim_whitespace=False, style={"input_type": "password"}
+        min_length=8,
+        max_length=128,
+        trim_whitespace=False,
+        style={"input_type": "password"},
+        help_text="新密码：至少 8 位，不能全是数字、不能是常见密码、不能与姓名或手机号过于相似",
     )
 
 
 class RosterUploadSerializer(serializers.Serializer):
     """``multipart/form-data`` with one ``file``: the .xlsx roster."""
 
-    file = serializers.FileField(allow_empty_file=False)
+    file = serializers.FileField(
+        allow_empty_file=False,
+        help_text="文件名须以 .xlsx 结尾、内容须为 .xlsx 工作簿，否则 400 roster_not_xlsx",
+    )
 
 
 class RosterAccountSerializer(serializers.Serializer):

@@ -5,7 +5,12 @@ from __future__ import annotations
 from django.http import HttpResponse
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiRequest,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import permissions, renderers, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -204,13 +209,20 @@ class RosterImportView(APIView):
             "按手机号新建或更新委员；任一行有误 → 400 `roster_invalid`，`fields` 形如 "
             '`{"row 3.手机号": ["..."]}`，不写入任何数据。新账号的一次性激活码仅在本响应中返回。'
         ),
-        request={
-            "multipart/form-data": {
-                "type": "object",
-                "properties": {"file": {"type": "string", "format": "binary"}},
-                "required": ["file"],
-            }
-        },
+        request=OpenApiRequest(
+            RosterUploadSerializer,
+            encoding={
+                "file": {
+                    "contentType": roster.XLSX_CONTENT_TYPE,
+                    "headers": {
+                        "Content-Disposition": {
+                            "schema": {"type": "string"},
+                            "example": 'form-data; name="file"; filename="roster.xlsx"',
+                        }
+                    },
+                }
+            },
+        ),
         responses={200: RosterResultSerializer},
     )
     def post(self, request):

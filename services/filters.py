@@ -13,8 +13,8 @@ from drf_spectacular.utils import extend_schema_field
 
 from accounts.errors import InvalidInput
 from services.models import Campaign, Claim, ServiceRequest
-from stations.errors import InvalidRadius
-from stations.filters import StrictFilterSet
+from stations.errors import InvalidCoordinates, InvalidRadius
+from stations.filters import NEAR_PATTERN, NearFilter, StrictFilterSet, full_match, text_filter
 from stations.geo import Point, bounding_box, fast_distance_km, parse_near
 
 # Ids beyond a signed 64-bit integer cannot exist; refusing them keeps them away from SQL.
@@ -31,6 +31,19 @@ class IdFilter(filters.NumberFilter):
         kwargs.setdefault("min_value", 1)
         kwargs.setdefault("max_value", MAX_ID)
         super().__init__(*args, **kwargs)
+
+
+# The limit is read per request; the schema states the configured one.
+@extend_schema_field(
+    {
+        "type": "number",
+        "minimum": 0,
+        "exclusiveMinimum": True,
+        "maximum": settings.SERVICES_MAX_RADIUS_KM,
+    }
+)
+class RadiusFilter(filters.NumberFilter):
+    """A radius in km, 0 < r ≤ SERVICES_MAX_RADIUS_KM (judged with ``near``)."""
 
 
 class ServiceRequestFilter(StrictFilterSet):
@@ -53,16 +66,23 @@ class ServiceRequestFilter(StrictFilterSet):
     starts_before = filters.IsoDateTimeFilter(
         field_name="starts_at", lookup_expr="lte", help_text="开始时间不晚于（ISO 8601）"
     )
-    search = filters.CharFilter(
+    search = text_filter(
         method="filter_search", max_length=100, help_text="在标题、说明、地址中搜索"
     )
-    near = filters.CharFilter(
+    near = NearFilter(
         method="filter_nothing",
         max_length=60,
-        help_text="“纬度,经度”（WGS-84）：只返回 radius_km 内的需求，按距离排序",
+        help_text=(
+            "“纬度,经度”（WGS-84，纬度 -90～90，经度 -180～180，否则 400 invalid_coordinates）："
+            "只返回 radius_km 内的需求，按距离排序"
+        ),
     )
-    radius_km = filters.NumberFilter(
-        method="filter_nothing", help_text="搜索半径（公里），默认 10，最大见设置（默认 50）"
+    radius_km = RadiusFilter(
+        method="filter_nothing",
+        help_text=(
+            "搜索半径（公里，须与 near 同时使用，否则 400），默认 10，"
+            "最大见设置 SERVICES_MAX_RADIUS_KM"
+        ),
     )
     ordering = filters.OrderingFilter(
         fields=(("starts_at", "starts_at"), ("created_at", "created_at")),
@@ -97,6 +117,11 @@ class ServiceRequestFilter(StrictFilterSet):
         queryset = super().filter_queryset(queryset)
         near = self.form.cleaned_data.get("near")
         radius = self.form.cleaned_data.get("radius_km")
+        # The whole value, unstripped, as the schema's pattern reads it ("?near=" included).
+        raw_near = self.data.get("near") if "near" in self.filters else None
+        if raw_near is not None and not full_match(NEAR_PATTERN, raw_near):
+            message = "near 必须是“纬度,经度”格式，例如 30.0,122.1。"
+            raise InvalidCoordinates(message, fields={"near": [message]})
         if not near:
             if radius is not None:
                 message = "radius_km 需与 near 一起使用。"
@@ -130,6 +155,16 @@ class ServiceRequestFilter(StrictFilterSet):
         if not self.form.cleaned_data.get("ordering"):
             queryset = queryset.order_by("_distance2", "id")
         return queryset
+
+
+class CampaignFilter(StrictFilterSet):
+    """Filters of ``GET campaigns/``."""
+
+    kind = filters.ChoiceFilter(choices=Campaign.Kind.choices, help_text="三暖类型")
+
+    class Meta:
+        model = Campaign
+        fields = ["kind"]
 
 
 class ClaimFilter(StrictFilterSet):

@@ -14,10 +14,10 @@ from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
+from accounts import fields as strict
 from members.models import Team
 from services.matching import (
     TERMS,
@@ -30,12 +30,12 @@ from services.matching import (
 from services.models import Campaign, ServiceRequest
 from services.serializers import (
     CampaignRefSerializer,
-    CoordinateField,
     IdRelatedField,
     NamedRefSerializer,
     PointInputMixin,
     RequestSpecialtySerializer,
 )
+from stations.serializers import LatitudeField, LongitudeField
 
 # ---------------------------------------------------------------- input
 
@@ -43,17 +43,14 @@ from services.serializers import (
 class MatchesQuerySerializer(serializers.Serializer):
     """``?limit=``: how many teams to return."""
 
-    limit = serializers.IntegerField(
+    limit = strict.IntegerField(
         required=False,
         min_value=1,
+        validators=[
+            strict.setting_max("MATCHING_MATCHES_MAX_LIMIT", "limit 不能超过 %(limit_value)s。")
+        ],
         help_text="返回团队数，默认 10，最大见设置 MATCHING_MATCHES_MAX_LIMIT（默认 50）",
     )
-
-    def validate_limit(self, value: int) -> int:
-        cap = settings.MATCHING_MATCHES_MAX_LIMIT
-        if value > cap:
-            raise serializers.ValidationError(f"limit 不能超过 {cap}。")
-        return value
 
     def validate(self, attrs):
         attrs.setdefault("limit", settings.MATCHING_MATCHES_DEFAULT_LIMIT)
@@ -67,7 +64,16 @@ class InviteInputSerializer(serializers.Serializer):
     until = serializers.DateTimeField(help_text="邀请截止时间：晚于当前时间、早于需求开始时间")
 
 
-@extend_schema_field(OpenApiTypes.DOUBLE)
+# The limit is read per request (matching.check_radius); the schema states the configured one.
+@extend_schema_field(
+    {
+        "type": "number",
+        "format": "double",
+        "minimum": 0,
+        "exclusiveMinimum": True,
+        "maximum": settings.MATCHING_FEED_MAX_RADIUS_KM,
+    }
+)
 class RadiusField(serializers.Field):
     """A radius passed through as sent: matching.check_radius judges it (``invalid_radius``)."""
 
@@ -81,8 +87,14 @@ class RadiusField(serializers.Field):
 class RecommendedQuerySerializer(PointInputMixin):
     """``?lat=&lng=&radius_km=&coord_type=``; without lat/lng the member's home is used."""
 
-    lat = CoordinateField(required=False, help_text="当前位置纬度；不填则用本人常住地")
-    lng = CoordinateField(required=False, help_text="当前位置经度")
+    lat = LatitudeField(
+        required=False,
+        allow_null=False,
+        help_text="当前位置纬度（与 lng 同时提供）；不填则用本人常住地",
+    )
+    lng = LongitudeField(
+        required=False, allow_null=False, help_text="当前位置经度（与 lat 同时提供）"
+    )
 
     radius_km = RadiusField(
         required=False,

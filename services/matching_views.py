@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.http import Http404
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.permissions import IsAuthenticated
@@ -27,6 +26,7 @@ from services.matching_serializers import (
 from services.models import ServiceRequest
 from services.permissions import IsRequestManager
 from services.serializers import ServiceRequestSerializer
+from stations.filters import BBOX_PATTERN
 
 REQUESTS = "requests"
 
@@ -167,7 +167,7 @@ class RequestMapView(generics.ListAPIView):
         parameters=[
             OpenApiParameter(
                 "bbox",
-                OpenApiTypes.STR,
+                {"type": "string", "pattern": BBOX_PATTERN},
                 required=True,
                 description="最小经度,最小纬度,最大经度,最大纬度（如 122.05,29.98,122.15,30.06）",
             )

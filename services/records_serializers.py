@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -23,6 +22,7 @@ from services.serializers import CampaignRefSerializer, NamedRefSerializer
 SUMMARY_LENGTH = 2000
 NOTE_LENGTH = 500
 REASON_LENGTH = 200
+_CAP_MESSAGE = "不能超过 %(limit_value)s。"
 
 
 # ---------------------------------------------------------------- input
@@ -31,36 +31,33 @@ REASON_LENGTH = 200
 class RecordInputSerializer(serializers.Serializer):
     """POST ``requests/{id}/record/``: what was done, for how many, and who took part."""
 
-    people_served = strict.IntegerField(min_value=0, help_text="服务群众人次（≥0）")
+    # The caps are settings, read per request so an operator's change (or a test) applies.
+    people_served = strict.IntegerField(
+        min_value=0,
+        validators=[strict.setting_max("RECORDS_MAX_PEOPLE_SERVED", _CAP_MESSAGE)],
+        help_text="服务群众人次（≥0，上限见设置 RECORDS_MAX_PEOPLE_SERVED）",
+    )
     enterprises_served = strict.IntegerField(
-        min_value=0, required=False, default=0, help_text="服务企业数（暖企）"
+        min_value=0,
+        required=False,
+        default=0,
+        validators=[strict.setting_max("RECORDS_MAX_ENTERPRISES_SERVED", _CAP_MESSAGE)],
+        help_text="服务企业数（暖企；上限见设置 RECORDS_MAX_ENTERPRISES_SERVED）",
     )
     households_visited = strict.IntegerField(
-        min_value=0, required=False, default=0, help_text="走访户数"
+        min_value=0,
+        required=False,
+        default=0,
+        validators=[strict.setting_max("RECORDS_MAX_HOUSEHOLDS_VISITED", _CAP_MESSAGE)],
+        help_text="走访户数（上限见设置 RECORDS_MAX_HOUSEHOLDS_VISITED）",
     )
     summary = strict.CharField(max_length=SUMMARY_LENGTH, help_text="服务内容（2000 字以内）")
     participants = serializers.ListField(
         child=strict.IntegerField(min_value=1, max_value=MAX_ID),
         min_length=1,
         max_length=MAX_SLOTS,
-        help_text="参与委员的认领 ID（须为该需求中已签到的认领）",
+        help_text="参与委员的认领 ID（须为该需求中已签到的认领，否则 400 invalid_participants）",
     )
-
-    # The caps are settings, read per request so an operator's change (or a test) applies.
-    def _cap(self, value: int, setting: str) -> int:
-        limit = getattr(settings, setting)
-        if value > limit:
-            raise serializers.ValidationError(f"不能超过 {limit}（{setting}）。")
-        return value
-
-    def validate_people_served(self, value: int) -> int:
-        return self._cap(value, "RECORDS_MAX_PEOPLE_SERVED")
-
-    def validate_enterprises_served(self, value: int) -> int:
-        return self._cap(value, "RECORDS_MAX_ENTERPRISES_SERVED")
-
-    def validate_households_visited(self, value: int) -> int:
-        return self._cap(value, "RECORDS_MAX_HOUSEHOLDS_VISITED")
 
     def validate_summary(self, value: str) -> str:
         if not value.strip():
@@ -238,14 +235,11 @@ class LeaderboardQuerySerializer(serializers.Serializer):
         required=False, min_value=1, max_value=MAX_ID, help_text="只计该团队名下获得的积分"
     )
     limit = strict.IntegerField(
-        required=False, min_value=1, help_text="返回前几名，默认 20，最大见设置（默认 100）"
+        required=False,
+        min_value=1,
+        validators=[strict.setting_max("POINTS_LEADERBOARD_MAX_LIMIT", _CAP_MESSAGE)],
+        help_text="返回前几名，默认 20，最大见设置 POINTS_LEADERBOARD_MAX_LIMIT",
     )
-
-    def validate_limit(self, value: int) -> int:
-        limit = settings.POINTS_LEADERBOARD_MAX_LIMIT
-        if value > limit:
-            raise serializers.ValidationError(f"不能超过 {limit}。")
-        return value
 
 
 class LeaderRowSerializer(serializers.Serializer):

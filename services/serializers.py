@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -13,9 +12,10 @@ from members.models import Specialty, Team
 from services.models import MAX_SLOTS, MIN_SLOTS, Campaign, Claim, ServiceRequest
 from stations.geo import WGS84, validate_point
 from stations.models import Station, Village
-from stations.serializers import CoordTypeField
+from stations.serializers import CoordTypeField, LatitudeField, LongitudeField
 
 MAX_ID = 2**63 - 1
+MAX_SPECIALTIES = 20
 
 
 class IdRelatedField(strict.PrimaryKeyRelatedField):
@@ -37,18 +37,6 @@ class IdRelatedField(strict.PrimaryKeyRelatedField):
         if not 1 <= data <= MAX_ID:
             self.fail("does_not_exist", pk_value=data)
         return super().to_internal_value(data)
-
-
-@extend_schema_field(OpenApiTypes.DOUBLE)
-class CoordinateField(serializers.Field):
-    """A latitude or longitude passed through as sent: stations.geo.validate_point judges it,
-    so every bad coordinate gets the same ``invalid_coordinates`` answer."""
-
-    def to_internal_value(self, data):
-        return data
-
-    def to_representation(self, value):
-        return value
 
 
 # ---------------------------------------------------------------- small references
@@ -99,7 +87,10 @@ class CampaignInputSerializer(strict.ModelSerializer):
     class Meta:
         model = Campaign
         fields = ["kind", "name", "starts_on", "ends_on", "target_served"]
-        extra_kwargs = {"target_served": {"max_value": 10_000_000}}
+        extra_kwargs = {
+            "target_served": {"max_value": 10_000_000},
+            "ends_on": {"help_text": "结束日期：不早于开始日期（PATCH 时与已存的开始日期比较）"},
+        }
 
     def validate(self, attrs):
         starts = attrs.get("starts_on", getattr(self.instance, "starts_on", None))
@@ -115,8 +106,10 @@ class CampaignInputSerializer(strict.ModelSerializer):
 class PointInputMixin(serializers.Serializer):
     """Optional ``lat``/``lng`` with ``coord_type``; stored as validated WGS-84."""
 
-    lat = CoordinateField(required=False, help_text="纬度；不填则用村/社区（或驿站）的坐标")
-    lng = CoordinateField(required=False, help_text="经度")
+    lat = LatitudeField(
+        required=False, allow_null=False, help_text="纬度；不填则用村/社区（或驿站）的坐标"
+    )
+    lng = LongitudeField(required=False, allow_null=False, help_text="经度（与纬度同时提供）")
     coord_type = CoordTypeField(default=WGS84)
 
     def pop_point(self, attrs):
@@ -137,29 +130,43 @@ class RequestInputSerializer(PointInputMixin):
     """POST ``requests/``: station or village (or both), campaign, what, when, how many."""
 
     station = IdRelatedField(
-        queryset=Station.objects.all(), required=False, allow_null=True, help_text="驿站 ID"
+        queryset=Station.objects.all(),
+        required=False,
+        allow_null=True,
+        help_text="驿站 ID；驿站与村/社区至少给一个",
     )
     village = IdRelatedField(
         queryset=Village.objects.select_related("station"),
         required=False,
         allow_null=True,
-        help_text="村/社区 ID；给出时需求归属服务该村的驿站",
+        help_text="村/社区 ID；给出时需求归属服务该村的驿站（同时给出驿站时须一致）",
     )
-    campaign = IdRelatedField(queryset=Campaign.objects.all(), help_text="活动 ID")
+    campaign = IdRelatedField(
+        queryset=Campaign.objects.all(), help_text="活动 ID；开始日期须在活动期间内"
+    )
     title = strict.CharField(max_length=100)
     description = strict.CharField(max_length=2000, required=False, allow_blank=True)
     specialties = IdRelatedField(
-        queryset=Specialty.objects.filter(active=True), many=True, required=False
+        queryset=Specialty.objects.filter(active=True),
+        many=True,
+        required=False,
+        max_length=MAX_SPECIALTIES,
+        help_text=f"所需专长 ID（最多 {MAX_SPECIALTIES} 项）",
     )
     address = strict.CharField(max_length=200, required=False, allow_blank=True)
-    starts_at = strict.DateTimeField()
-    ends_at = strict.DateTimeField()
+    starts_at = strict.DateTimeField(help_text="开始时间：晚于当前时间，一年以内")
+    ends_at = strict.DateTimeField(help_text="结束时间：晚于开始时间，最长 92 天")
     slots = strict.IntegerField(min_value=MIN_SLOTS, max_value=MAX_SLOTS)
     invited_team = IdRelatedField(
-        queryset=Team.objects.all(), required=False, allow_null=True, help_text="邀请团队 ID"
+        queryset=Team.objects.all(),
+        required=False,
+        allow_null=True,
+        help_text="邀请团队 ID（启用的团队；与 invite_until 同时给出）",
     )
     invite_until = strict.DateTimeField(
-        required=False, allow_null=True, help_text="邀请截止：此前仅受邀团队可认领"
+        required=False,
+        allow_null=True,
+        help_text="邀请截止：此前仅受邀团队可认领；晚于当前时间、不晚于开始时间",
     )
     contact_name = strict.CharField(max_length=50, required=False, allow_blank=True)
     contact_phone = strict.RegexField(
@@ -170,8 +177,6 @@ class RequestInputSerializer(PointInputMixin):
     )
 
     def validate_specialties(self, value):
-        if len(value) > 20:
-            raise serializers.ValidationError("专长最多 20 项。")
         return list(dict.fromkeys(value))
 
     def validate(self, attrs):
@@ -331,8 +336,8 @@ class ClaimQuerySerializer(serializers.Serializer):
 class CheckInInputSerializer(PointInputMixin):
     """``{lat, lng, coord_type?}`` where the member stands now."""
 
-    lat = CoordinateField(help_text="纬度")
-    lng = CoordinateField(help_text="经度")
+    lat = LatitudeField(required=True, allow_null=False, help_text="纬度")
+    lng = LongitudeField(required=True, allow_null=False, help_text="经度")
 
     def validate(self, attrs):
         return self.pop_point(attrs)

@@ -40,7 +40,10 @@ class StatsQuerySerializer(serializers.Serializer):
         required=False,
         input_formats=["iso-8601"],
         error_messages=DATE_ERRORS,
-        help_text="结束日期（含），默认今年 12 月 31 日；早于开始日期 → 400 invalid_date_range",
+        help_text=(
+            "结束日期（含），默认今年 12 月 31 日；早于开始日期 → 400 invalid_date_range；"
+            "区间最长 STATS_MAX_RANGE_DAYS 天（默认 3660）→ 否则 400 date_range_too_long"
+        ),
     )
     town = IdRelatedField(
         queryset=Town.objects.all(),

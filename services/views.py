@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from django.http import Http404
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.permissions import IsAuthenticated
@@ -18,7 +17,13 @@ from accounts.models import Event
 from accounts.permissions import IsMember, IsStaffOrReadOnly
 from accounts.throttles import ScopedThrottle
 from services import idempotency, selectors, workflow
-from services.filters import MAX_ID, ClaimFilter, ServiceRequestFilter, StoringFilterBackend
+from services.filters import (
+    MAX_ID,
+    CampaignFilter,
+    ClaimFilter,
+    ServiceRequestFilter,
+    StoringFilterBackend,
+)
 from services.models import Campaign, Claim, ServiceRequest
 from services.permissions import (
     CanPostRequests,
@@ -50,7 +55,8 @@ _UNPROCESSABLE = OpenApiResponse(description="无法处理（见 code）")
 
 IDEMPOTENCY_PARAMETER = OpenApiParameter(
     name=idempotency.HEADER,
-    type=OpenApiTypes.STR,
+    # The rule parse_key applies (1-100 printable ASCII characters), stated as the pattern.
+    type={"type": "string", "pattern": f"^{idempotency._KEY_RE.pattern}$"},
     location=OpenApiParameter.HEADER,
     required=False,
     description=(
@@ -93,7 +99,7 @@ class CampaignListView(generics.ListCreateAPIView):
     queryset = Campaign.objects.all()
     serializer_class = CampaignSerializer
     filter_backends = [DjangoFilterBackend]
-    filterset_fields = ["kind"]
+    filterset_class = CampaignFilter
 
     @extend_schema(summary="活动列表")
     def get(self, request, *args, **kwargs):

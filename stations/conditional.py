@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.utils.http import http_date, parse_etags, parse_http_date_safe
 from rest_framework import status
+from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
 from accounts.permissions import is_staff
@@ -131,8 +132,28 @@ class ConditionalReadMixin:
         fields = ",".join(self.get_serializer_class()().fields)  # type: ignore[attr-defined]
         return f"{type(self).__name__}:{fields}"
 
+    def _check_paging(self, request) -> None:
+        """Refuse a malformed ``page``/``page_size`` before a 304 could answer for it (a 304
+        says the client's copy of *this* page is current, which a bad request has none of)."""
+        paginator = self.paginator  # type: ignore[attr-defined]
+        if paginator is None:
+            return
+        paginator.get_page_size(request)
+        page = request.query_params.get(paginator.page_query_param)
+        if page is None or page in paginator.last_page_strings:
+            return
+        paginator.get_page_number(request, None)  # "?page=" is a 400
+        try:
+            valid = int(page) >= 1
+        except ValueError:
+            valid = False
+        if not valid:
+            message = paginator.invalid_page_message.format(page_number=page, message="无效页码。")
+            raise NotFound(message)
+
     def list(self, request, *args, **kwargs):
         queryset = self.filter_queryset(self.get_queryset())  # type: ignore[attr-defined]
+        self._check_paging(request)
         validators = list_validators(queryset=queryset, request=request, salt=self._salt())
         if is_not_modified(request, validators):
             return not_modified(validators)

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import re
+
 import django_filters
 from django import forms
 from django.core.exceptions import ValidationError
+from django_filters.fields import BaseCSVField
 from drf_spectacular.utils import extend_schema_field
+from rest_framework import exceptions, filters
 
+from accounts.fields import NO_NUL_PATTERN
 from stations.models import Station, Town, Village
 
 
@@ -44,6 +49,57 @@ class IdFilter(django_filters.NumberFilter):
         super().__init__(*args, **kwargs)
 
 
+# A plain decimal or scientific number, as stations.geo reads coordinates (no "nan", no "1_0").
+NUMBER_PATTERN = r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
+NEAR_PATTERN = rf"^{NUMBER_PATTERN},{NUMBER_PATTERN}$"
+BBOX_PATTERN = rf"^{NUMBER_PATTERN},{NUMBER_PATTERN},{NUMBER_PATTERN},{NUMBER_PATTERN}$"
+
+
+def full_match(pattern: str, value: str) -> bool:
+    """Whether all of ``value`` matches ``pattern`` (as the schema's ECMA regex reads it)."""
+    return re.fullmatch(pattern, value) is not None
+
+
+@extend_schema_field({"type": "string", "pattern": NEAR_PATTERN})
+class NearFilter(django_filters.CharFilter):
+    """``lat,lng``: two numbers, no spaces; the filterset parses and judges it (it is not
+    stripped, so what the code reads is what the schema's pattern describes)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("strip", False)
+        super().__init__(*args, **kwargs)
+
+
+class SearchFilter(filters.SearchFilter):
+    """DRF's ``?search=``, refusing U+0000 with a 400 (PostgreSQL text cannot hold it, and the
+    schema's pattern says so)."""
+
+    def get_search_terms(self, request):
+        if "\x00" in request.query_params.get(self.search_param, ""):
+            raise exceptions.ValidationError({self.search_param: ["不能包含空字符（U+0000）。"]})
+        return super().get_search_terms(request)
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            parameter["schema"]["pattern"] = NO_NUL_PATTERN
+        return parameters
+
+
+_TEXT_FILTERS: dict[int, type[django_filters.CharFilter]] = {}
+
+
+def text_filter(*, max_length: int, **kwargs) -> django_filters.CharFilter:
+    """A free-text filter (``?x=`` means no filter) whose schema states its length limit and
+    that U+0000 is refused, as Django's form field does."""
+    if max_length not in _TEXT_FILTERS:
+        schema = {"type": "string", "maxLength": max_length, "pattern": NO_NUL_PATTERN}
+        _TEXT_FILTERS[max_length] = extend_schema_field(schema)(
+            type(f"TextFilter{max_length}", (django_filters.CharFilter,), {})
+        )
+    return _TEXT_FILTERS[max_length](max_length=max_length, **kwargs)
+
+
 class BooleanFilter(django_filters.BooleanFilter):
     """django-filter's BooleanFilter, refusing values it does not understand."""
 
@@ -62,7 +118,8 @@ class StrictFilterSet(django_filters.FilterSet):
         if not self.is_bound:
             return valid
         for name, field in self.form.fields.items():
-            if isinstance(field, forms.CharField) or name not in self.data:
+            # "?ordering=" is how an empty comma-separated list is written (explode: false).
+            if isinstance(field, (forms.CharField, BaseCSVField)) or name not in self.data:
                 continue
             values = self.data.getlist(name) if hasattr(self.data, "getlist") else [self.data[name]]
             if any(value == "" for value in values):

@@ -19,11 +19,20 @@ from accounts import fields as strict
 from accounts.errors import ApplicationError
 from accounts.models import User
 from stations.errors import UnknownCoordType
-from stations.geo import COORD_TYPES, WGS84, validate_point
+from stations.geo import (
+    CHINA_MAX_LAT,
+    CHINA_MAX_LNG,
+    CHINA_MIN_LAT,
+    CHINA_MIN_LNG,
+    COORD_TYPES,
+    WGS84,
+    validate_point,
+)
 from stations.models import Station, Town, Village
 
 # 行政区划代码: 6 (county), 9 (town) or 12 (village) digits.
-_DIVISION_CODE_RE = re.compile(r"\d{6}(?:\d{3}(?:\d{3})?)?")
+DIVISION_CODE_PATTERN = r"^[0-9]{6}(?:[0-9]{3}){0,2}$"
+_DIVISION_CODE_RE = re.compile(DIVISION_CODE_PATTERN)
 
 
 @extend_schema_field(OpenApiTypes.DOUBLE)
@@ -42,16 +51,34 @@ class CoordinateField(serializers.Field):
         return value
 
 
+# The ranges validate_point enforces; the schema states them so generated input respects them.
+@extend_schema_field({"type": "number", "format": "double", "minimum": -90, "maximum": 90})
+class LatitudeField(CoordinateField):
+    """A latitude in degrees, -90 to 90."""
+
+
+@extend_schema_field({"type": "number", "format": "double", "minimum": -180, "maximum": 180})
+class LongitudeField(CoordinateField):
+    """A longitude in degrees, -180 to 180."""
+
+
 @extend_schema_field(
     {
         "type": "string",
         "enum": ["wgs84", "gcj02"],
         "default": "wgs84",
-        "description": "输入坐标的坐标系；gcj02（微信/高德/腾讯地图）会被转换为 WGS-84 存储。",
+        "description": (
+            "输入坐标的坐标系；gcj02（微信/高德/腾讯地图）会被转换为 WGS-84 存储。"
+            f"gcj02 坐标须在中国范围内（纬度 {CHINA_MIN_LAT}～{CHINA_MAX_LAT}，"
+            f"经度 {CHINA_MIN_LNG}～{CHINA_MAX_LNG}），否则 400 outside_china。"
+        ),
     }
 )
 class CoordTypeField(strict.CharField):
     """``wgs84`` (default) or ``gcj02``; anything else is refused by ``validate_point``."""
+
+    # ``?coord_type=`` is no coordinate system, not "the default".
+    blank_text_is_missing = False
 
     def __init__(self, **kwargs):
         kwargs.setdefault("required", False)
@@ -116,10 +143,17 @@ class TownInputSerializer(serializers.Serializer):
     """Create (all of name, lat, lng) or partly update a town."""
 
     name = strict.CharField(max_length=50)
-    code = strict.CharField(max_length=12, allow_blank=True, required=False)
+    code = strict.RegexField(
+        DIVISION_CODE_PATTERN,
+        max_length=12,
+        allow_blank=True,
+        required=False,
+        help_text="行政区划代码：6、9 或 12 位数字（可留空）",
+        error_messages={"invalid": "行政区划代码应为 6、9 或 12 位数字。"},
+    )
     kind = strict.ChoiceField(choices=Town.Kind.choices, required=False)
-    lat = CoordinateField(required=True, allow_null=False)
-    lng = CoordinateField(required=True, allow_null=False)
+    lat = LatitudeField(required=True, allow_null=False)
+    lng = LongitudeField(required=True, allow_null=False)
     coord_type = CoordTypeField()
     active = strict.BooleanField(required=False)
 
@@ -161,8 +195,8 @@ class VillageInputSerializer(serializers.Serializer):
     town = strict.PrimaryKeyRelatedField(queryset=Town.objects.filter(active=True))
     name = strict.CharField(max_length=50)
     kind = strict.ChoiceField(choices=Village.Kind.choices, required=False)
-    lat = CoordinateField(required=True, allow_null=False)
-    lng = CoordinateField(required=True, allow_null=False)
+    lat = LatitudeField(required=True, allow_null=False)
+    lng = LongitudeField(required=True, allow_null=False)
     coord_type = CoordTypeField()
     remote = strict.BooleanField(required=False)
     station = strict.PrimaryKeyRelatedField(
@@ -206,8 +240,8 @@ class StationInputSerializer(serializers.Serializer):
     kind = strict.ChoiceField(choices=Station.Kind.choices)
     town = strict.PrimaryKeyRelatedField(queryset=Town.objects.filter(active=True))
     address = strict.CharField(max_length=200, allow_blank=True, required=False)
-    lat = CoordinateField(required=True, allow_null=False)
-    lng = CoordinateField(required=True, allow_null=False)
+    lat = LatitudeField(required=True, allow_null=False)
+    lng = LongitudeField(required=True, allow_null=False)
     coord_type = CoordTypeField()
     managers = strict.PrimaryKeyRelatedField(
         queryset=User.objects.filter(is_active=True), many=True, required=False

@@ -16,13 +16,12 @@ from drf_spectacular.utils import (
     extend_schema_view,
 )
 from rest_framework import mixins, status, viewsets
-from rest_framework.filters import SearchFilter
 from rest_framework.response import Response
 
 from accounts.permissions import IsStaffOrReadOnly
 from stations import selectors, writes
 from stations.conditional import ConditionalReadMixin
-from stations.filters import StationFilter, TownFilter, VillageFilter
+from stations.filters import SearchFilter, StationFilter, TownFilter, VillageFilter
 from stations.permissions import CanEditStation
 from stations.serializers import (
     StationInputSerializer,

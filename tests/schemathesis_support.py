@@ -8,15 +8,25 @@ that may use it, so examples reach the code behind the permission checks, not on
 
 from __future__ import annotations
 
+import hashlib
+import io
+import math
 import re
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, datetime, timedelta
+from typing import Any
 
+import openpyxl
+from django.conf import settings
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from accounts.models import Notification
+from members.writes import member_issue_activation
 from services.models import Claim, ServiceRecord, ServiceRequest
 from stations.api_keys import api_key_issue
+from stations.geo import CHINA_MAX_LAT, CHINA_MAX_LNG, CHINA_MIN_LAT, CHINA_MIN_LNG, GCJ02
 from tests.conftest import World, bearer
 from tests.factories import (
     CampaignFactory,
@@ -52,6 +62,16 @@ class Stage:
     tokens: dict[str, str] = field(default_factory=dict)
     ids: dict[str, list[int]] = field(default_factory=dict)
     api_key: str = ""
+    now: datetime = field(default_factory=timezone.now)
+    # Start of each request the stage made, and the checked-in claims of each.
+    starts: dict[int, datetime] = field(default_factory=dict)
+    checked_in: dict[int, list[int]] = field(default_factory=dict)
+    # The station serving each village; the Open311 service codes; an .xlsx roster.
+    village_stations: dict[int, int] = field(default_factory=dict)
+    service_codes: list[str] = field(default_factory=list)
+    roster: bytes = b""
+    # charlie's phone and a fresh one-time activation code.
+    activation: tuple[str, str] = ("", "")
 
     def persona(self, path: str) -> str | None:
         """Which persona calls ``path`` (``None``: anonymous)."""
@@ -67,6 +87,16 @@ class Stage:
         if path.startswith("/api/v1/me/notifications/"):
             resource = "notifications"
         return self.ids.get(resource.removesuffix(".json"), [])
+
+
+def _roster_file() -> bytes:
+    """A one-member .xlsx roster, as staff would upload it."""
+    book = openpyxl.Workbook()
+    book.active.append(["姓名", "手机号", "界别"])
+    book.active.append(["周舟", "13900000001", "经济界"])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
 
 
 def build_stage(world: World) -> Stage:
@@ -107,7 +137,17 @@ def build_stage(world: World) -> Stage:
     notice = Notification.objects.create(user=world.alice.user, kind="test", title="测试通知")
     key = api_key_issue(station=world.station, name="12345 热线", created_by=world.sam)
 
-    stage = Stage(world=world, api_key=key.key)
+    stage = Stage(world=world, api_key=key.key, now=now)
+    stage.starts = {r.pk: r.starts_at for r in (open_request, running, other_request)}
+    stage.checked_in = {running.pk: [checked_in.pk]}
+    stage.village_stations = {
+        world.village.pk: world.station.pk,
+        world.other_village.pk: world.other_station.pk,
+    }
+    stage.service_codes = [world.law.code, world.medical.code, "general"]
+    stage.roster = _roster_file()
+    issued = member_issue_activation(actor=world.sam, member=world.charlie)
+    stage.activation = (world.charlie.phone, issued.code)
     stage.tokens = {"member": bearer(world.alice.user), "staff": bearer(world.sam)}
     stage.ids = {
         "campaigns": [campaign.pk],
@@ -120,6 +160,358 @@ def build_stage(world: World) -> Stage:
         "stations": [world.station.pk, world.other_station.pk],
         "teams": [world.team.pk, world.other_team.pk],
         "towns": [world.town.pk, world.other_town.pk],
+        "users": [world.alice.user.pk, world.bob.user.pk, world.mary.pk, world.lily.pk],
+        "member_users": [world.alice.user.pk, world.bob.user.pk, world.charlie.user.pk],
         "villages": [world.village.pk, world.other_village.pk],
     }
     return stage
+
+
+# ---------------------------------------------------------------- valid positive cases
+#
+# openapi.yaml states every rule a schema can state (types, ranges, patterns, lengths, enums).
+# What it cannot state, it says in words: ids that must name an existing row, rules between
+# fields (ends_on ≥ starts_on, lat with lng, a gcj02 point inside China), and rules against the
+# clock or stored data (a start in the future, a check-in at the request's place). A
+# schemathesis "positive" case is only schema-valid, so it breaks those rules by chance and
+# gets the documented 400. ``make_valid`` moves the generated values of positive cases onto
+# valid ones — as ``_point_at_stage`` already does for path ids — deterministically, derived
+# from the generated values so the examples still vary. Negative cases are left alone, and
+# each rule's violation has its own unit tests (README, Schemathesis).
+
+Json = dict[str, Any]
+
+# Body and query fields naming a row, and the stage ids they are mapped onto.
+_REFERENCES = {
+    "campaign": "campaigns",
+    "station": "stations",
+    "village": "villages",
+    "town": "towns",
+    "home_town": "towns",
+    "team": "teams",
+    "invited_team": "teams",
+    "specialties": "specialties",
+    "leader": "member_users",
+    "managers": "users",
+    "liaisons": "users",
+}
+# (lat, lng) pairs: both or neither.
+_POINTS = [("lat", "lng"), ("home_lat", "home_lng")]
+
+
+def _spread(value: Any, span: int) -> int:
+    """A stable number in [0, span) derived from ``value``."""
+    return int(hashlib.sha256(repr(value).encode()).hexdigest()[:12], 16) % span
+
+
+def _pick(value: int, ids: list[int]) -> int:
+    return ids[value % len(ids)]
+
+
+def _reference(value: Any, ids: list[int]) -> Any:
+    """An id (an integer in a body, digits in a query) moved onto one of ``ids``."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return _pick(value, ids)
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return str(_pick(int(value), ids))
+    return value
+
+
+def _references(data: Json, stage: Stage) -> None:
+    """Ids in ``data`` moved onto the stage's rows of the kind each field names."""
+    for name, resource in _REFERENCES.items():
+        if name in data:
+            value, ids = data[name], stage.ids[resource]
+            if isinstance(value, list):
+                data[name] = [_reference(item, ids) for item in value]
+            else:
+                data[name] = _reference(value, ids)
+
+
+def _within(value: Any, low: float, high: float) -> float:
+    """``value`` if it is a number in [low, high], else one derived from it that is."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and low <= value <= high:
+        return value
+    return low + _spread(value, 10_000) / 10_000 * (high - low)
+
+
+def _ranges(gcj02: bool) -> tuple[tuple[float, float], tuple[float, float]]:
+    """(lat range, lng range) of valid points: China's box for gcj02, the globe otherwise."""
+    if gcj02:
+        return (CHINA_MIN_LAT, CHINA_MAX_LAT), (CHINA_MIN_LNG, CHINA_MAX_LNG)
+    return (-90.0, 90.0), (-180.0, 180.0)
+
+
+def _points(data: Json) -> None:
+    """Both coordinates of a pair or neither; a gcj02 point inside China's box."""
+    gcj02 = data.get("coord_type") == GCJ02
+    for lat, lng in _POINTS:
+        if lat not in data and lng not in data:
+            continue
+        if data.get(lat) is None and data.get(lng) is None:
+            if lat in data and lng in data:
+                continue
+            data.pop(lat, None)
+            data.pop(lng, None)
+            continue
+        lat_range, lng_range = _ranges(gcj02)
+        data[lat] = _within(data.get(lat), *lat_range)
+        data[lng] = _within(data.get(lng), *lng_range)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat()
+
+
+def _future(value: Any, stage: Stage, *, after: datetime | None = None, days: int) -> datetime:
+    """A moment after ``after`` (default now) and less than ``days`` later."""
+    start = after or stage.now
+    return start + timedelta(minutes=5 + _spread(value, days * 24 * 60 - 10))
+
+
+def _dates(data: Json, first: str, last: str) -> None:
+    """``first`` ≤ ``last`` when both are given (swapped otherwise)."""
+    both = isinstance(data.get(first), str) and isinstance(data.get(last), str)
+    if both and data[first] > data[last]:
+        data[first], data[last] = data[last], data[first]
+
+
+def _campaign(case, stage: Stage) -> None:
+    body = case.body
+    if not isinstance(body, dict):
+        return
+    _dates(body, "starts_on", "ends_on")
+    # A PATCH of one end is checked against the stored other end (a year either side of today).
+    today = timezone.localdate()
+    if case.method == "PATCH" and ("starts_on" in body) != ("ends_on" in body):
+        if isinstance(body.get("starts_on"), str):
+            body["starts_on"] = min(body["starts_on"], str(today))
+        if isinstance(body.get("ends_on"), str):
+            body["ends_on"] = max(body["ends_on"], str(today))
+
+
+def _request(case, stage: Stage) -> None:
+    """Times in the future and in order, invitation pair, station matching its village."""
+    body = case.body
+    if not isinstance(body, dict):
+        return
+    _references(body, stage)
+    _points(body)
+    starts = _future(body.get("starts_at"), stage, days=300)
+    if "starts_at" in body or case.method == "POST":
+        body["starts_at"] = _iso(starts)
+    elif "ends_at" in body or "invite_until" in body:
+        starts = stage.starts.get(int(case.path_parameters.get("id", 0)), starts)
+    if "ends_at" in body:
+        body["ends_at"] = _iso(_future(body["ends_at"], stage, after=starts, days=92))
+    team, until = body.get("invited_team"), body.get("invite_until")
+    if (team is None) != (until is None):
+        body["invited_team"] = team if team is not None else stage.ids["teams"][0]
+    if body.get("invited_team") is not None:
+        moment = _future(until, stage, days=1)
+        body["invite_until"] = _iso(min(moment, starts - timedelta(minutes=1)))
+    if case.method == "POST":
+        village = body.get("village")
+        if village is not None:
+            body["station"] = stage.village_stations[village]
+        elif body.get("station") is None:
+            body["station"] = stage.ids["stations"][0]
+
+
+def _invite(case, stage: Stage) -> None:
+    body = case.body
+    if isinstance(body, dict):
+        _references(body, stage)
+        starts = stage.starts.get(int(case.path_parameters.get("id", 0)), stage.now)
+        moment = _future(body.get("until"), stage, days=1)
+        body["until"] = _iso(min(moment, starts - timedelta(minutes=1)))
+
+
+def _record(case, stage: Stage) -> None:
+    body = case.body
+    if isinstance(body, dict) and isinstance(body.get("participants"), list):
+        request_id = int(case.path_parameters.get("id", 0))
+        body["participants"] = stage.checked_in.get(request_id, body["participants"])
+
+
+def _verify(case, stage: Stage) -> None:
+    body = case.body
+    # A rejection says what to fix.
+    rejected = isinstance(body, dict) and body.get("approved") is False
+    if rejected and not str(body.get("note", "")).strip():
+        body["note"] = "请补充服务照片"
+
+
+def _wechat(case, stage: Stage) -> None:
+    body = case.body
+    # username and password go together.
+    if isinstance(body, dict) and ("username" in body) != ("password" in body):
+        body.pop("username", None)
+        body.pop("password", None)
+
+
+def _period(query: Json, first: str, last: str, *, days: int) -> None:
+    """An ordered period of at most ``days`` days, both ends given."""
+    start = date.fromordinal(date(2000, 1, 1).toordinal() + _spread(query.get(first), 365 * 40))
+    query[first] = str(start)
+    query[last] = str(start + timedelta(days=_spread(query.get(last), days)))
+
+
+def _stats(case, stage: Stage) -> None:
+    query = case.query
+    if isinstance(query, dict):
+        _references(query, stage)
+        if "from" in query or "to" in query:
+            _period(query, "from", "to", days=settings.STATS_MAX_RANGE_DAYS)
+
+
+def _leaderboard(case, stage: Stage) -> None:
+    query = case.query
+    # Any length, but from ≤ to (to defaults to today).
+    if isinstance(query, dict) and ("from" in query or "to" in query):
+        _period(query, "from", "to", days=366 * 20)
+
+
+def _requests_list(case, stage: Stage) -> None:
+    query = case.query
+    if not isinstance(query, dict):
+        return
+    near = query.get("near")
+    if isinstance(near, str):
+        lat, lng = (_number(part) for part in near.split(","))
+        query["near"] = f"{_within(lat, -90, 90)},{_within(lng, -180, 180)}"
+    elif "radius_km" in query:
+        del query["radius_km"]  # a radius goes with near
+
+
+def _recommended(case, stage: Stage) -> None:
+    if isinstance(case.query, dict):
+        _points(case.query)
+
+
+def _map(case, stage: Stage) -> None:
+    """A box in order, no larger than allowed (in China when drawn in gcj02)."""
+    query = case.query
+    if not isinstance(query, dict):
+        return
+    bbox = query.get("bbox")
+    (min_lat, max_lat), (min_lng, max_lng) = _ranges(query.get("coord_type") == GCJ02)
+    side = math.sqrt(settings.MATCHING_MAP_MAX_BBOX_DEG2) * _spread(bbox, 100) / 100
+    lng = _within(bbox, min_lng, max_lng - 1)
+    lat = _within(f"{bbox}:lat", min_lat, max_lat - 1)
+    query["bbox"] = f"{lng},{lat},{lng + side},{lat + side}"
+
+
+def _open311_list(case, stage: Stage) -> None:
+    query = case.query
+    if isinstance(query, dict) and "start_date" in query and "end_date" in query:
+        start = _future(query["start_date"], stage, after=stage.now - timedelta(days=400), days=300)
+        query["start_date"] = _iso(start)
+        query["end_date"] = _iso(
+            _future(query["end_date"], stage, after=start, days=settings.OPEN311_MAX_DAYS)
+        )
+
+
+def _open311_post(case, stage: Stage) -> None:
+    """A place (lat/long or an address), a service the catalogue has, a campaign that exists."""
+    body = case.body
+    if not isinstance(body, dict):
+        return
+    codes = sorted(stage.service_codes)
+    if isinstance(body.get("service_code"), str):
+        body["service_code"] = codes[_spread(body["service_code"], len(codes))]
+    if "lat" in body or "long" in body:
+        (min_lat, max_lat), (min_lng, max_lng) = _ranges(gcj02=False)
+        body["lat"] = str(_within(_number(body.get("lat")), min_lat, max_lat))
+        body["long"] = str(_within(_number(body.get("long")), min_lng, max_lng))
+    elif not str(body.get("address_string", "")).strip():
+        body["address_string"] = "定海区昌国街道"
+    if "attribute[campaign]" in body:
+        body["attribute[campaign]"] = str(stage.ids["campaigns"][0])
+    if "attribute[starts_at]" in body or "attribute[ends_at]" in body:
+        starts = _future(body.get("attribute[starts_at]"), stage, days=300)
+        body["attribute[starts_at]"] = _iso(starts)
+        body["attribute[ends_at]"] = _iso(
+            _future(body.get("attribute[ends_at]"), stage, after=starts, days=92)
+        )
+
+
+def _number(text: Any) -> float | None:
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return None
+
+
+def _activate(case, stage: Stage) -> None:
+    """A phone with an issued code, and a password the password validators accept."""
+    body = case.body
+    if not isinstance(body, dict):
+        return
+    if "phone" in body or "code" in body:
+        body["phone"], body["code"] = stage.activation
+    password = body.get("password")
+    if isinstance(password, str):
+        try:
+            validate_password(password)
+        except ValidationError:
+            body["password"] = f"Haishang-{_spread(password, 10**8)}"
+
+
+def _roster(case, stage: Stage) -> None:
+    """The upload is an .xlsx roster (any bytes are schema-valid for format: binary)."""
+    if isinstance(case.body, dict) and "file" in case.body:
+        case.body["file"] = stage.roster
+
+
+def _check_in(case, stage: Stage) -> None:
+    if isinstance(case.body, dict):
+        _points(case.body)
+
+
+def _places(case, stage: Stage) -> None:
+    if isinstance(case.body, dict):
+        _references(case.body, stage)
+        _points(case.body)
+
+
+_FIXES = {
+    ("POST", "/api/v1/auth/wechat/"): _wechat,
+    ("POST", "/api/v1/campaigns/"): _campaign,
+    ("PATCH", "/api/v1/campaigns/{id}/"): _campaign,
+    ("POST", "/api/v1/claims/{id}/check-in/"): _check_in,
+    ("POST", "/api/v1/members/"): _places,
+    ("PATCH", "/api/v1/members/{id}/"): _places,
+    ("POST", "/api/v1/members/activate/"): _activate,
+    ("POST", "/api/v1/members/import/"): _roster,
+    ("GET", "/api/v1/points/leaderboard/"): _leaderboard,
+    ("POST", "/api/v1/records/{id}/verify/"): _verify,
+    ("GET", "/api/v1/requests/"): _requests_list,
+    ("POST", "/api/v1/requests/"): _request,
+    ("PATCH", "/api/v1/requests/{id}/"): _request,
+    ("POST", "/api/v1/requests/{id}/invite/"): _invite,
+    ("POST", "/api/v1/requests/{id}/record/"): _record,
+    ("GET", "/api/v1/requests/map/"): _map,
+    ("GET", "/api/v1/requests/recommended/"): _recommended,
+    ("POST", "/api/v1/stations/"): _places,
+    ("PATCH", "/api/v1/stations/{id}/"): _places,
+    ("GET", "/api/v1/stats/breakdown/"): _stats,
+    ("GET", "/api/v1/stats/export/"): _stats,
+    ("GET", "/api/v1/stats/summary/"): _stats,
+    ("GET", "/api/v1/stats/unclaimed/"): _stats,
+    ("POST", "/api/v1/teams/"): _places,
+    ("PATCH", "/api/v1/teams/{id}/"): _places,
+    ("POST", "/api/v1/towns/"): _places,
+    ("PATCH", "/api/v1/towns/{id}/"): _places,
+    ("POST", "/api/v1/villages/"): _places,
+    ("PATCH", "/api/v1/villages/{id}/"): _places,
+    ("GET", "/open311/v2/requests.json"): _open311_list,
+    ("POST", "/open311/v2/requests.json"): _open311_post,
+}
+
+
+def make_valid(case, stage: Stage) -> None:
+    """Move a positive case's values onto ones that also keep the rules stated in words."""
+    fix = _FIXES.get((case.method.upper(), case.path))
+    if fix is not None:
+        fix(case, stage)

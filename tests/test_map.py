@@ -132,7 +132,7 @@ def test_gcj02_boxes_and_coordinates(world, client_for, campaign):
     ]
     # A GCJ-02 box drawn tightly around the GCJ-02 position still finds it.
     tight = f"{lng - 0.001},{lat - 0.001},{lng + 0.001},{lat + 0.001}"
-    response = client_for(world.alice.user).get(URL, {"bbox": tight, "coord_type": "GCJ02"})
+    response = client_for(world.alice.user).get(URL, {"bbox": tight, "coord_type": "gcj02"})
     assert [f["properties"]["title"] for f in response.json()["features"]] == ["驿站"]
     # The same box read as WGS-84 misses it: the offset is several hundred metres.
     response = client_for(world.alice.user).get(URL, {"bbox": tight})

@@ -260,11 +260,12 @@ def test_it_covers_the_last_90_days_by_default_and_caps_the_count(anon, world, s
 
 def test_it_takes_w3c_dates_with_or_without_offsets(anon, world):
     made = ServiceRequestFactory(station=world.station)
-    day = timezone.localdate()
+    # Yesterday: midnight in every form (even UTC, 08:00 here) is before now at any hour.
+    day = timezone.localdate() - timedelta(days=1)
     for start in (f"{day}", f"{day}T00:00:00", f"{day}T00:00:00+08:00", f"{day}T00:00:00Z"):
         rows = anon.get(url(REQUESTS, start_date=start)).json()
         assert [r["service_request_id"] for r in rows] == [str(made.pk)], start
-    tomorrow = day + timedelta(days=1)
+    tomorrow = timezone.localdate() + timedelta(days=1)
     assert anon.get(url(REQUESTS, start_date=f"{tomorrow}T00:00:00+08:00")).json() == []
 
 

@@ -49,6 +49,14 @@ def test_it_sends_appid_secret_and_code_to_wechat(anon, wechat, member_user):
     }
 
 
+@pytest.mark.parametrize("extra", [{"username": "alice"}, {"password": PASSWORD}])
+def test_username_and_password_come_together(anon, wechat, member_user, extra):
+    response = anon.post(URL, {"code": fake_wechat.ok("openid-alice"), **extra})
+    assert_error(response, 400, errors.VALIDATION_ERROR)
+    member_user.refresh_from_db()
+    assert member_user.wechat_openid is None
+
+
 def test_wrong_password_binds_nothing(anon, wechat, member_user):
     response = anon.post(
         URL, {"code": fake_wechat.ok("openid-alice"), "username": "alice", "password": "nope"}
@@ -97,8 +105,8 @@ def test_oversized_code_is_refused_before_calling_wechat(anon, wechat, db):
 @pytest.mark.parametrize(
     ("code", "status", "error_code"),
     [
-        (fake_wechat.CODE_INVALID, 400, errors.WECHAT_CODE_INVALID),
-        (fake_wechat.CODE_USED, 400, errors.WECHAT_CODE_INVALID),
+        (fake_wechat.CODE_INVALID, 401, errors.WECHAT_CODE_INVALID),
+        (fake_wechat.CODE_USED, 401, errors.WECHAT_CODE_INVALID),
         (fake_wechat.CODE_RATE_LIMITED, 429, errors.WECHAT_RATE_LIMITED),
         (fake_wechat.CODE_BLOCKED, 403, errors.WECHAT_USER_BLOCKED),
         (fake_wechat.CODE_BUSY, 503, errors.WECHAT_UNAVAILABLE),
@@ -145,4 +153,4 @@ def test_wechat_login_is_throttled(anon, wechat, settings, db):
         "DEFAULT_THROTTLE_RATES": {"login": "100/min", "wechat_login": "2/min"},
     }
     statuses = [anon.post(URL, {"code": fake_wechat.CODE_INVALID}).status_code for _ in range(3)]
-    assert statuses == [400, 400, 429]
+    assert statuses == [401, 401, 429]

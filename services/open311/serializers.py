@@ -17,24 +17,38 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts import fields as strict
-from services.models import MAX_SLOTS, MIN_SLOTS, ServiceRequest
+from services.models import MAX_SLOTS, MIN_SLOTS, Campaign, ServiceRequest
 from services.open311 import selectors
-from services.serializers import MAX_ID
 from stations.errors import InvalidCoordinates
+from stations.filters import NUMBER_PATTERN
 from stations.geo import WGS84, validate_point
 
 # The contact phone rule of the JSON API (services.serializers.RequestInputSerializer).
 PHONE_REGEX = r"^[0-9+\- ]{3,20}$"
 MAX_DESCRIPTION = 2000  # the JSON API's limit; GeoReport allows up to 4,000
-_ID_RE = re.compile(r"[1-9][0-9]{0,18}")
+# Comma lists as the schema states them (no spaces, no empty items). Ids have at most 18
+# digits, so every id the pattern admits is below 2^63.
+ID_LIST_PATTERN = r"^[1-9][0-9]{0,17}(?:,[1-9][0-9]{0,17})*$"
+STATUS_LIST_PATTERN = r"^(?:open|closed)(?:,(?:open|closed))*$"
+# A campaign id, or a kind by value or label (open311.writes.choose_campaign).
+_KIND_NAMES = "|".join(
+    re.escape(str(name)) for kind in Campaign.Kind for name in (kind.value, kind.label)
+)
+CAMPAIGN_PATTERN = rf"^(?:[0-9]{{1,18}}|{_KIND_NAMES})$"
 ATTRIBUTES = ("campaign", "starts_at", "ends_at", "slots", "title")
 
 
 @extend_schema_field(OpenApiTypes.DATETIME)
-class W3CDateTimeField(serializers.Field):
-    """A W3C datetime in and out (seconds, with the offset)."""
+class W3CDateTimeField(strict.StrictFieldMixin, serializers.Field):
+    """A W3C datetime in and out (seconds, with the offset); ``?start_date=`` is an error."""
 
-    default_error_messages = {"invalid": "时间格式应为 W3C 格式，如 2026-05-01T09:00:00+08:00。"}
+    default_error_messages = {
+        "invalid": "时间格式应为 W3C 格式，如 2026-05-01T09:00:00+08:00。",
+        "strict_type": "时间格式应为 W3C 格式，如 2026-05-01T09:00:00+08:00。",
+    }
+
+    def accepts(self, data) -> bool:
+        return isinstance(data, str)
 
     def to_internal_value(self, data) -> datetime:
         text = data.strip() if isinstance(data, str) else ""
@@ -62,28 +76,42 @@ def _split(text: str) -> list[str]:
 class Open311QuerySerializer(serializers.Serializer):
     """GET requests.json arguments (all optional; comma lists where the spec allows several)."""
 
+    # Free text: "?service_code=" is no filter, as for every text parameter.
     jurisdiction_id = strict.CharField(
-        required=False, max_length=100, help_text="可省略；本服务只有一个辖区（定海区），忽略其值"
-    )
-    service_request_id = strict.CharField(
         required=False,
+        allow_blank=True,
+        max_length=100,
+        help_text="可省略；本服务只有一个辖区（定海区），忽略其值",
+    )
+    service_request_id = strict.RegexField(
+        ID_LIST_PATTERN,
+        required=False,
+        trim_whitespace=False,
+        blank_text_is_missing=False,
         max_length=20000,
-        help_text="逗号分隔的需求 ID；给出时忽略其他参数",
+        help_text="逗号分隔的需求 ID（最多 OPEN311_MAX_REQUESTS 个）；给出时忽略其他参数",
+        error_messages={"invalid": "service_request_id 须为逗号分隔的数字 ID。"},
     )
     service_code = strict.CharField(
-        required=False, max_length=2000, help_text="逗号分隔的 service_code"
+        required=False, allow_blank=True, max_length=2000, help_text="逗号分隔的 service_code"
     )
     start_date = W3CDateTimeField(required=False, help_text="requested_datetime 不早于此时间")
     end_date = W3CDateTimeField(required=False, help_text="requested_datetime 不晚于此时间")
-    status = strict.CharField(
-        required=False, max_length=20, help_text="open、closed 或 open,closed"
+    status = strict.RegexField(
+        STATUS_LIST_PATTERN,
+        required=False,
+        trim_whitespace=False,
+        blank_text_is_missing=False,
+        max_length=20,
+        help_text="open、closed 或 open,closed",
+        error_messages={"invalid": "status 只能是 open、closed 或 open,closed。"},
     )
 
     def validate_service_request_id(self, value: str) -> list[int]:
-        ids = _split(value)
-        if not ids or not all(_ID_RE.fullmatch(part) and int(part) <= MAX_ID for part in ids):
+        # fullmatch: the validator's "$" would also take a trailing newline.
+        if not re.fullmatch(ID_LIST_PATTERN, value):
             raise serializers.ValidationError("service_request_id 须为逗号分隔的数字 ID。")
-        unique = list(dict.fromkeys(int(part) for part in ids))
+        unique = list(dict.fromkeys(int(part) for part in value.split(",")))
         if len(unique) > settings.OPEN311_MAX_REQUESTS:
             raise serializers.ValidationError(
                 f"service_request_id 一次最多 {settings.OPEN311_MAX_REQUESTS} 个。"
@@ -94,10 +122,9 @@ class Open311QuerySerializer(serializers.Serializer):
         return list(dict.fromkeys(_split(value)))
 
     def validate_status(self, value: str) -> list[str]:
-        statuses = _split(value)
-        if not statuses or any(s not in selectors.STATUS_CHOICES for s in statuses):
+        if not re.fullmatch(STATUS_LIST_PATTERN, value):
             raise serializers.ValidationError("status 只能是 open、closed 或 open,closed。")
-        return statuses
+        return list(dict.fromkeys(value.split(",")))
 
     def to_query(self) -> selectors.RequestQuery:
         """The validated arguments as a RequestQuery."""
@@ -123,13 +150,25 @@ class Open311PostInputSerializer(serializers.Serializer):
         required=False, allow_blank=True, max_length=100, help_text="忽略"
     )
     service_code = strict.CharField(max_length=50, help_text="services.json 中的 service_code")
-    lat = strict.CharField(required=False, max_length=40, help_text="WGS-84 纬度")
-    long = strict.CharField(required=False, max_length=40, help_text="WGS-84 经度")
+    lat = strict.RegexField(
+        rf"^{NUMBER_PATTERN}$",
+        required=False,
+        max_length=40,
+        trim_whitespace=False,
+        help_text="WGS-84 纬度（-90～90，与 long 同时提供）",
+    )
+    long = strict.RegexField(
+        rf"^{NUMBER_PATTERN}$",
+        required=False,
+        max_length=40,
+        trim_whitespace=False,
+        help_text="WGS-84 经度（-180～180，与 lat 同时提供）",
+    )
     address_string = strict.CharField(
         required=False,
         allow_blank=True,
         max_length=200,
-        help_text="地址；无 lat/long 时坐标取驿站的",
+        help_text="地址；无 lat/long 时必填，坐标取驿站的",
     )
     address_id = strict.CharField(
         required=False, allow_blank=True, max_length=100, help_text="不支持（忽略）"
@@ -163,16 +202,23 @@ class Open311PostInputSerializer(serializers.Serializer):
 
     def get_fields(self):
         fields = super().get_fields()
-        fields["attribute[campaign]"] = strict.CharField(
+        fields["attribute[campaign]"] = strict.RegexField(
+            CAMPAIGN_PATTERN,
             required=False,
             max_length=30,
-            help_text="扩展：活动 ID，或 warm_enterprise / warm_village / warm_heart",
+            trim_whitespace=False,
+            help_text=(
+                "扩展：已有活动的 ID，或类型 warm_enterprise / warm_village / warm_heart"
+                "（或其中文名，取该类型进行中的活动）"
+            ),
         )
         fields["attribute[starts_at]"] = W3CDateTimeField(
-            required=False, help_text="扩展：开始时间（默认明天 9:00）"
+            required=False,
+            help_text="扩展：开始时间（默认明天 9:00）；晚于当前时间，一年以内，在活动期间内",
         )
         fields["attribute[ends_at]"] = W3CDateTimeField(
-            required=False, help_text="扩展：结束时间（默认开始后 8 小时）"
+            required=False,
+            help_text="扩展：结束时间（默认开始后 8 小时）；晚于开始时间，最长 92 天",
         )
         fields["attribute[slots]"] = strict.IntegerField(
             required=False,

@@ -14,13 +14,13 @@ from services.open311 import selectors, writes
 from services.open311.auth import HasStationApiKey, Open311Throttle, StationApiKeyAuthentication
 from services.open311.errors import UnknownRequest
 from services.open311.serializers import (
-    MAX_ID,
     Open311PostedSerializer,
     Open311PostInputSerializer,
     Open311QuerySerializer,
     Open311RequestSerializer,
     Open311ServiceSerializer,
 )
+from services.serializers import MAX_ID
 
 TAG = "open311"
 
