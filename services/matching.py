@@ -371,8 +371,20 @@ class MatchResult:
     read_in_full: int = 0
 
 
+def match_target(request_id: int, *, now: datetime | None = None) -> queries.RequestSide | None:
+    """The request as the matcher reads it — its place, times, specialties, and the teams that
+    served its station lately — or None if there is no such request: one statement."""
+    now = now or timezone.now()
+    history = now - timedelta(days=settings.MATCHING_HISTORY_DAYS)
+    return queries.request_side(request_id, history=history)
+
+
 def match_teams(
-    *, service_request: ServiceRequest, limit: int, now: datetime | None = None
+    *,
+    limit: int,
+    service_request: ServiceRequest | None = None,
+    target: queries.RequestSide | None = None,
+    now: datetime | None = None,
 ) -> MatchResult:
     """Active teams with active members within ``MATCHING_MAX_DISTANCE_KM`` of the request,
     best first. A team stands at its home, or its home town's centre when it has none.
@@ -390,12 +402,14 @@ def match_teams(
     model = ScoringModel.from_settings()
     shares = model.shares
     cutoff = settings.MATCHING_MAX_DISTANCE_KM
-    point = Point(lat=service_request.lat, lng=service_request.lng)
-    side = queries.request_side(
-        service_request.pk,
-        station_id=service_request.station_id,
-        history=now - timedelta(days=model.history_days),
-    )
+    if target is None:
+        if service_request is None:
+            raise TypeError("match_teams needs service_request or target")
+        target = match_target(service_request.pk, now=now)
+        if target is None:
+            raise ServiceRequest.DoesNotExist(service_request.pk)
+    side = target
+    point = Point(lat=side.lat, lng=side.lng)
     required = tuple(pk for pk, _code, _name in side.specialties)
     refs = {pk: SpecialtyRef(pk, code, name) for pk, code, name in side.specialties}
     teams = queries.teams_near(
@@ -434,7 +448,7 @@ def match_teams(
         batch, rest = rest[:batch_size], rest[batch_size:]
         if not batch:
             break
-        ranked += _score_teams(model, batch, required, service_request, now)
+        ranked += _score_teams(model, batch, required, side, now)
         read_in_full += len(batch)
     ranked.sort(key=lambda item: (-item[0], item[1], item[2].id))
 
@@ -465,7 +479,7 @@ def _score_teams(
     model: ScoringModel,
     batch: list[tuple],
     required: tuple[int, ...],
-    service_request: ServiceRequest,
+    side: queries.RequestSide,
     now: datetime,
 ) -> list[tuple]:
     """Exact scores of a batch of (bound, km, team, served) candidates: one read of their
@@ -473,9 +487,9 @@ def _score_teams(
     facts = queries.team_facts(
         [team.id for _bound, _km, team, _served in batch],
         required,
-        request_id=service_request.pk,
-        busy_from=service_request.starts_at - model.padding,
-        busy_to=service_request.ends_at + model.padding,
+        request_id=side.id,
+        busy_from=side.starts_at - model.padding,
+        busy_to=side.ends_at + model.padding,
         recent=now - timedelta(days=model.reliability_days),
     )
     shares = model.shares

@@ -394,39 +394,56 @@ def request_details(ids: Sequence[int]) -> dict[int, dict[str, Any]]:
 class RequestSide(NamedTuple):
     """What the matcher needs of the request itself, before looking at any team."""
 
+    id: int
+    station_id: int
+    lat: float
+    lng: float
+    starts_at: datetime
+    ends_at: datetime
     # (id, code, name) of its specialties, by id.
     specialties: list[tuple[int, str, str]]
     # Team → distinct requests of this station it completed lately ("done" claims).
     served: dict[int, int]
 
 
-def request_side(request_id: int, *, station_id: int, history: datetime) -> RequestSide:
-    """The request's specialties and which teams served its station lately, in one statement.
-    The second part starts from the station's finished requests — (station, status), a few
-    dozen rows — then their "done" claims, so it reads no team's history."""
+def request_side(request_id: int, *, history: datetime) -> RequestSide | None:
+    """The request (None if there is none), its specialties and which teams served its
+    station lately, in one statement. The last part starts from the station's finished
+    requests — (station, status), a few dozen rows — then their "done" claims, so it reads no
+    team's history."""
     finished = (ServiceRequest.Status.COMPLETED, ServiceRequest.Status.VERIFIED)
     rows = _fetch(
         _sql(
             # PostgreSQL types a UNION's columns pair by pair: no column is NULL in both.
-            "SELECT 0, s.id, 0, s.code, s.name FROM {specialty} s"  # noqa: S608 - placeholders and _meta names only
-            " JOIN {rs} rs ON rs.{rs_specialty} = s.id WHERE rs.{rs_request} = %s"
-            " UNION ALL SELECT 1, c.team_id, c.request_id, NULL, NULL"
+            "SELECT 2, r.id, r.station_id, NULL, NULL, r.lat, r.lng,"  # noqa: S608 - placeholders and _meta names only
+            f" {_when('r.starts_at')}, {_when('r.ends_at')} FROM {{request}} r WHERE r.id = %s"
+            " UNION ALL SELECT 0, s.id, 0, s.code, s.name, NULL, NULL, NULL, NULL"
+            " FROM {specialty} s JOIN {rs} rs ON rs.{rs_specialty} = s.id"
+            " WHERE rs.{rs_request} = %s"
+            " UNION ALL SELECT 1, c.team_id, c.request_id, NULL, NULL, NULL, NULL, NULL, NULL"
             " FROM {request} r JOIN {claim} c ON c.request_id = r.id"
-            f" WHERE r.station_id = %s AND r.status IN ({_marks(finished)}) AND r.starts_at >= %s"
+            " WHERE r.station_id = (SELECT x.station_id FROM {request} x WHERE x.id = %s)"
+            f" AND r.status IN ({_marks(finished)}) AND r.starts_at >= %s"
             " AND c.status = %s AND c.team_id IS NOT NULL"
         ),
-        [request_id, station_id, *finished, _dt_param(history), ClaimStatus.DONE],
+        [request_id, request_id, request_id, *finished, _dt_param(history), ClaimStatus.DONE],
     )
-    side = RequestSide([], {})
+    aware = _aware()
+    found: RequestSide | None = None
+    specialties: list[tuple[int, str, str]] = []
     served: dict[int, set[int]] = defaultdict(set)
-    for kind, key, other, code, name in rows:
-        if kind == 0:
-            side.specialties.append((key, code, name))
+    for kind, key, other, code, name, lat, lng, starts_at, ends_at in rows:
+        if kind == 2:
+            found = RequestSide(key, other, lat, lng, aware(starts_at), aware(ends_at), [], {})
+        elif kind == 0:
+            specialties.append((key, code, name))
         else:
             served[key].add(other)
-    side.served.update((team, len(requests)) for team, requests in served.items())
-    side.specialties.sort()
-    return side
+    if found is None:
+        return None
+    found.specialties.extend(sorted(specialties))
+    found.served.update((team, len(requests)) for team, requests in served.items())
+    return found
 
 
 class TeamRow(NamedTuple):

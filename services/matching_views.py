@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.http import Http404
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.permissions import IsAuthenticated
@@ -69,12 +70,17 @@ class RequestMatchesView(ManagedRequestMixin, generics.GenericAPIView):
         },
     )
     def get(self, request, *args, **kwargs):
-        service_request = self.get_object()
+        # The request as the matcher reads it (one statement), then the same checks as
+        # get_object: 404 for an unknown request, then the station's managers and staff.
+        pk = int(self.kwargs["pk"])
+        now = timezone.now()
+        target = matching.match_target(pk, now=now) if 1 <= pk <= MAX_ID else None
+        if target is None:
+            raise Http404
+        self.check_object_permissions(request, target)
         query = MatchesQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        result = matching.match_teams(
-            service_request=service_request, limit=query.validated_data["limit"]
-        )
+        result = matching.match_teams(target=target, limit=query.validated_data["limit"], now=now)
         return Response([match_data(match) for match in result.matches])
 
 

@@ -450,7 +450,7 @@ def test_postgresql_prepares_the_fixed_reads_and_answers_the_same(
         prepared = [row[0] for row in cursor.fetchall()]
     # The request's side, the candidate teams, their members and claims.
     for start in (
-        "SELECT 0, s.id, 0, s.code",
+        "SELECT 2, r.id, r.station_id",
         "SELECT t.id, t.name, t.sector",
         "SELECT 0, m.team_id",
     ):
