@@ -576,12 +576,14 @@ class _MemberClaims:
     served: dict[int, int] = field(default_factory=dict)
 
 
-def _member_claims(member_id: int, *, model: ScoringModel, now: datetime) -> _MemberClaims:
+def _member_claims(
+    claims: Sequence[queries.MemberClaim], *, model: ScoringModel, now: datetime
+) -> _MemberClaims:
     recent = now - timedelta(days=model.reliability_days)
     history = now - timedelta(days=model.history_days)
     out = _MemberClaims()
     served: dict[int, set[int]] = defaultdict(set)
-    for claim in queries.member_claims(member_id, recent=recent):
+    for claim in claims:
         if claim.status in queries.TIME_HOLDING or (
             claim.status == ClaimStatus.REJECTED and claim.ends_at > now
         ):
@@ -614,7 +616,7 @@ def recommend_for_member(
     now = now or timezone.now()
     model = ScoringModel.from_settings()
     shares = model.shares
-    profile = queries.member_profile(user.pk)
+    profile = queries.member_profile(user.pk, recent=now - timedelta(days=model.reliability_days))
     if profile is None or not profile.member.active or not user.is_member:
         raise errors.MemberProfileRequired()
     member = profile.member
@@ -636,7 +638,7 @@ def recommend_for_member(
         if team:
             secondary.add(pk)
     actor = Actor(primary=frozenset(primary), secondary=frozenset(secondary), capacity=1)
-    mine = _member_claims(member.id, model=model, now=now)
+    mine = _member_claims(profile.claims, model=model, now=now)
 
     rows: list[tuple] = []
     cap = settings.MATCHING_CANDIDATE_LIMIT

@@ -173,39 +173,6 @@ class MemberRow(NamedTuple):
     active: bool
 
 
-class MemberProfile(NamedTuple):
-    member: MemberRow
-    # Every specialty as (id, code, name, the member holds it, their team holds it).
-    specialties: list[tuple[int, str, str, bool, bool]]
-
-
-def member_profile(user_id: int) -> MemberProfile | None:
-    """A user's member profile, if any, with every specialty and whether the member and their
-    team hold it: one statement (a row per specialty, the member's columns on each)."""
-    rows = _fetch(
-        _sql(
-            "SELECT m.id, m.team_id, m.home_lat, m.home_lng, m.active, s.id, s.code, s.name,"
-            " EXISTS (SELECT 1 FROM {ms} ms WHERE ms.{ms_member} = m.id"
-            "  AND ms.{ms_specialty} = s.id),"
-            " EXISTS (SELECT 1 FROM {ts} ts WHERE ts.{ts_team} = m.team_id"
-            "  AND ts.{ts_specialty} = s.id)"
-            " FROM {member} m LEFT JOIN {specialty} s ON 1 = 1 WHERE m.user_id = %s"
-        ),
-        [user_id],
-    )
-    if not rows:
-        return None
-    pk, team_id, lat, lng, active = rows[0][:5]
-    return MemberProfile(
-        MemberRow(pk, team_id, lat, lng, bool(active)),
-        [
-            (specialty, code, name, bool(mine), bool(team))
-            for *_member, specialty, code, name, mine, team in rows
-            if specialty is not None
-        ],
-    )
-
-
 class MemberClaim(NamedTuple):
     request_id: int
     status: str
@@ -218,36 +185,67 @@ class MemberClaim(NamedTuple):
     station_id: int
 
 
-def member_claims(member_id: int, *, recent: datetime) -> list[MemberClaim]:
-    """The member's claims that matter to the feed: live, rejected and completed ones, and
-    any made lately. The caller picks what it needs: one flat condition plans in a tenth of
-    the time PostgreSQL takes for the exact OR across both tables."""
+class MemberProfile(NamedTuple):
+    member: MemberRow
+    # Every specialty as (id, code, name, the member holds it, their team holds it).
+    specialties: list[tuple[int, str, str, bool, bool]]
+    # The claims that matter to the feed: live, rejected and completed ones, and any made
+    # lately (the caller picks what it needs).
+    claims: list[MemberClaim]
+
+
+def member_profile(user_id: int, *, recent: datetime) -> MemberProfile | None:
+    """A user's member profile, if any, with every specialty and whether the member and their
+    team hold it (a row per specialty, the member's columns on each), and the member's claims
+    that matter to the feed: one statement. The claims' condition is one flat OR on the claim:
+    it plans in a tenth of the time PostgreSQL takes for the exact rule across both tables."""
     kinds = [*TIME_HOLDING, ClaimStatus.REJECTED, ClaimStatus.DONE]
     rows = _fetch(
         _sql(
-            "SELECT c.request_id, c.status, c.checked_out_at IS NOT NULL, c.late_cancel,"  # noqa: S608 - placeholders and _meta names only
-            f" {_when('c.claimed_at')}, c.checked_in_at IS NOT NULL, {_when('r.starts_at')},"
-            f" {_when('r.ends_at')}, r.station_id"
-            " FROM {claim} c JOIN {request} r ON r.id = c.request_id"
-            f" WHERE c.member_id = %s AND (c.status IN ({_marks(kinds)}) OR c.claimed_at >= %s)"
+            # PostgreSQL types a UNION's columns pair by pair: the first part names them all
+            # but the last, which the second names.
+            "SELECT 0, m.id, m.team_id, m.home_lat, m.home_lng, m.active, s.id, s.code, s.name,"  # noqa: S608 - placeholders and _meta names only
+            " EXISTS (SELECT 1 FROM {ms} ms WHERE ms.{ms_member} = m.id"
+            "  AND ms.{ms_specialty} = s.id),"
+            " EXISTS (SELECT 1 FROM {ts} ts WHERE ts.{ts_team} = m.team_id"
+            "  AND ts.{ts_specialty} = s.id), NULL"
+            " FROM {member} m LEFT JOIN {specialty} s ON 1 = 1 WHERE m.user_id = %s"
+            " UNION ALL SELECT 1, c.request_id, r.station_id,"
+            f" {_when('c.claimed_at')}, {_when('r.starts_at')}, c.checked_out_at IS NOT NULL,"
+            " NULL, c.status, NULL, c.late_cancel, c.checked_in_at IS NOT NULL,"
+            f" {_when('r.ends_at')} FROM {{claim}} c JOIN {{request}} r ON r.id = c.request_id"
+            " WHERE c.member_id = (SELECT x.id FROM {member} x WHERE x.user_id = %s)"
+            f" AND (c.status IN ({_marks(kinds)}) OR c.claimed_at >= %s)"
         ),
-        [member_id, *kinds, _dt_param(recent)],
+        [user_id, user_id, *kinds, _dt_param(recent)],
     )
+    member: MemberRow | None = None
+    specialties = []
+    claims = []
     aware = _aware()
-    return [
-        MemberClaim(
-            request_id=row[0],
-            status=row[1],
-            checked_out=bool(row[2]),
-            late_cancel=bool(row[3]),
-            claimed_at=aware(row[4]),
-            checked_in=bool(row[5]),
-            starts_at=aware(row[6]),
-            ends_at=aware(row[7]),
-            station_id=row[8],
-        )
-        for row in rows
-    ]
+    for kind, a, b, c, d, e, f, g, h, i, j, k in rows:
+        if kind == 0:
+            if member is None:
+                member = MemberRow(a, b, c, d, bool(e))
+            if f is not None:
+                specialties.append((f, g, h, bool(i), bool(j)))
+        else:
+            claims.append(
+                MemberClaim(
+                    request_id=a,
+                    status=g,
+                    checked_out=bool(e),
+                    late_cancel=bool(i),
+                    claimed_at=aware(c),
+                    checked_in=bool(j),
+                    starts_at=aware(d),
+                    ends_at=aware(k),
+                    station_id=b,
+                )
+            )
+    if member is None:
+        return None
+    return MemberProfile(member, specialties, claims)
 
 
 class RequestFacts(NamedTuple):
