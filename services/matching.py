@@ -640,13 +640,8 @@ def recommend_for_member(
     actor = Actor(primary=frozenset(primary), secondary=frozenset(secondary), capacity=1)
     mine = _member_claims(profile.claims, model=model, now=now)
 
-    rows: list[tuple] = []
     cap = settings.MATCHING_CANDIDATE_LIMIT
-    for fraction in _RINGS:
-        radius = radius_km * fraction
-        rows = queries.nearest_open(point, bounding_box(point, radius_km=radius), radius, cap)
-        if len(rows) >= cap:
-            break
+    rows = queries.nearest_open_rings(point, radius_km, _RINGS, cap)
     facts = queries.request_facts([row[0] for row in rows])
 
     fits: dict[tuple[int, ...], float] = {}

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from accounts import errors as common
 from members.models import Member
-from services import errors
+from services import errors, matching, matching_queries
 from services.matching_errors import LOCATION_REQUIRED
 from services.matching_serializers import RecommendedRequestSerializer
 from services.models import Claim, ServiceRequest
@@ -241,6 +241,29 @@ def test_only_the_nearest_candidates_are_scored(world, client_for, campaign, set
     body = feed(client_for(world.alice.user))
     assert body["count"] == 3
     assert sorted(titles(body)) == ["第0近", "第1近", "第2近"]
+
+
+@pytest.mark.parametrize(
+    ("kms", "circles"),
+    [
+        ((0.5, 1, 1.5, 2, 7), 1),  # the 2.5 km circle holds 4: enough
+        ((0.5, 3, 4, 6, 9), 2),  # 1 within 2.5 km, 3 within 5 km
+        ((0.5, 6, 9, 12), 3),  # 3 only within the whole 10 km
+        ((0.5, 12), 3),  # fewer than the cap within 10 km: those
+        ((), 3),
+    ],
+)
+def test_rings_give_the_nearest_within_the_radius(world, campaign, settings, kms, circles):
+    """The circles of ¼, ½ and the whole radius give exactly the nearest ``cap`` open requests
+    within the radius, reading no circle past the first that fills: on PostgreSQL in one
+    statement, elsewhere one statement per circle read."""
+    settings.MATCHING_CANDIDATE_LIMIT = 3
+    made = {near(world, campaign, f"环{km}", km_north=km).pk: km for km in kms}
+    with CaptureQueriesContext(connection) as reads:
+        rows = matching_queries.nearest_open_rings(HOME, 10.0, matching._RINGS, 3)
+    expected = sorted((km, pk) for pk, km in made.items() if km <= 10)[:3]
+    assert [row[0] for row in rows] == [pk for _km, pk in expected]
+    assert len(reads) == (1 if connection.vendor == "postgresql" else circles)
 
 
 @pytest.mark.parametrize(
