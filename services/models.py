@@ -118,6 +118,13 @@ class ServiceRequest(models.Model):
     first_claimed_at = models.DateTimeField("首次认领时间", null=True, blank=True)
     cancelled_at = models.DateTimeField("取消时间", null=True, blank=True)
     cancel_reason = models.CharField("取消原因", max_length=200, blank=True)
+    # first_claimed_at - created_at in seconds (as the database subtracts them) and its duration
+    # bucket, stamped by ``services.rollups`` with the first claim: the time-to-claim median
+    # reads a histogram and the few requests of one bucket instead of every request.
+    claim_seconds = models.FloatField("首次认领用时（秒）", null=True, blank=True, editable=False)
+    claim_bucket = models.SmallIntegerField(
+        "首次认领用时分段", null=True, blank=True, editable=False
+    )
 
     class Meta:
         verbose_name = "服务需求"
@@ -132,6 +139,12 @@ class ServiceRequest(models.Model):
             models.Index(fields=["village", "status", "created_at"], name="request_village_status"),
             models.Index(fields=["campaign", "status"], name="request_campaign_status"),
             models.Index(fields=["created_at"], name="request_created"),
+            # The requests of one duration bucket in a period, in duration order (the median).
+            models.Index(
+                fields=["claim_bucket", "starts_at", "claim_seconds", "station", "campaign"],
+                condition=Q(claim_bucket__isnull=False),
+                name="request_claim_bucket",
+            ),
         ]
         constraints = [
             models.CheckConstraint(
@@ -227,7 +240,7 @@ class Claim(models.Model):
             models.Index(fields=["request", "status", "created_at"], name="claim_request_status"),
             models.Index(fields=["status", "check_in_by"], name="claim_status_check_in_by"),
             # Matching reads a team's live claims and its recent no-shows from this index alone
-            # (services.matching_queries.team_claim_facts; measured in bench/matching.py).
+            # (services.matching_queries.team_facts; measured in bench/matching.py).
             models.Index(
                 fields=[
                     "team",
@@ -362,6 +375,10 @@ class ServiceRecord(models.Model):
     campaign_kind = models.CharField("三暖类型", max_length=20, choices=Campaign.Kind.choices)
     # The Asia/Shanghai calendar day the service took place (the request's starts_at).
     service_date = models.DateField("服务日期")
+    # verified_at - submitted_at in seconds and its duration bucket while the record is verified
+    # (stamped and cleared by ``services.rollups``): the time-to-verify median.
+    verify_seconds = models.FloatField("核实用时（秒）", null=True, blank=True, editable=False)
+    verify_bucket = models.SmallIntegerField("核实用时分段", null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = "服务记录"
@@ -377,6 +394,18 @@ class ServiceRecord(models.Model):
                 fields=["status", "station"],
                 condition=Q(flag_count__gt=0),
                 name="record_flagged",
+            ),
+            # The verified records of one duration bucket in a period, in duration order.
+            models.Index(
+                fields=[
+                    "verify_bucket",
+                    "service_date",
+                    "verify_seconds",
+                    "town",
+                    "campaign_kind",
+                ],
+                condition=Q(status="verified", verify_bucket__isnull=False),
+                name="record_verify_bucket",
             ),
         ]
         constraints = [
@@ -534,3 +563,134 @@ class DailyServiceStat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.service_date} {self.station_id}/{self.campaign_id}"
+
+
+class PeriodStat(models.Model):
+    """A rollup row of one calendar day, month or year (Asia/Shanghai), ``starts_on`` its first
+    day. Each change is added to its day, month and year, so any period of whole days reads a
+    few rows per month and year it spans instead of one per day (``services.rollups.cover``)."""
+
+    class Period(models.TextChoices):
+        DAY = "d", "日"
+        MONTH = "m", "月"
+        YEAR = "y", "年"
+
+    period = models.CharField("周期", max_length=1, choices=Period.choices)
+    starts_on = models.DateField("起始日期")
+
+    class Meta:
+        abstract = True
+
+
+class DurationHistogram(PeriodStat):
+    """How many durations fell in each bucket (``services.rollups.EDGES``), with the shortest
+    and longest seen there: bounds that a removal may leave loose, never too tight."""
+
+    bucket = models.SmallIntegerField("用时分段")
+    shortest = models.FloatField("最短用时（秒）")
+    longest = models.FloatField("最长用时（秒）")
+
+    class Meta:
+        abstract = True
+
+
+class RequestStat(PeriodStat):
+    """需求汇总: requests taking place in one period by status, per station and campaign.
+
+    ``station_key`` / ``campaign_key`` 0 means all of them (the unfiltered figure is one row
+    per period). Requests are filtered by their station's and campaign's current town and
+    kind, so the keys are ids, joined at read time, never a copy of the town or kind.
+    """
+
+    station_key = models.IntegerField("驿站（0 为全部）")
+    campaign_key = models.IntegerField("活动（0 为全部）")
+    posted = models.IntegerField("发布需求数", default=0)
+    completed = models.IntegerField("已完成需求数（含已核实）", default=0)
+    verified = models.IntegerField("已核实需求数", default=0)
+    cancelled = models.IntegerField("已取消需求数", default=0)
+    expired = models.IntegerField("已过期需求数", default=0)
+
+    class Meta:
+        verbose_name = "需求汇总"
+        verbose_name_plural = "需求汇总"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["period", "station_key", "campaign_key", "starts_on"],
+                name="request_stat_key",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.period}{self.starts_on} {self.station_key}/{self.campaign_key}"
+
+
+class ClaimTimeStat(DurationHistogram):
+    """首次认领用时分布: requests' time to first claim per bucket, period, station and campaign
+    (0: all), the request belonging to the day of its starts_at."""
+
+    station_key = models.IntegerField("驿站（0 为全部）")
+    campaign_key = models.IntegerField("活动（0 为全部）")
+    requests = models.IntegerField("需求数", default=0)
+
+    class Meta:
+        verbose_name = "首次认领用时分布"
+        verbose_name_plural = "首次认领用时分布"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["period", "station_key", "campaign_key", "starts_on", "bucket"],
+                name="claim_time_stat_key",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.period}{self.starts_on} {self.station_key}/{self.campaign_key} #{self.bucket}"
+        )
+
+
+class VerifyTimeStat(DurationHistogram):
+    """核实用时分布: verified records' time to verification per bucket, period, town (0: all)
+    and 三暖 kind ('': all) — the records' own denormalised town and kind."""
+
+    town_key = models.IntegerField("镇/街道（0 为全部）")
+    kind_key = models.CharField("三暖类型（空为全部）", max_length=20, blank=True)
+    records = models.IntegerField("已核实记录数", default=0)
+
+    class Meta:
+        verbose_name = "核实用时分布"
+        verbose_name_plural = "核实用时分布"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["period", "town_key", "kind_key", "starts_on", "bucket"],
+                name="verify_time_stat_key",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.period}{self.starts_on} {self.town_key}/{self.kind_key} #{self.bucket}"
+
+
+class ActiveMemberStat(PeriodStat):
+    """活跃委员: each member's participations in verified records per period, town (0: all) and
+    三暖 kind ('': all) — the records' own town and kind. Active members in a period are the
+    distinct members among its rows, read without touching the participants."""
+
+    town_key = models.IntegerField("镇/街道（0 为全部）")
+    kind_key = models.CharField("三暖类型（空为全部）", max_length=20, blank=True)
+    member = models.ForeignKey(
+        Member, verbose_name="委员", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    participations = models.IntegerField("参与人次", default=0)
+
+    class Meta:
+        verbose_name = "活跃委员"
+        verbose_name_plural = "活跃委员"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["period", "town_key", "kind_key", "starts_on", "member"],
+                name="active_member_stat_key",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.period}{self.starts_on} {self.town_key}/{self.kind_key} {self.member_id}"

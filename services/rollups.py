@@ -1,21 +1,70 @@
-"""The daily rollup of verified service (``DailyServiceStat``), kept in step with the records.
+"""The rollups of statistics, kept in step with the requests and records they add up.
 
-``services.workflow`` calls ``record_verified`` / ``record_revoked`` inside the transaction that
-moves a record into or out of ``verified``, so the rollup commits or rolls back with it. The
-change is one ``INSERT ... ON CONFLICT DO UPDATE SET x = x + excluded.x`` (PostgreSQL and
-SQLite ≥ 3.24 both spell it so): the database adds to the row under its own row lock, so two
-verifications of the same day and station in parallel never lose an increment.
-``rebuild`` recomputes the whole table from the records (``manage.py rebuild_stats``).
+``DailyServiceStat``: the verified records' sums per day, station and campaign.
+``RequestStat``: requests per status, ``ClaimTimeStat``: time to first claim,
+``VerifyTimeStat``: time to verification and ``ActiveMemberStat``: participations per member —
+each per period (the day, month and year of the change, so a long period reads a few rows per
+month and year; ``cover``) and per filter dimension, a 0 / '' key standing for "all" so the
+unfiltered figure reads one row (per bucket, per member) per period.
+
+``services.workflow`` calls the hooks below inside the transaction that changes the request or
+record, so a rollup commits or rolls back with it. Each change is one
+``INSERT ... ON CONFLICT DO UPDATE SET x = x + excluded.x`` (PostgreSQL and SQLite ≥ 3.24 both
+spell it so) over the change's rows in one fixed order: the database adds under its own row
+lock, parallel writers never lose an increment and never wait on each other in a cycle.
+
+The two durations are stored on their rows when they become known (``claim_seconds``,
+``verify_seconds``), computed by the database with the same expression the statistics use, plus
+the duration's bucket: ``EDGES`` are exact binary fractions (64 per doubling, ~1.6 % wide), so
+Python's ``bisect`` and PostgreSQL's ``width_bucket`` put a value in the same bucket. A median
+then reads the histogram to find the bucket holding the middle rank and orders only that
+bucket's rows (``services.stats``): exact, like ``percentile_cont`` over every row.
+
+``rebuild`` recomputes the stored durations and every rollup from the rows
+(``manage.py rebuild_stats``): run it after writing requests or records by any other means.
 """
 
 from __future__ import annotations
 
+import bisect
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
 from django.db import connection, transaction
 
-from services.models import DailyServiceStat, ServiceRecord
+from services.models import (
+    ActiveMemberStat,
+    ClaimTimeStat,
+    DailyServiceStat,
+    RequestStat,
+    ServiceRecord,
+    ServiceRequest,
+    VerifyTimeStat,
+)
 
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 TABLE = DailyServiceStat._meta.db_table
 RECORDS = ServiceRecord._meta.db_table
+REQUESTS = ServiceRequest._meta.db_table
+REQUEST_STATS = RequestStat._meta.db_table
+CLAIM_TIMES = ClaimTimeStat._meta.db_table
+VERIFY_TIMES = VerifyTimeStat._meta.db_table
+ACTIVE_MEMBERS = ActiveMemberStat._meta.db_table
+PARTICIPANTS = ServiceRecord.participants.through._meta.db_table
+CLAIMS = ServiceRecord.participants.through._meta.get_field("claim").related_model._meta.db_table
+DAY, MONTH, YEAR = (p.value for p in RequestStat.Period)
+VERIFIED = ServiceRecord.Status.VERIFIED
+RequestStatus = ServiceRequest.Status
+
+# Lower edges of the duration buckets in seconds: 2^e · (1 + j/64) for e in 0..28 — exact in
+# binary floating point, from 1 s to ~34 years. Bucket 0 holds everything under one second.
+EDGES: tuple[float, ...] = tuple(
+    math.ldexp(64 + step, octave - 6) for octave in range(29) for step in range(64)
+)
+
 # The records' own denormalised columns, so a row never mixes two towns or kinds.
 KEY = DIMENSIONS = ("service_date", "station_id", "campaign_id", "town_id", "campaign_kind")
 # Rollup column → the records' column it adds up (records: one per row).
@@ -26,6 +75,178 @@ SUMS = {
     "households_visited": "households_visited",
     "participations": "participants_count",
 }
+# RequestStat's counters, and which request statuses each counts (posted: all of them).
+REQUEST_COUNTS: dict[str, tuple[str, ...] | None] = {
+    "posted": None,
+    "completed": (RequestStatus.COMPLETED, RequestStatus.VERIFIED),
+    "verified": (RequestStatus.VERIFIED,),
+    "cancelled": (RequestStatus.CANCELLED,),
+    "expired": (RequestStatus.EXPIRED,),
+}
+
+
+def bucket_of(seconds: float | None) -> int | None:
+    """The bucket of a duration: how many ``EDGES`` are at or below it."""
+    return None if seconds is None else bisect.bisect_right(EDGES, seconds)
+
+
+# ---------------------------------------------------------------- SQL spellings
+
+
+def seconds_sql(start: str, end: str) -> str:
+    """``end - start`` in seconds as a float, natively in each database (the expression the
+    durations are stored with, and the one a hand-written query would use)."""
+    if connection.vendor == "sqlite":
+        return f"((julianday({end}) - julianday({start})) * 86400.0)"
+    return f"date_part('epoch', {end} - {start})"
+
+
+def bucket_sql(expression: str) -> tuple[str, list]:
+    """SQL of ``bucket_of(expression)`` and its parameters."""
+    if connection.vendor == "postgresql":
+        return f"width_bucket({expression}, %s::double precision[])", [list(EDGES)]
+    connection.ensure_connection()
+    connection.connection.create_function("stats_bucket", 1, bucket_of, deterministic=True)
+    return f"stats_bucket({expression})", []
+
+
+def shanghai_day_sql(column: str) -> str:
+    """The Asia/Shanghai calendar day of a timestamp column (UTC+8, no daylight saving)."""
+    if connection.vendor == "sqlite":
+        return f"date({column}, '+8 hours')"
+    return f"(({column}) AT TIME ZONE 'Asia/Shanghai')::date"
+
+
+def _trunc_sql(period: str, column: str) -> str:
+    unit = {MONTH: "month", YEAR: "year"}[period]
+    if connection.vendor == "sqlite":
+        return f"date({column}, 'start of {unit}')"
+    return f"date_trunc('{unit}', {column})::date"
+
+
+def _not_same_sql() -> str:
+    return "IS NOT" if connection.vendor == "sqlite" else "IS DISTINCT FROM"
+
+
+# ---------------------------------------------------------------- periods
+
+
+def periods_of(day: date) -> list[tuple[str, date]]:
+    """The (period, starts_on) rows a change on ``day`` adds to."""
+    return [(DAY, day), (MONTH, day.replace(day=1)), (YEAR, day.replace(month=1, day=1))]
+
+
+def cover(date_from: date, date_to: date) -> list[tuple[str, date, date]]:
+    """``(period, first starts_on, last starts_on)`` ranges of rollup rows that tile the days
+    ``date_from``..``date_to`` exactly: whole years, then whole months, then single days."""
+    units: list[tuple[str, date]] = []
+    day = date_from
+    while day <= date_to:
+        next_year = date(day.year + 1, 1, 1)
+        next_month = (day.replace(day=1) + timedelta(days=32)).replace(day=1)
+        if day.month == 1 and day.day == 1 and next_year - timedelta(days=1) <= date_to:
+            units.append((YEAR, day))
+            day = next_year
+        elif day.day == 1 and next_month - timedelta(days=1) <= date_to:
+            units.append((MONTH, day))
+            day = next_month
+        else:
+            units.append((DAY, day))
+            day += timedelta(days=1)
+    ranges: list[tuple[str, date, date]] = []
+    for period, starts_on in units:
+        if ranges and ranges[-1][0] == period:
+            ranges[-1] = (period, ranges[-1][1], starts_on)
+        else:
+            ranges.append((period, starts_on, starts_on))
+    return ranges
+
+
+def cover_sql(date_from: date, date_to: date) -> tuple[str, list]:
+    """A condition on ``period`` / ``starts_on`` selecting the rows of ``cover``."""
+    ranges = cover(date_from, date_to)
+    if not ranges:
+        return "1 = 0", []
+    sql = " OR ".join("(period = %s AND starts_on BETWEEN %s AND %s)" for _ in ranges)
+    return f"({sql})", [value for r in ranges for value in r]
+
+
+def _day_of(moment: datetime) -> date:
+    return moment.astimezone(SHANGHAI).date()
+
+
+# ---------------------------------------------------------------- the one write
+
+
+def _change(
+    table: str,
+    key: Sequence[str],
+    sums: Sequence[str],
+    deltas: dict[tuple, Sequence[int]],
+    value: float | None = None,
+) -> None:
+    """Add ``deltas`` (key values → one delta per ``sums`` column) to ``table`` in one
+    statement, rows in key order; drop the rows left empty. ``value``: the duration being
+    added (widens ``shortest``/``longest``) or taken away (leaves them: still bounds)."""
+    rows = sorted((k, d) for k, d in deltas.items() if any(d))
+    if not rows:
+        return
+    columns = [*key, *sums]
+    updates = [f"{c} = {table}.{c} + excluded.{c}" for c in sums]
+    if value is not None:
+        columns += ["shortest", "longest"]
+        grows = f"excluded.{sums[0]} > 0"
+        updates += [
+            f"shortest = CASE WHEN {grows} AND excluded.shortest < {table}.shortest "
+            f"THEN excluded.shortest ELSE {table}.shortest END",
+            f"longest = CASE WHEN {grows} AND excluded.longest > {table}.longest "
+            f"THEN excluded.longest ELSE {table}.longest END",
+        ]
+    extra = [value, value] if value is not None else []
+    placeholders = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({', '.join(columns)}) "  # noqa: S608 - _meta names and placeholders only
+            f"VALUES {', '.join([placeholders] * len(rows))} "
+            f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {', '.join(updates)}",
+            [v for k, d in rows for v in (*k, *d, *extra)],
+        )
+        emptied = [k for k, d in rows if any(x < 0 for x in d)]
+        if emptied:
+            match = " AND ".join(f"{c} = %s" for c in key)
+            cursor.execute(
+                f"DELETE FROM {table} WHERE {sums[0]} <= 0 AND ("  # noqa: S608 - _meta names and placeholders only
+                + " OR ".join(f"({match})" for _ in emptied)
+                + ")",
+                [v for k in emptied for v in k],
+            )
+
+
+def _keys(day: date, dims: tuple, blanks: tuple) -> Iterable[tuple]:
+    """Every (period, dims-or-"all"..., starts_on) row key a change on ``day`` adds to."""
+    combos = {
+        tuple(b if skip else d for d, b, skip in zip(dims, blanks, mask, strict=True))
+        for mask in _masks(len(dims))
+    }
+    for period, starts_on in periods_of(day):
+        for combo in combos:
+            yield (period, *combo, starts_on)
+
+
+def _masks(n: int) -> list[tuple[bool, ...]]:
+    return [tuple(bool(i >> b & 1) for b in range(n)) for i in range(2**n)]
+
+
+def _add_to(
+    deltas: dict[tuple, list[int]], keys: Iterable[tuple], delta: Sequence[int], suffix=()
+) -> None:
+    for k in keys:
+        row = deltas.setdefault((*k, *suffix), [0] * len(delta))
+        for i, d in enumerate(delta):
+            row[i] += d
+
+
+# ---------------------------------------------------------------- verified records
 
 
 def _apply(record: ServiceRecord, sign: int) -> None:
@@ -50,29 +271,357 @@ def _apply(record: ServiceRecord, sign: int) -> None:
             )
 
 
+def _participations(record: ServiceRecord, sign: int) -> None:
+    """Add or take away the record's participants' participations, per member."""
+    members: dict[int, int] = {}
+    for member_id in ServiceRecord.participants.through.objects.filter(
+        servicerecord_id=record.pk
+    ).values_list("claim__member_id", flat=True):
+        members[member_id] = members.get(member_id, 0) + 1
+    keys = list(_keys(record.service_date, (record.town_id, record.campaign_kind), (0, "")))
+    deltas: dict[tuple, list[int]] = {}
+    for member_id, count in members.items():
+        for key in keys:
+            _add_to(deltas, [(*key, member_id)], [sign * count])
+    _change(ACTIVE_MEMBERS, ACTIVE_KEY, ("participations",), deltas)
+
+
+ACTIVE_KEY = ("period", "town_key", "kind_key", "starts_on", "member_id")
+
+
+def _verify_time(record: ServiceRecord, seconds: float, bucket: int, sign: int) -> None:
+    keys = _keys(record.service_date, (record.town_id, record.campaign_kind), (0, ""))
+    deltas: dict[tuple, list[int]] = {}
+    _add_to(deltas, keys, [sign], (bucket,))
+    _change(
+        VERIFY_TIMES,
+        ("period", "town_key", "kind_key", "starts_on", "bucket"),
+        ("records",),
+        deltas,
+        seconds,
+    )
+
+
 def record_verified(record: ServiceRecord) -> None:
-    """``record`` has just become verified (call inside the verifying transaction)."""
+    """``record`` has just become verified (call inside the verifying transaction, after the
+    status and verified_at are written): its sums, participations and time to verification."""
     _apply(record, 1)
+    _participations(record, 1)
+    seconds = seconds_sql("submitted_at", "verified_at")
+    bucket, params = bucket_sql(seconds)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {RECORDS} SET verify_seconds = {seconds}, verify_bucket = {bucket} "  # noqa: S608 - _meta names and placeholders only
+            "WHERE id = %s AND status = %s AND submitted_at IS NOT NULL "
+            "AND verified_at IS NOT NULL",
+            [*params, record.pk, VERIFIED],
+        )
+        cursor.execute(
+            f"SELECT verify_seconds, verify_bucket FROM {RECORDS} WHERE id = %s",  # noqa: S608 - _meta names and placeholders only
+            [record.pk],
+        )
+        stamped, bucket_no = cursor.fetchone()
+    if stamped is not None:
+        _verify_time(record, stamped, bucket_no, 1)
 
 
 def record_revoked(record: ServiceRecord) -> None:
     """``record``'s verification has just been taken back (inside the same transaction)."""
     _apply(record, -1)
+    _participations(record, -1)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT verify_seconds, verify_bucket FROM {RECORDS} WHERE id = %s",  # noqa: S608 - _meta names and placeholders only
+            [record.pk],
+        )
+        stamped, bucket_no = cursor.fetchone()
+        cursor.execute(
+            f"UPDATE {RECORDS} SET verify_seconds = NULL, verify_bucket = NULL WHERE id = %s",  # noqa: S608 - _meta names and placeholders only
+            [record.pk],
+        )
+    if stamped is not None:
+        _verify_time(record, stamped, bucket_no, -1)
 
 
-def rebuild() -> int:
-    """Recompute the rollup from the verified records; returns the number of rows written."""
+# ---------------------------------------------------------------- requests
+
+
+def _counts(status: str) -> list[int]:
+    return [
+        1 if statuses is None or status in statuses else 0 for statuses in REQUEST_COUNTS.values()
+    ]
+
+
+@dataclass(frozen=True)
+class _Request:
+    """What the request rollups key on, as the database has it now."""
+
+    day: date
+    station_id: int
+    campaign_id: int
+    status: str
+    claim_seconds: float | None
+    claim_bucket: int | None
+
+    @classmethod
+    def read(cls, request_id: int) -> _Request:
+        row = (
+            ServiceRequest.objects.filter(pk=request_id)
+            .values_list(
+                "starts_at", "station_id", "campaign_id", "status", "claim_seconds", "claim_bucket"
+            )
+            .get()
+        )
+        return cls(_day_of(row[0]), *row[1:])
+
+    def keys(self, *, day: date | None = None, campaign_id: int | None = None) -> list[tuple]:
+        dims = (self.station_id, campaign_id or self.campaign_id)
+        return list(_keys(day or self.day, dims, (0, 0)))
+
+
+REQUEST_KEY = ("period", "station_key", "campaign_key", "starts_on")
+CLAIM_KEY = (*REQUEST_KEY, "bucket")
+
+
+def request_posted(service_request: ServiceRequest) -> None:
+    """``service_request`` has just been created (inside the creating transaction)."""
+    current = _Request.read(service_request.pk)
+    deltas: dict[tuple, list[int]] = {}
+    _add_to(deltas, current.keys(), _counts(current.status))
+    _change(REQUEST_STATS, REQUEST_KEY, tuple(REQUEST_COUNTS), deltas)
+
+
+def request_status_changed(service_request: ServiceRequest, before: str, after: str) -> None:
+    """``service_request`` has just moved from ``before`` to ``after`` (same transaction)."""
+    delta = [a - b for a, b in zip(_counts(after), _counts(before), strict=True)]
+    if not any(delta):
+        return
+    deltas: dict[tuple, list[int]] = {}
+    _add_to(deltas, _Request.read(service_request.pk).keys(), delta)
+    _change(REQUEST_STATS, REQUEST_KEY, tuple(REQUEST_COUNTS), deltas)
+
+
+def request_claimed(service_request: ServiceRequest) -> None:
+    """A claim has just taken a slot of ``service_request``: on its first, stamp the time to
+    first claim and count it (same transaction; later claims change nothing)."""
+    seconds = seconds_sql("created_at", "first_claimed_at")
+    bucket, params = bucket_sql(seconds)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {REQUESTS} SET claim_seconds = {seconds}, claim_bucket = {bucket} "  # noqa: S608 - _meta names and placeholders only
+            "WHERE id = %s AND claim_seconds IS NULL AND first_claimed_at IS NOT NULL "
+            "AND created_at IS NOT NULL",
+            [*params, service_request.pk],
+        )
+        if not cursor.rowcount:
+            return
+    current = _Request.read(service_request.pk)
+    deltas: dict[tuple, list[int]] = {}
+    _add_to(deltas, current.keys(), [1], (current.claim_bucket,))
+    _change(CLAIM_TIMES, CLAIM_KEY, ("requests",), deltas, current.claim_seconds)
+
+
+def request_moved(
+    service_request: ServiceRequest, *, starts_at: datetime, campaign_id: int
+) -> None:
+    """``service_request``'s start or campaign has just been edited (same transaction; the old
+    values given): its counts and time to claim move to the new day and campaign."""
+    current = _Request.read(service_request.pk)
+    old_day = _day_of(starts_at)
+    if (old_day, campaign_id) == (current.day, current.campaign_id):
+        return
+    old = current.keys(day=old_day, campaign_id=campaign_id)
+    counts = _counts(current.status)
+    deltas: dict[tuple, list[int]] = {}
+    _add_to(deltas, old, [-c for c in counts])
+    _add_to(deltas, current.keys(), counts)
+    _change(REQUEST_STATS, REQUEST_KEY, tuple(REQUEST_COUNTS), deltas)
+    if current.claim_bucket is not None:
+        deltas = {}
+        _add_to(deltas, old, [-1], (current.claim_bucket,))
+        _add_to(deltas, current.keys(), [1], (current.claim_bucket,))
+        _change(CLAIM_TIMES, CLAIM_KEY, ("requests",), deltas, current.claim_seconds)
+
+
+# ---------------------------------------------------------------- rebuild
+
+
+@dataclass(frozen=True)
+class Rebuilt:
+    """Rows written by ``rebuild``, per rollup, and the durations (re)stamped."""
+
+    daily: int
+    requests: int
+    claim_times: int
+    verify_times: int
+    active_members: int
+    stamped: int
+
+
+def stamp_durations() -> int:
+    """Store every request's time to first claim and every verified record's time to
+    verification where the stored value is missing or differs (rows written by other means
+    than the workflow); returns how many rows changed."""
+    changed = 0
+    differs = _not_same_sql()
+    with transaction.atomic(), connection.cursor() as cursor:
+        for table, value, condition, params in (
+            (
+                REQUESTS,
+                "claim",
+                "first_claimed_at IS NOT NULL AND created_at IS NOT NULL",
+                [],
+            ),
+            (
+                RECORDS,
+                "verify",
+                "status = %s AND submitted_at IS NOT NULL AND verified_at IS NOT NULL",
+                [VERIFIED],
+            ),
+        ):
+            start, end = (
+                ("created_at", "first_claimed_at")
+                if value == "claim"
+                else ("submitted_at", "verified_at")
+            )
+            seconds = f"(CASE WHEN {condition} THEN {seconds_sql(start, end)} END)"
+            bucket, bucket_params = bucket_sql(seconds)
+            cursor.execute(
+                f"UPDATE {table} SET {value}_seconds = {seconds}, {value}_bucket = {bucket} "  # noqa: S608 - _meta names and placeholders only
+                f"WHERE {value}_seconds {differs} {seconds} OR {value}_bucket {differs} {bucket}",
+                [*params, *params, *bucket_params, *params, *params, *bucket_params],
+            )
+            changed += cursor.rowcount
+    return changed
+
+
+def _fill(
+    cursor,
+    table: str,
+    dims: Sequence[str],
+    blanks: Sequence,
+    tail: Sequence[str],
+    sums: Sequence[str],
+    source: tuple[str, list],
+) -> int:
+    """Fill ``table`` from ``source`` (a SELECT of its day rows: period, dims, starts_on,
+    tail..., sums[, shortest, longest]), then add its rows for "all" of some dimensions (from
+    the day rows) and its months (from the days) and years (from the months)."""
+    extremes = table in (CLAIM_TIMES, VERIFY_TIMES)
+    columns = ["period", *dims, "starts_on", *tail, *sums]
+    totals = [f"SUM({c})" for c in sums]
+    if extremes:
+        columns += ["shortest", "longest"]
+        totals += ["MIN(shortest)", "MAX(longest)"]
+    insert = f"INSERT INTO {table} ({', '.join(columns)}) "
+    cursor.execute(insert + source[0], source[1])
+    real = " AND ".join(f"{d} <> %s" for d in dims)
+    for mask in _masks(len(dims)):
+        if not any(mask):
+            continue
+        picked = [f"%s AS {d}" if skip else d for d, skip in zip(dims, mask, strict=True)]
+        kept = [d for d, skip in zip(dims, mask, strict=True) if not skip]
+        select = ", ".join(["period", *picked, "starts_on", *tail, *totals])
+        group = ", ".join(["period", *kept, "starts_on", *tail])
+        cursor.execute(
+            f"{insert} SELECT {select} FROM {table} WHERE period = %s AND {real} "  # noqa: S608 - _meta names and placeholders only
+            f"GROUP BY {group}",
+            [*(b for b, skip in zip(blanks, mask, strict=True) if skip), DAY, *blanks],
+        )
+    for period, finer in ((MONTH, DAY), (YEAR, MONTH)):
+        start = _trunc_sql(period, "starts_on")
+        select = ", ".join(["%s", *dims, start, *tail, *totals])
+        group = ", ".join([*dims, start, *tail])
+        cursor.execute(
+            f"{insert} SELECT {select} FROM {table} WHERE period = %s GROUP BY {group}",  # noqa: S608 - _meta names and placeholders only
+            [period, finer],
+        )
+    cursor.execute(f"SELECT COUNT(*) FROM {table}")  # noqa: S608 - _meta names only
+    return cursor.fetchone()[0]
+
+
+def rebuild() -> Rebuilt:
+    """Restamp the durations, then recompute every rollup from the requests and records."""
+    stamped = stamp_durations()
+    tables = (TABLE, ACTIVE_MEMBERS, VERIFY_TIMES, REQUEST_STATS, CLAIM_TIMES)
     columns = [*DIMENSIONS, *SUMS]
     sums = ", ".join("COUNT(*)" if s == "1" else f"SUM({s})" for s in SUMS.values())
+    day = shanghai_day_sql("starts_at")
     with transaction.atomic(), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            # Verifications wait for the rebuild instead of adding to rows about to be replaced.
-            cursor.execute(f"LOCK TABLE {TABLE} IN EXCLUSIVE MODE")
-        cursor.execute(f"DELETE FROM {TABLE}")  # noqa: S608 - _meta names and placeholders only
+            # Writers wait for the rebuild instead of adding to rows about to be replaced.
+            cursor.execute(f"LOCK TABLE {', '.join(tables)} IN EXCLUSIVE MODE")
+        for table in tables:
+            cursor.execute(f"DELETE FROM {table}")  # noqa: S608 - _meta names only
         cursor.execute(
             f"INSERT INTO {TABLE} ({', '.join(columns)}) "  # noqa: S608 - _meta names and placeholders only
             f"SELECT {', '.join(DIMENSIONS)}, {sums} FROM {RECORDS} WHERE status = %s "
             f"GROUP BY {', '.join(DIMENSIONS)}",
-            [ServiceRecord.Status.VERIFIED],
+            [VERIFIED],
         )
-        return cursor.rowcount
+        daily = cursor.rowcount
+        counts = ", ".join(
+            "COUNT(*)"
+            if statuses is None
+            else f"SUM(CASE WHEN status IN ({', '.join(['%s'] * len(statuses))}) THEN 1 ELSE 0 END)"
+            for statuses in REQUEST_COUNTS.values()
+        )
+        count_params = [s for statuses in REQUEST_COUNTS.values() for s in statuses or ()]
+        by_day = f"station_id, campaign_id, {day}"
+        requests = _fill(
+            cursor,
+            REQUEST_STATS,
+            ("station_key", "campaign_key"),
+            (0, 0),
+            (),
+            tuple(REQUEST_COUNTS),
+            (
+                f"SELECT %s, {by_day}, {counts} FROM {REQUESTS} GROUP BY {by_day}",  # noqa: S608 - _meta names and placeholders only
+                [DAY, *count_params],
+            ),
+        )
+        claim_times = _fill(
+            cursor,
+            CLAIM_TIMES,
+            ("station_key", "campaign_key"),
+            (0, 0),
+            ("bucket",),
+            ("requests",),
+            (
+                f"SELECT %s, {by_day}, claim_bucket, COUNT(*), MIN(claim_seconds), "  # noqa: S608 - _meta names and placeholders only
+                f"MAX(claim_seconds) FROM {REQUESTS} WHERE claim_bucket IS NOT NULL "
+                f"GROUP BY {by_day}, claim_bucket",
+                [DAY],
+            ),
+        )
+        verify_times = _fill(
+            cursor,
+            VERIFY_TIMES,
+            ("town_key", "kind_key"),
+            (0, ""),
+            ("bucket",),
+            ("records",),
+            (
+                "SELECT %s, town_id, campaign_kind, service_date, verify_bucket, COUNT(*), "  # noqa: S608 - _meta names and placeholders only
+                f"MIN(verify_seconds), MAX(verify_seconds) FROM {RECORDS} "
+                "WHERE status = %s AND verify_bucket IS NOT NULL "
+                "GROUP BY town_id, campaign_kind, service_date, verify_bucket",
+                [DAY, VERIFIED],
+            ),
+        )
+        active_members = _fill(
+            cursor,
+            ACTIVE_MEMBERS,
+            ("town_key", "kind_key"),
+            (0, ""),
+            ("member_id",),
+            ("participations",),
+            (
+                "SELECT %s, r.town_id, r.campaign_kind, r.service_date, c.member_id, COUNT(*) "  # noqa: S608 - _meta names and placeholders only
+                f"FROM {PARTICIPANTS} p JOIN {RECORDS} r ON r.id = p.servicerecord_id "
+                f"JOIN {CLAIMS} c ON c.id = p.claim_id WHERE r.status = %s "
+                "GROUP BY r.town_id, r.campaign_kind, r.service_date, c.member_id",
+                [DAY, VERIFIED],
+            ),
+        )
+    return Rebuilt(daily, requests, claim_times, verify_times, active_members, stamped)

@@ -4,9 +4,10 @@ Only records with status ``verified`` count. A record belongs to its ``service_d
 Asia/Shanghai calendar day the service took place, copied from the request at submission); a
 request belongs to the Asia/Shanghai day of its ``starts_at``. The summed figures (totals, per
 kind, campaign progress, and the breakdowns by town, station, kind and month) read the daily
-rollup ``DailyServiceStat``, which ``services.rollups`` keeps equal to the verified records' sums
-inside the verifying transaction; the team breakdown, the active-member count and the two
-medians still read the records and their participants (claims), exactly.
+rollup ``DailyServiceStat``; the request counts read ``RequestStat`` and the two medians the
+duration histograms ``ClaimTimeStat`` / ``VerifyTimeStat`` plus the rows of one bucket, active
+members ``ActiveMemberStat`` — all kept by ``services.rollups`` inside the transaction of each
+change, and exact. The team breakdown still reads the records and their participants (claims).
 
 Scope: staff see everything; a station manager sees the towns of the stations they manage
 (asking for another town is 403 ``town_out_of_scope``); everyone else is refused.
@@ -24,16 +25,12 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.db import connection
 from django.db.models import (
-    Aggregate,
-    Avg,
     CharField,
     Count,
-    Exists,
     F,
     FloatField,
     Func,
     IntegerField,
-    OuterRef,
     Q,
     QuerySet,
     Sum,
@@ -44,9 +41,17 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.permissions import is_staff
-from members.models import Member
-from services import errors
-from services.models import Campaign, DailyServiceStat, ServiceRecord, ServiceRequest
+from services import errors, rollups
+from services.models import (
+    ActiveMemberStat,
+    Campaign,
+    ClaimTimeStat,
+    DailyServiceStat,
+    RequestStat,
+    ServiceRecord,
+    ServiceRequest,
+    VerifyTimeStat,
+)
 from stations.models import Station, Town
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -54,6 +59,8 @@ VERIFIED = ServiceRecord.Status.VERIFIED
 KINDS = Campaign.Kind
 RequestStatus = ServiceRequest.Status
 Participant = ServiceRecord.participants.through
+STATIONS = Station._meta.db_table
+CAMPAIGNS = Campaign._meta.db_table
 
 # The breakdowns: GET stats/breakdown/?by=... and one export sheet each.
 BY_TOWN = "town"
@@ -178,27 +185,10 @@ def _in_filters(f: StatsFilter, prefix: str = "") -> Q:
     return q
 
 
-def records(f: StatsFilter) -> QuerySet[ServiceRecord]:
-    """Verified records in the filters, unordered (ready to aggregate)."""
-    return ServiceRecord.objects.filter(verified_records(f)).order_by()
-
-
 def daily(f: StatsFilter) -> QuerySet[DailyServiceStat]:
     """The daily rollup rows in the filters (``services.rollups`` keeps them equal to the
     verified records' sums), unordered."""
     return DailyServiceStat.objects.filter(_in_filters(f)).order_by()
-
-
-def requests(f: StatsFilter) -> QuerySet[ServiceRequest]:
-    """Requests taking place in the period (starts_at's Asia/Shanghai day), in scope."""
-    qs = ServiceRequest.objects.filter(starts_at__gte=f.starts, starts_at__lt=f.ends)
-    if f.town_id is not None:
-        qs = qs.filter(station__town_id=f.town_id)
-    if f.town_ids is not None:
-        qs = qs.filter(station__town_id__in=f.town_ids)
-    if f.campaign_kind:
-        qs = qs.filter(campaign__kind=f.campaign_kind)
-    return qs.order_by()
 
 
 def _zero(expression) -> Coalesce:
@@ -237,50 +227,187 @@ class MonthOf(Func):
         return self.as_sql(compiler, connection, template="substr(%(expressions)s, 1, 7)")
 
 
-class Median(Aggregate):
-    """PostgreSQL's ``percentile_cont(0.5)``: the median, interpolated, computed in place."""
+@dataclass(frozen=True)
+class _Histogram:
+    """Where a median reads: a duration histogram, the rows it counts, their filter."""
 
-    function = "percentile_cont"
-    name = "Median"
-    output_field = FloatField()
-    template = "%(function)s(0.5) WITHIN GROUP (ORDER BY %(expressions)s)"
-
-
-class SecondsBetween(Func):
-    """``end - start`` in seconds, as a float, natively in each database (Django's own
-    datetime subtraction on SQLite calls back into Python once per row)."""
-
-    output_field = FloatField()
-    arity = 2
-
-    def as_sql(self, compiler, connection, **extra_context):
-        (start, start_params), (end, end_params) = (
-            compiler.compile(e) for e in self.get_source_expressions()
-        )
-        if connection.vendor == "sqlite":
-            sql = f"((julianday({end}) - julianday({start})) * 86400.0)"
-        else:
-            sql = f"date_part('epoch', {end} - {start})"
-        return sql, [*end_params, *start_params]
+    table: str
+    count: str
+    keys: tuple[str, list]  # condition on the histogram's dimension keys
+    rows: str
+    value: str
+    bucket: str
+    where: tuple[str, list]  # condition on the rows (period and filters)
 
 
-def _median_hours(qs: QuerySet, start: str, end: str) -> float | None:
-    """Median of ``end - start`` over ``qs`` in hours; None when there are no rows.
+def _median_hours(h: _Histogram, f: StatsFilter) -> float | None:
+    """The exact median of a stored duration over the rows in ``f``, in hours (None: no rows).
 
-    PostgreSQL computes it with percentile_cont; elsewhere (SQLite) a portable query orders
-    the durations and averages the middle one or two, read with LIMIT/OFFSET.
+    One statement, so one snapshot: the histogram's rows of the period (``rollups.cover``) give
+    the count per bucket, hence the bucket holding each middle rank and the rank inside it;
+    when that bucket's shortest and longest agree, that is the value, else the bucket's rows are
+    ordered and the one at that rank is read — the same one or two values ``percentile_cont``
+    (PostgreSQL) or the middle-of-the-sorted-list query (SQLite) would find among all rows.
     """
-    seconds = SecondsBetween(F(start), F(end))
-    qs = qs.filter(**{f"{start}__isnull": False, f"{end}__isnull": False})
-    if connection.vendor == "postgresql":
-        value = qs.aggregate(m=Median(seconds))["m"]
+    period, period_params = rollups.cover_sql(f.date_from, f.date_to)
+    keys, key_params = h.keys
+    where, where_params = h.where
+
+    def pick(i: int) -> tuple[str, list]:
+        raw = (
+            f"SELECT {h.value} FROM {h.rows} "  # noqa: S608 - _meta names and placeholders only
+            f"WHERE {h.bucket} = (SELECT bucket FROM p WHERE i = {i}) AND {where} "
+            f"ORDER BY {h.value} LIMIT 1 OFFSET COALESCE((SELECT skip FROM p WHERE i = {i}), 0)"
+        )
+        same = f"(SELECT CASE WHEN lo = hi THEN lo END FROM p WHERE i = {i})"  # noqa: S608 - no input
+        return f"COALESCE({same}, ({raw}))", where_params
+
+    (first, first_params), (second, second_params) = pick(0), pick(1)
+    sql = f"""
+WITH h AS (SELECT bucket, CAST(SUM({h.count}) AS BIGINT) AS n, MIN(shortest) AS lo,
+                  MAX(longest) AS hi
+             FROM {h.table} WHERE {period} AND {keys} GROUP BY bucket),
+c AS (SELECT bucket, n, lo, hi,
+             CAST(SUM(n) OVER (ORDER BY bucket ROWS UNBOUNDED PRECEDING) AS BIGINT) AS upto
+        FROM h),
+t AS MATERIALIZED (SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) AS total FROM h),
+p AS MATERIALIZED (
+    SELECT k.i, c.bucket, c.lo, c.hi, CAST(k.r - (c.upto - c.n) AS BIGINT) AS skip
+      FROM (SELECT 0 AS i, (total - 1) / 2 AS r FROM t UNION ALL SELECT 1, total / 2 FROM t) k
+      JOIN c ON c.upto - c.n <= k.r AND k.r < c.upto)
+SELECT (SELECT total FROM t), {first}, {second}
+"""  # noqa: S608 - _meta names and placeholders only
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*period_params, *key_params, *first_params, *second_params])
+        total, low, high = cursor.fetchone()
+    if not total or low is None or high is None:
+        # No rows; or a rollup drifted from its rows (written around the workflow and not
+        # rebuilt), where no exact figure can be read: none rather than a wrong one.
+        return None
+    if total % 2:
+        value = low
+    elif connection.vendor == "postgresql":
+        value = low + (high - low) * 0.5  # percentile_cont's interpolation, as it computes it
     else:
-        count = qs.count()
-        if not count:
-            return None
-        middle = qs.annotate(d=seconds).order_by("d").values("d")[(count - 1) // 2 : count // 2 + 1]
-        value = middle.aggregate(m=Avg("d"))["m"]
-    return None if value is None else round(value / 3600, 2)
+        value = (low + high) / 2  # AVG of the middle two
+    return round(value / 3600, 2)
+
+
+def _towns(f: StatsFilter) -> frozenset[int] | None:
+    """The towns ``f`` narrows to (None: all of them)."""
+    if f.town_id is None:
+        return f.town_ids
+    return frozenset({f.town_id}) if f.town_ids is None else frozenset({f.town_id}) & f.town_ids
+
+
+def _in(column: str, values: frozenset) -> tuple[str, list]:
+    if not values:
+        return "1 = 0", []
+    return f"{column} IN ({', '.join(['%s'] * len(values))})", sorted(values)
+
+
+def _request_keys(f: StatsFilter) -> tuple[str, list]:
+    """Condition on a request rollup's station/campaign keys: the stations now in the towns
+    ``f`` asks for and the campaigns now of its kind, or the "all" key (0)."""
+    towns = _towns(f)
+    sql, params = [], []
+    if towns is None:
+        sql.append("station_key = 0")
+    else:
+        town_sql, town_params = _in("town_id", towns)
+        sql.append(f"station_key IN (SELECT id FROM {STATIONS} WHERE {town_sql})")  # noqa: S608 - _meta names and placeholders only
+        params += town_params
+    if f.campaign_kind:
+        sql.append(f"campaign_key IN (SELECT id FROM {CAMPAIGNS} WHERE kind = %s)")  # noqa: S608 - _meta names and placeholders only
+        params.append(f.campaign_kind)
+    else:
+        sql.append("campaign_key = 0")
+    return " AND ".join(sql), params
+
+
+def _claim_times(f: StatsFilter) -> _Histogram:
+    """Time to first claim of the requests taking place in ``f``."""
+    rows = ["starts_at >= %s", "starts_at < %s"]
+    # As the ORM would pass them (SQLite stores UTC text: an aware value must be converted).
+    adapt = connection.ops.adapt_datetimefield_value
+    params: list = [adapt(f.starts), adapt(f.ends)]
+    towns = _towns(f)
+    if towns is not None:
+        town_sql, town_params = _in("town_id", towns)
+        rows.append(f"station_id IN (SELECT id FROM {STATIONS} WHERE {town_sql})")  # noqa: S608 - _meta names and placeholders only
+        params += town_params
+    if f.campaign_kind:
+        rows.append(f"campaign_id IN (SELECT id FROM {CAMPAIGNS} WHERE kind = %s)")  # noqa: S608 - _meta names and placeholders only
+        params.append(f.campaign_kind)
+    return _Histogram(
+        table=ClaimTimeStat._meta.db_table,
+        count="requests",
+        keys=_request_keys(f),
+        rows=ServiceRequest._meta.db_table,
+        value="claim_seconds",
+        bucket="claim_bucket",
+        where=(" AND ".join(rows), params),
+    )
+
+
+def _verify_times(f: StatsFilter) -> _Histogram:
+    """Time to verification of the verified records in ``f``."""
+    rows = ["status = %s", "service_date BETWEEN %s AND %s"]
+    params: list = [VERIFIED, f.date_from, f.date_to]
+    towns = _towns(f)
+    if towns is not None:
+        row_sql, row_params = _in("town_id", towns)
+        rows.append(row_sql)
+        params += row_params
+    if f.campaign_kind:
+        rows.append("campaign_kind = %s")
+        params.append(f.campaign_kind)
+    return _Histogram(
+        table=VerifyTimeStat._meta.db_table,
+        count="records",
+        keys=_town_kind_keys(f),
+        rows=ServiceRecord._meta.db_table,
+        value="verify_seconds",
+        bucket="verify_bucket",
+        where=(" AND ".join(rows), params),
+    )
+
+
+def _town_kind_keys(f: StatsFilter) -> tuple[str, list]:
+    """Condition on a records rollup's town/kind keys (the records' own town and kind)."""
+    towns = _towns(f)
+    sql, params = _in("town_key", towns) if towns is not None else ("town_key = 0", [])
+    return f"{sql} AND kind_key = %s", [*params, f.campaign_kind or ""]
+
+
+def _active_members(f: StatsFilter) -> int:
+    """Members with at least one participation in the verified records of ``f``: the distinct
+    members among the participation rollup's rows of the period (a few thousand rows for a
+    year or a month, instead of the two million participant rows of a busy year)."""
+    period, period_params = rollups.cover_sql(f.date_from, f.date_to)
+    keys, key_params = _town_kind_keys(f)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT COUNT(DISTINCT member_id) FROM {ActiveMemberStat._meta.db_table} "  # noqa: S608 - _meta names and placeholders only
+            f"WHERE {period} AND {keys}",
+            [*period_params, *key_params],
+        )
+        return cursor.fetchone()[0]
+
+
+def _request_counts(f: StatsFilter) -> dict[str, int]:
+    """Requests taking place in ``f``: posted, completed (or verified), verified, cancelled,
+    expired — added up from the request rollup's rows of the period."""
+    period, period_params = rollups.cover_sql(f.date_from, f.date_to)
+    keys, key_params = _request_keys(f)
+    names = list(rollups.REQUEST_COUNTS)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {', '.join(f'COALESCE(SUM({n}), 0)' for n in names)} "  # noqa: S608 - _meta names and placeholders only
+            f"FROM {RequestStat._meta.db_table} WHERE {period} AND {keys}",
+            [*period_params, *key_params],
+        )
+        return dict(zip(names, (int(v) for v in cursor.fetchone()), strict=True))
 
 
 # ---------------------------------------------------------------- summary
@@ -310,8 +437,8 @@ class Summary:
 
 
 def stats_summary(*, filters: StatsFilter) -> Summary:
-    """The headline figures in five aggregate queries: the daily rollup grouped by campaign,
-    active members, requests, and the two medians (plus the tiny campaign list).
+    """The headline figures in five queries: the daily rollup grouped by campaign, active
+    members, the request rollup, and the two medians (plus the tiny campaign list).
 
     The rollup is read once, grouped by campaign: the campaigns' progress reads those
     subtotals, and the per-kind figures and the totals add up those few subtotal rows.
@@ -328,28 +455,12 @@ def stats_summary(*, filters: StatsFilter) -> Summary:
     }
     totals = {name: sum(s[name] for s in subtotals) for name in SERVED_FIELDS}
 
-    # Members with at least one participation: an EXISTS per member (stops at the first match
-    # on the claim_member_status index) instead of a DISTINCT over every participant row.
-    active = Member.objects.filter(
-        Exists(
-            Participant.objects.filter(
-                verified_records(f, "servicerecord__"), claim__member_id=OuterRef("pk")
-            )
-        )
-    ).count()
+    active = _active_members(f)
 
-    done = Q(status__in=[RequestStatus.COMPLETED, RequestStatus.VERIFIED])
-    cancelled = Q(status=RequestStatus.CANCELLED)
-    req = requests(f).aggregate(
-        posted=Count("id"),
-        completed=Count("id", filter=done),
-        verified=Count("id", filter=Q(status=RequestStatus.VERIFIED)),
-        cancelled=Count("id", filter=cancelled),
-        expired=Count("id", filter=Q(status=RequestStatus.EXPIRED)),
-        # Cancelled needs do not count against the rate; every other need posted does.
-        rate=Cast(Count("id", filter=done), FloatField())
-        / NullIf(Count("id") - Count("id", filter=cancelled), 0),
-    )
+    req = _request_counts(f)
+    # Cancelled needs do not count against the rate; every other need posted does.
+    counted = req["posted"] - req["cancelled"]
+    rate = req["completed"] / counted if counted else None
 
     return Summary(
         filters=f,
@@ -364,9 +475,9 @@ def stats_summary(*, filters: StatsFilter) -> Summary:
         requests_verified=req["verified"],
         requests_cancelled=req["cancelled"],
         requests_expired=req["expired"],
-        completion_rate=None if req["rate"] is None else round(req["rate"], 4),
-        median_hours_to_claim=_median_hours(requests(f), "created_at", "first_claimed_at"),
-        median_hours_to_verify=_median_hours(records(f), "submitted_at", "verified_at"),
+        completion_rate=None if rate is None else round(rate, 4),
+        median_hours_to_claim=_median_hours(_claim_times(f), f),
+        median_hours_to_verify=_median_hours(_verify_times(f), f),
         by_kind=[
             {"kind": kind, "label": KINDS(kind).label, **figures}
             for kind, figures in by_kind.items()

@@ -123,6 +123,7 @@ def _set_status(
     before = rows.values_list("status", flat=True).first()
     if before is None or not rows.update(status=to, updated_at=now):
         return False
+    rollups.request_status_changed(service_request, before, to)
     service_request.status = to
     record_event(
         actor=actor,
@@ -199,6 +200,7 @@ def _promote_waitlist(service_request: ServiceRequest, *, now: datetime) -> list
         )
         if not took:
             break
+        rollups.request_claimed(service_request)
         starts_at = service_request.starts_at
         Claim.objects.filter(pk=waiting.pk, status=ClaimStatus.WAITLISTED).update(
             status=ClaimStatus.CLAIMED,
@@ -515,6 +517,7 @@ def create_request(
             contact_phone=contact_phone,
             created_by=actor,
         )
+        rollups.request_posted(service_request)
         service_request.specialties.set(specialties)
         duplicates = possible_duplicates(service_request, now=now)
         record_event(
@@ -648,6 +651,9 @@ def update_request(
         ).update(**values, updated_at=now)
         if not updated:
             raise errors.SlotsBelowClaimed()
+        rollups.request_moved(
+            service_request, starts_at=current["starts_at"], campaign_id=current["campaign"].pk
+        )
         if "specialties" in changes:
             service_request.specialties.set(changes["specialties"])
         service_request.refresh_from_db()
@@ -696,6 +702,7 @@ def cancel_request(
             cancel_reason=reason,
             updated_at=now,
         )
+        rollups.request_status_changed(service_request, before, Status.CANCELLED)
         record_event(
             actor=actor,
             verb="request_cancelled",
@@ -828,6 +835,7 @@ def claim_request(
             updated_at=now,
         )
         if took:
+            rollups.request_claimed(service_request)
             claim = _insert_claim(service_request, member, status=ClaimStatus.CLAIMED, now=now)
             record_event(
                 actor=user,

@@ -94,7 +94,7 @@ def served(
         ),
     )
     record.refresh_from_db()
-    # Written by factories, not the workflow: the daily rollup is recomputed as a bulk load's is.
+    # Written by factories, not the workflow: the rollups are recomputed as a bulk load's are.
     rollups.rebuild()
     return record
 
@@ -198,6 +198,8 @@ def ledger(world) -> Ledger:
             station=w.station, campaign=village, starts_at=at(date(YEAR, 6, 1)), status=status
         )
     ServiceRequestFactory(station=w.other_station, campaign=village, starts_at=at(date(YEAR, 6, 2)))
+    # Written by factories: the request rollups are recomputed as after a bulk load.
+    rollups.rebuild()
 
     participation = PointRuleFactory(kind="participation", points=5)
     leader = PointRuleFactory(kind="team_leader", points=1)

@@ -150,7 +150,7 @@ def test_rebuild_replaces_a_drifted_rollup():
     good = snapshot()
     DailyServiceStat.objects.update(people_served=999)
 
-    assert rollups.rebuild() == 1
+    assert rollups.rebuild().daily == 1
     assert snapshot() == good
 
 
