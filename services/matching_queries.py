@@ -119,10 +119,11 @@ def _aware() -> Callable[[Any], datetime | None]:
         return lambda value: db.ops.convert_datetimefield_value(value, None, db)
 
     def convert(value: Any) -> datetime | None:
+        if value.__class__ is str:
+            # Stored as naive UTC text ("2026-12-16 10:00:00[.ffffff]"): one C call.
+            return datetime.fromisoformat(value + "+00:00")
         if value is None:
             return None
-        if value.__class__ is str:
-            value = datetime.fromisoformat(value)
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
     return convert
