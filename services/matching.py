@@ -644,8 +644,18 @@ def recommend_for_member(
     rows = queries.nearest_open_rings(point, radius_km, _RINGS, cap)
     facts = queries.request_facts([row[0] for row in rows])
 
+    # The weighted terms that do not depend on the request, once: the same products the
+    # weighted mean of ``terms`` adds, in the same order, so totals match ``score`` exactly.
+    s_fit, s_distance, s_load, s_reliability, s_history = shares
+    reliability = s_reliability * reliability_term(mine.no_shows, mine.kept)
+    history = {
+        station: s_history * history_term(count, model.history_full)
+        for station, count in mine.served.items()
+    }
+    free, busy = s_load * load_term(0, 1), s_load * load_term(1, 1)
     fits: dict[tuple[int, ...], float] = {}
     padding = model.padding
+    half_km = model.half_km
     entries = []
     for request_id, lat, lng, _d2 in rows:
         request = facts.get(request_id)
@@ -661,18 +671,15 @@ def recommend_for_member(
         for busy_from, busy_to in mine.windows:
             if busy_from < request.ends_at + padding and busy_to > request.starts_at - padding:
                 tasks += 1
-        served = mine.served.get(request.station_id, 0)
-        parts = terms(
-            model,
-            fit=fit,
-            km=km,
-            busy=1 if tasks else 0,
-            capacity=1,
-            no_shows=mine.no_shows,
-            kept=mine.kept,
-            served=served,
+        total = (
+            s_fit * fit
+            + s_distance * distance_term(km, half_km)
+            + (busy if tasks else free)
+            + reliability
+            + history.get(request.station_id, 0.0)
         )
-        entries.append(FeedEntry(weighted(shares, parts), km, request, lat, lng, tasks, served))
+        served = mine.served.get(request.station_id, 0)
+        entries.append(FeedEntry(total, km, request, lat, lng, tasks, served))
     entries.sort(key=lambda e: (-e.total, e.km, e.request.id))
     return Feed(
         point=point,

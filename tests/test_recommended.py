@@ -205,6 +205,46 @@ def test_service_at_a_station_shows_in_the_reasons(world, client_for, campaign):
     assert row["parts"]["history"] > 0
 
 
+def test_the_ranking_total_is_the_score_shown(world, campaign, settings):
+    """The feed ranks by a total summed without building every term's dict; it must be the
+    very score the page shows (same products, same order), bit for bit."""
+    now = timezone.now()
+    past = ServiceRequestFactory(
+        station=world.station,
+        campaign=campaign,
+        starts_at=now - timedelta(days=3),
+        ends_at=now - timedelta(days=3) + timedelta(hours=2),
+        status="verified",
+    )
+    ClaimFactory(request=past, member=world.alice, status=Claim.Status.DONE)
+    expired = ServiceRequestFactory(station=world.other_station, campaign=campaign)
+    ClaimFactory(
+        request=expired,
+        member=world.alice,
+        status=Claim.Status.EXPIRED,
+        claimed_at=now - timedelta(days=5),
+    )
+    mine = near(world, campaign, "已认领的", km_north=0.2)
+    ClaimFactory(request=mine, member=world.alice)
+    near(world, campaign, "紧接着的", km_north=1.3, starts_at=mine.ends_at + timedelta(hours=1))
+    later = mine.starts_at + timedelta(days=1)
+    near(world, campaign, "法律", km_north=2.1, specialties=[world.law], starts_at=later)
+    near(world, campaign, "医疗", km_north=3.7, specialties=[world.medical], starts_at=later)
+    ServiceRequestFactory(
+        station=world.other_station,
+        campaign=campaign,
+        title="别的驿站",
+        lat=HOME.lat + 4.4 * KM,
+        lng=HOME.lng,
+        starts_at=later + timedelta(days=1),
+    )
+    result = matching.recommend_for_member(user=world.alice.user, now=now)
+    items = matching.feed_page(result, result.entries)
+    assert len(items) == 4
+    assert [entry.total for entry in result.entries] == [item.score for item in items]
+    assert [item.score for item in items] == sorted((item.score for item in items), reverse=True)
+
+
 def test_the_radius(world, client_for, campaign, settings):
     near(world, campaign, "十五公里外", km_north=15)
     client = client_for(world.alice.user)
