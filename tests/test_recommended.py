@@ -295,15 +295,14 @@ def test_only_the_nearest_candidates_are_scored(world, client_for, campaign, set
 )
 def test_rings_give_the_nearest_within_the_radius(world, campaign, settings, kms, circles):
     """The circles of ¼, ½ and the whole radius give exactly the nearest ``cap`` open requests
-    within the radius, reading no circle past the first that fills: on PostgreSQL in one
-    statement, elsewhere one statement per circle read."""
+    within the radius, reading no circle past the first that fills (one statement each)."""
     settings.MATCHING_CANDIDATE_LIMIT = 3
     made = {near(world, campaign, f"环{km}", km_north=km).pk: km for km in kms}
     with CaptureQueriesContext(connection) as reads:
         rows = matching_queries.nearest_open_rings(HOME, 10.0, matching._RINGS, 3)
     expected = sorted((km, pk) for pk, km in made.items() if km <= 10)[:3]
     assert [row[0] for row in rows] == [pk for _km, pk in expected]
-    assert len(reads) == (1 if connection.vendor == "postgresql" else circles)
+    assert len(reads) == circles
 
 
 @pytest.mark.parametrize(
