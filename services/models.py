@@ -11,6 +11,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Cast
 
 from members.models import Member, Specialty, Team
 from stations.models import Station, Village, coordinate_checks
@@ -52,6 +53,12 @@ class Campaign(models.Model):
         return self.name
 
 
+# The matching grid (ServiceRequest.grid): cells per degree, and the factor that keeps a
+# latitude row's cells apart (longitude cells run 0..360 × GRID_CELLS_PER_DEGREE).
+GRID_CELLS_PER_DEGREE = 20
+GRID_LAT_FACTOR = 10000
+
+
 class ServiceRequest(models.Model):
     """需求/任务: a need posted by a station (or a village it serves) for members to claim."""
 
@@ -85,6 +92,21 @@ class ServiceRequest(models.Model):
     )
     lat = models.FloatField("纬度")
     lng = models.FloatField("经度")
+    # Matching's spatial key: the request's cell of a 1/GRID_CELLS_PER_DEGREE-degree grid,
+    # computed by the database from lat/lng (so bulk loads and raw SQL keep it too). The feed
+    # reads the (status, grid, lat, lng) index cell by cell — only the cells a circle touches —
+    # where the (status, lat, lng) index makes it read a whole latitude band of the province.
+    # PostgreSQL rounds a float cast to integer and SQLite truncates; each is monotonic, and
+    # services.matching_queries.grid_cells computes the cells the way the database does.
+    grid = models.GeneratedField(
+        expression=(
+            Cast((F("lat") + 90.0) * GRID_CELLS_PER_DEGREE, models.IntegerField()) * GRID_LAT_FACTOR
+            + Cast((F("lng") + 180.0) * GRID_CELLS_PER_DEGREE, models.IntegerField())
+        ),
+        output_field=models.IntegerField(),
+        db_persist=True,
+        verbose_name="网格",
+    )
     address = models.CharField("地址", max_length=200, blank=True)
     starts_at = models.DateTimeField("开始时间")
     ends_at = models.DateTimeField("结束时间")
@@ -134,6 +156,10 @@ class ServiceRequest(models.Model):
             models.Index(fields=["status", "starts_at"], name="request_status_starts"),
             models.Index(fields=["status", "ends_at"], name="request_status_ends"),
             models.Index(fields=["status", "lat", "lng"], name="request_status_lat_lng"),
+            # Covering on both databases (SQLite: the id is the rowid): the feed's ring reads.
+            models.Index(
+                fields=["status", "grid", "lat", "lng"], include=["id"], name="request_status_grid"
+            ),
             models.Index(fields=["lat", "lng"], name="request_lat_lng"),
             models.Index(fields=["station", "status"], name="request_station_status"),
             models.Index(fields=["village", "status", "created_at"], name="request_village_status"),

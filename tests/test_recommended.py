@@ -16,7 +16,7 @@ from services.matching_errors import LOCATION_REQUIRED
 from services.matching_serializers import RecommendedRequestSerializer
 from services.models import Claim, ServiceRequest
 from stations import errors as geo_errors
-from stations.geo import Point, distance_km, wgs84_to_gcj02
+from stations.geo import BBox, Point, distance_km, wgs84_to_gcj02
 from tests import services_fixtures
 from tests.factories import ClaimFactory, MemberFactory, ServiceRequestFactory, UserFactory
 from tests.test_errors import assert_error
@@ -203,6 +203,25 @@ def test_service_at_a_station_shows_in_the_reasons(world, client_for, campaign):
     row = feed(client_for(world.alice.user))["results"][0]
     assert "近30天在该驿站已服务 1 次" in row["reasons"]
     assert row["parts"]["history"] > 0
+
+
+@pytest.mark.parametrize(
+    ("lat", "lng"),
+    [
+        (30.0194, 122.1028),
+        (30.025, 122.075),  # on cell edges: x.5 after scaling
+        (29.975, 121.925),
+        (30.0249999999, 122.0750000001),
+        (-33.8688, 151.2093),
+        (0.0, -0.025),
+        (89.99, 179.99),
+    ],
+)
+def test_the_feed_reads_the_grid_cell_the_database_gives_a_request(world, campaign, lat, lng):
+    made = ServiceRequestFactory(station=world.station, campaign=campaign, lat=lat, lng=lng)
+    stored = ServiceRequest.objects.values_list("grid", flat=True).get(pk=made.pk)
+    box = BBox(min_lat=lat, min_lng=lng, max_lat=lat, max_lng=lng)
+    assert matching_queries.grid_cells(box) == [stored]
 
 
 def test_the_ranking_total_is_the_score_shown(world, campaign, settings):
