@@ -208,8 +208,8 @@ def bulk_insert(model, columns: list[str], rows, *, batch: int = 20000) -> int:
         raise ValueError(f"{model.__name__}: unknown columns {sorted(unknown)}")
     extra_columns, extra_values = [], []
     for column, f in fields.items():
-        if column in columns or f.primary_key:
-            continue
+        if column in columns or f.primary_key or f.generated:
+            continue  # generated columns (ServiceRequest.grid) are the database's to fill
         if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False):
             value = now
         elif f.has_default():

@@ -98,6 +98,8 @@ def insert_select(cursor, dialect: Dialect, model, exprs: dict[str, str], n: int
     rest NULL or their default, for i in 1..n (``where`` may narrow, e.g. a cross join)."""
     columns, values = [], []
     for field in model._meta.concrete_fields:
+        if field.generated:
+            continue  # the database computes it (ServiceRequest.grid)
         if field.name in exprs:
             value = exprs[field.name]
         elif field.null:
