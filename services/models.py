@@ -156,10 +156,9 @@ class ServiceRequest(models.Model):
             models.Index(fields=["status", "starts_at"], name="request_status_starts"),
             models.Index(fields=["status", "ends_at"], name="request_status_ends"),
             models.Index(fields=["status", "lat", "lng"], name="request_status_lat_lng"),
-            # Covering on both databases (SQLite: the id is the rowid): the feed's ring reads.
-            models.Index(
-                fields=["status", "grid", "lat", "lng"], include=["id"], name="request_status_grid"
-            ),
+            # Covering on both databases (the id a key column, as SQLite has no INCLUDE; there
+            # it is the rowid anyway): the feed's ring reads.
+            models.Index(fields=["status", "grid", "lat", "lng", "id"], name="request_status_grid"),
             models.Index(fields=["lat", "lng"], name="request_lat_lng"),
             models.Index(fields=["station", "status"], name="request_station_status"),
             models.Index(fields=["village", "status", "created_at"], name="request_village_status"),

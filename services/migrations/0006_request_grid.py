@@ -23,6 +23,6 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='servicerequest',
-            index=models.Index(fields=['status', 'grid', 'lat', 'lng'], include=('id',), name='request_status_grid'),
+            index=models.Index(fields=['status', 'grid', 'lat', 'lng', 'id'], name='request_status_grid'),
         ),
     ]
