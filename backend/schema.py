@@ -46,6 +46,12 @@ def add_error_responses(result: dict[str, Any], generator, request, public) -> d
         for method, operation in path_item.items():
             if method not in {"get", "post", "put", "patch", "delete"}:
                 continue
+            for parameter in operation.get("parameters", []):
+                schema = parameter.get("schema", {})
+                # A comma-separated query list (?ordering=a,b) cannot be written empty: "?x="
+                # reads as one empty item, which StrictFilterSet refuses.
+                if parameter.get("in") == "query" and schema.get("type") == "array":
+                    schema.setdefault("minItems", 1)
             responses = operation.setdefault("responses", {})
             secured = operation.get("security") != [{}] and any(
                 "jwtAuth" in item for item in operation.get("security", [])

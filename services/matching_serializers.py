@@ -101,6 +101,17 @@ class RecommendedQuerySerializer(PointInputMixin):
         help_text="搜索半径（公里），默认 10，最大见设置 MATCHING_FEED_MAX_RADIUS_KM（默认 50）",
     )
 
+    def to_internal_value(self, data):
+        # DRF reads "?lng=" of an optional field as "not given"; the schema types it a number.
+        blank = {
+            name: ["请填写有效的数字，或不传此参数。"]
+            for name in ("lat", "lng", "radius_km")
+            if hasattr(data, "getlist") and "" in data.getlist(name)
+        }
+        if blank:
+            raise serializers.ValidationError(blank)
+        return super().to_internal_value(data)
+
     def validate(self, attrs):
         # Checked even without lat/lng, so a typo never passes silently.
         attrs["coord_type"] = check_coord_type(attrs.get("coord_type"))

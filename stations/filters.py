@@ -118,8 +118,11 @@ class StrictFilterSet(django_filters.FilterSet):
         if not self.is_bound:
             return valid
         for name, field in self.form.fields.items():
-            # "?ordering=" is how an empty comma-separated list is written (explode: false).
-            if isinstance(field, (forms.CharField, BaseCSVField)) or name not in self.data:
+            # A comma-separated list cannot be written empty either ("?ordering=" is one empty
+            # item; the schema states minItems: 1).
+            if (
+                isinstance(field, forms.CharField) and not isinstance(field, BaseCSVField)
+            ) or name not in self.data:
                 continue
             values = self.data.getlist(name) if hasattr(self.data, "getlist") else [self.data[name]]
             if any(value == "" for value in values):

@@ -304,6 +304,9 @@ def _request(case, stage: Stage) -> None:
         starts = stage.starts.get(int(case.path_parameters.get("id", 0)), starts)
     if "ends_at" in body:
         body["ends_at"] = _iso(_future(body["ends_at"], stage, after=starts, days=92))
+    elif case.method == "PATCH" and "starts_at" in body:
+        # A new start is checked against the stored end, which may come sooner: move both.
+        body["ends_at"] = _iso(_future(body["starts_at"], stage, after=starts, days=92))
     team, until = body.get("invited_team"), body.get("invite_until")
     if (team is None) != (until is None):
         body["invited_team"] = team if team is not None else stage.ids["teams"][0]

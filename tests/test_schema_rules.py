@@ -92,8 +92,25 @@ def test_near_is_two_numbers_and_nothing_else(world, client_for, near):
     assert_error(response, 400, geo_errors.INVALID_COORDINATES)
 
 
-def test_an_empty_ordering_list_is_the_default_order(world, client_for):
-    assert client_for(world.alice.user).get("/api/v1/requests/?ordering=").status_code == 200
+def test_an_empty_comma_separated_list_is_refused_and_the_schema_says_so(world, client_for):
+    """ "?ordering=" cannot be told from one empty item: it is refused, and every array query
+    parameter in the schema states minItems: 1."""
+    response = client_for(world.alice.user).get("/api/v1/requests/?ordering=")
+    body = assert_error(response, 400, "validation_error")
+    assert "ordering" in body["fields"]
+    assert (
+        client_for(world.alice.user).get("/api/v1/requests/?ordering=-starts_at").status_code == 200
+    )
+    arrays = [
+        parameter
+        for path in SCHEMA["paths"].values()
+        for operation in path.values()
+        if isinstance(operation, dict)
+        for parameter in operation.get("parameters", [])
+        if parameter.get("in") == "query" and parameter["schema"].get("type") == "array"
+    ]
+    assert arrays
+    assert all(parameter["schema"].get("minItems") == 1 for parameter in arrays)
 
 
 @pytest.mark.parametrize(
