@@ -35,10 +35,15 @@ REQUESTS = "requests"
 class ManagedRequestMixin:
     """The URL's request, for its station's managers and staff."""
 
-    def get_object(self) -> ServiceRequest:
+    def request_pk(self) -> int:
+        """The URL's request id; 404 for one no request can have."""
         pk = int(self.kwargs["pk"])
         if not 1 <= pk <= MAX_ID:
             raise Http404
+        return pk
+
+    def get_object(self) -> ServiceRequest:
+        pk = self.request_pk()
         service_request = generics.get_object_or_404(ServiceRequest.objects.all(), pk=pk)
         self.check_object_permissions(self.request, service_request)
         return service_request
@@ -72,9 +77,8 @@ class RequestMatchesView(ManagedRequestMixin, generics.GenericAPIView):
     def get(self, request, *args, **kwargs):
         # The request as the matcher reads it (one statement), then the same checks as
         # get_object: 404 for an unknown request, then the station's managers and staff.
-        pk = int(self.kwargs["pk"])
         now = timezone.now()
-        target = matching.match_target(pk, now=now) if 1 <= pk <= MAX_ID else None
+        target = matching.match_target(self.request_pk(), now=now)
         if target is None:
             raise Http404
         self.check_object_permissions(request, target)
