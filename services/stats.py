@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import connection
@@ -54,7 +53,8 @@ from services.models import (
 )
 from stations.models import Station, Town
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
+# Dates in statistics are days in Asia/Shanghai, as the rollups keep them.
+SHANGHAI = rollups.SHANGHAI
 VERIFIED = ServiceRecord.Status.VERIFIED
 KINDS = Campaign.Kind
 RequestStatus = ServiceRequest.Status
