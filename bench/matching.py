@@ -430,18 +430,30 @@ def build(size: int, *, teams: int, members: int, seed: int) -> dict:
 def within_counts(feed_points, match_requests) -> dict:
     """Candidates scored (from matching itself) against those truly within the radius."""
     from django.conf import settings
+    from django.db import connection
     from django.db.models import F
     from django.test import override_settings
     from django.utils import timezone
 
     from accounts.models import User
     from members.models import Team
-    from services import matching
+    from services import matching, matching_queries
     from services.models import ServiceRequest
     from stations.geo import Point, bounding_box, distance_km
 
     now = timezone.now()
     feed = []
+    # PostgreSQL reads the feed's candidates nearest first from a GiST index; they must be
+    # exactly those of the grid rings that SQLite reads (and the facts read by id after).
+    feed_differ = None
+    if connection.vendor == "postgresql":
+        feed_differ = 0
+        cap = settings.MATCHING_CANDIDATE_LIMIT
+        for _user_id, lat, lng in feed_points:
+            point = Point(lat=lat, lng=lng)
+            rows = matching_queries.nearest_open_rings(point, FEED_RADIUS_KM, cap)
+            rings = (rows, matching_queries.request_facts([row[0] for row in rows]))
+            feed_differ += matching_queries.open_candidates(point, FEED_RADIUS_KM, cap) != rings
     for user_id, lat, lng in feed_points:
         point = Point(lat=lat, lng=lng)
         result = matching.recommend_for_member(
@@ -480,7 +492,13 @@ def within_counts(feed_points, match_requests) -> dict:
         truly = sum(1 for a, b in teams if distance_km(point, Point(lat=a, lng=b)) <= cutoff)
         matches.append((result.candidates, truly))
         read_in_full.append(result.read_in_full)
-    return {"feed": feed, "matches": matches, "read_in_full": read_in_full, "differ": differ}
+    return {
+        "feed": feed,
+        "feed_differ": feed_differ,
+        "matches": matches,
+        "read_in_full": read_in_full,
+        "differ": differ,
+    }
 
 
 def run_size(size: int, args) -> dict:
@@ -611,6 +629,12 @@ def report(result: dict) -> None:
             f"{name:<8} candidates scored: mean {statistics.mean(scored):.0f}, max {max(scored)}"
             f" (cap {result['cap']}) | truly within {radius}: mean {statistics.mean(truly):.0f},"
             f" max {max(truly)} | worst scored/within {worst:.2f}"
+        )
+    feed_differ = result["counts"].get("feed_differ")
+    if feed_differ is not None:
+        print(
+            f"feed     candidates and facts differing from the grid rings' (the nearest-first"
+            f" index's exactness): {feed_differ} of {len(result['counts']['feed'])}"
         )
     read = result["counts"].get("read_in_full")
     if read:

@@ -59,11 +59,6 @@ from stations.geo import (
 TERMS = ("specialty", "distance", "load", "reliability", "history")
 ClaimStatus = Claim.Status
 
-# The feed reads circles of these fractions of the radius in turn and stops at the first that
-# fills the candidate list: that list then holds exactly the nearest candidates, and in dense
-# areas the outer rings are never read, so cost follows the candidates near the point rather
-# than the size of the table.
-_RINGS = (0.25, 0.5, 1.0)
 _NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
 
@@ -641,8 +636,7 @@ def recommend_for_member(
     mine = _member_claims(profile.claims, model=model, now=now)
 
     cap = settings.MATCHING_CANDIDATE_LIMIT
-    rows = queries.nearest_open_rings(point, radius_km, _RINGS, cap)
-    facts = queries.request_facts([row[0] for row in rows])
+    rows, facts = queries.open_candidates(point, radius_km, cap)
 
     # The weighted terms that do not depend on the request, once: the same products the
     # weighted mean of ``terms`` adds, in the same order, so totals match ``score`` exactly.

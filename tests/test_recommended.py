@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import timedelta
 
 import pytest
@@ -318,10 +319,95 @@ def test_rings_give_the_nearest_within_the_radius(world, campaign, settings, kms
     settings.MATCHING_CANDIDATE_LIMIT = 3
     made = {near(world, campaign, f"环{km}", km_north=km).pk: km for km in kms}
     with CaptureQueriesContext(connection) as reads:
-        rows = matching_queries.nearest_open_rings(HOME, 10.0, matching._RINGS, 3)
+        rows = matching_queries.nearest_open_rings(HOME, 10.0, 3)
     expected = sorted((km, pk) for pk, km in made.items() if km <= 10)[:3]
     assert [row[0] for row in rows] == [pk for _km, pk in expected]
     assert len(reads) == circles
+
+
+postgresql_only = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="the nearest-first GiST index: PostgreSQL"
+)
+
+
+def _scattered(world, campaign, seed: int) -> None:
+    """Open requests scattered around alice's home, dense near it and sparse further out,
+    with ties (several at one point), full ones, specialties and some not open."""
+    rng = random.Random(seed)
+    points = [(rng.uniform(-0.13, 0.13), rng.uniform(-0.15, 0.15)) for _ in range(45)]
+    points += [(rng.gauss(0, 0.004), rng.gauss(0, 0.004)) for _ in range(25)]
+    points += points[:6]  # ties: the same place twice
+    for i, (dlat, dlng) in enumerate(points):
+        slots = rng.randint(1, 3)
+        ServiceRequestFactory(
+            station=world.station,
+            campaign=campaign,
+            title=f"散{i}",
+            lat=HOME.lat + dlat,
+            lng=HOME.lng + dlng,
+            slots=slots,
+            claimed=rng.choice([0, slots]),
+            specialties=rng.sample([world.law, world.medical], rng.randint(0, 2)),
+            status=rng.choice(["open"] * 5 + ["cancelled"]),
+        )
+
+
+@postgresql_only
+@pytest.mark.parametrize("seed", [1, 2])
+def test_postgresql_reads_the_candidates_of_the_grid_rings_nearest_first(world, campaign, seed):
+    """The nearest-first read gives exactly the rows and facts of the grid rings and the read
+    by id — at every limit and radius, and when the first read is too short to prove it and
+    is made again (``first_read``); one statement when it is not."""
+    _scattered(world, campaign, seed)
+    again = 0
+    for limit in (1, 4, 20, 100):
+        for radius in (0.3, 2.0, 10.0, 30.0):
+            rows = matching_queries.nearest_open_rings(HOME, radius, limit)
+            expected = (rows, matching_queries.request_facts([row[0] for row in rows]))
+            for first_read in (None, 1, limit):
+                with CaptureQueriesContext(connection) as reads:
+                    got = matching_queries.nearest_open_knn(
+                        HOME, radius, limit, first_read=first_read
+                    )
+                assert got == expected, (limit, radius, first_read)
+                if first_read is None:
+                    assert len(reads) == 1
+                again += len(reads) > 1
+    assert again > 0  # the second read was exercised
+
+
+@postgresql_only
+def test_postgresql_feed_reads_its_candidates_in_one_statement(world, client_for, campaign):
+    _scattered(world, campaign, 3)
+    with CaptureQueriesContext(connection) as reads:
+        body = feed(client_for(world.alice.user), lat=HOME.lat, lng=HOME.lng)
+    assert body["count"] >= 10
+    candidates = [q["sql"] for q in reads.captured_queries if "<->" in q["sql"]]
+    assert len(candidates) == 1
+    assert not any("r.grid" in q["sql"] for q in reads.captured_queries)
+
+
+@postgresql_only
+def test_postgresql_walks_the_nearest_first_index(world, campaign):
+    """The read's expression and predicate are the index's (migration services/0007), so the
+    index can serve it nearest first: a mismatch would fall back to sorting every open row."""
+    _scattered(world, campaign, 4)
+    statements = []
+
+    def keep(execute, sql, params, many, context):
+        statements.append((sql, params))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(keep):
+        matching_queries.nearest_open_knn(HOME, 10.0, 20)
+    ((sql, params),) = statements
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_bitmapscan = off")
+        cursor.execute("EXPLAIN " + sql, params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert f"Index Only Scan using {matching_queries.KNN_INDEX}" in plan, plan
+    assert "Order By: ((point(lng, lat)) <-> " in plan, plan
 
 
 @pytest.mark.parametrize(
