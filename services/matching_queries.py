@@ -444,19 +444,27 @@ def nearest_open_knn(
         fetch *= 4
     aware = _aware()
     return [row[:4] for row in inside], {
-        row[0]: RequestFacts(
-            row[0],
-            aware(row[5]),
-            aware(row[6]),
-            row[7],
-            row[8],
-            row[9],
-            row[10],
-            aware(row[11]),
-            tuple(row[12]),
-        )
-        for row in inside
+        row[0]: _request_facts(aware, row[0], row[5:12], row[12]) for row in inside
     }
+
+
+def _request_facts(
+    aware: Callable[[Any], datetime | None], pk: int, columns: Sequence[Any], specialties
+) -> RequestFacts:
+    """RequestFacts from the columns both reads select, in order: starts_at, ends_at,
+    station_id, claimed, slots, invited_team_id, invite_until (datetimes as ``_when``)."""
+    starts_at, ends_at, station_id, claimed, slots, invited_team_id, invite_until = columns
+    return RequestFacts(
+        pk,
+        aware(starts_at),
+        aware(ends_at),
+        station_id,
+        claimed,
+        slots,
+        invited_team_id,
+        aware(invite_until),
+        tuple(specialties),
+    )
 
 
 def request_facts(ids: Sequence[int]) -> dict[int, RequestFacts]:
@@ -482,20 +490,7 @@ def request_facts(ids: Sequence[int]) -> dict[int, RequestFacts]:
         if row[8] is not None:
             specialties[row[0]].append(row[8])
     aware = _aware()
-    return {
-        pk: RequestFacts(
-            pk,
-            aware(row[1]),
-            aware(row[2]),
-            row[3],
-            row[4],
-            row[5],
-            row[6],
-            aware(row[7]),
-            tuple(specialties[pk]),
-        )
-        for pk, row in first.items()
-    }
+    return {pk: _request_facts(aware, pk, row[1:8], specialties[pk]) for pk, row in first.items()}
 
 
 DETAIL_FIELDS = (
