@@ -437,7 +437,9 @@ def within_counts(feed_points, match_requests) -> dict:
 
     from accounts.models import User
     from members.models import Team
-    from services import matching, matching_queries
+    from services.matching import queries
+    from services.matching.feed import recommend_for_member
+    from services.matching.teams import match_teams
     from services.models import ServiceRequest
     from stations.geo import Point, bounding_box, distance_km
 
@@ -451,12 +453,12 @@ def within_counts(feed_points, match_requests) -> dict:
         cap = settings.MATCHING_CANDIDATE_LIMIT
         for _user_id, lat, lng in feed_points:
             point = Point(lat=lat, lng=lng)
-            rows = matching_queries.nearest_open_rings(point, FEED_RADIUS_KM, cap)
-            rings = (rows, matching_queries.request_facts([row[0] for row in rows]))
-            feed_differ += matching_queries.open_candidates(point, FEED_RADIUS_KM, cap) != rings
+            rows = queries.nearest_open_rings(point, FEED_RADIUS_KM, cap)
+            rings = (rows, queries.request_facts([row[0] for row in rows]))
+            feed_differ += queries.open_candidates(point, FEED_RADIUS_KM, cap) != rings
     for user_id, lat, lng in feed_points:
         point = Point(lat=lat, lng=lng)
-        result = matching.recommend_for_member(
+        result = recommend_for_member(
             user=User.objects.get(pk=user_id), point=point, radius_km=FEED_RADIUS_KM
         )
         box = bounding_box(point, radius_km=FEED_RADIUS_KM)
@@ -482,11 +484,11 @@ def within_counts(feed_points, match_requests) -> dict:
     cutoff = settings.MATCHING_MAX_DISTANCE_KM
     for request_id in match_requests:
         service_request = ServiceRequest.objects.prefetch_related("specialties").get(pk=request_id)
-        result = matching.match_teams(service_request=service_request, limit=10, now=now)
+        result = match_teams(service_request=service_request, limit=10, now=now)
         # The bounds only skip reads: with a margin past every candidate each is read in full,
         # and the ranking must come out the same.
         with override_settings(MATCHING_BOUND_MARGIN=10**6):
-            full = matching.match_teams(service_request=service_request, limit=10, now=now)
+            full = match_teams(service_request=service_request, limit=10, now=now)
         differ += result.matches != full.matches
         point = Point(lat=service_request.lat, lng=service_request.lng)
         truly = sum(1 for a, b in teams if distance_km(point, Point(lat=a, lng=b)) <= cutoff)

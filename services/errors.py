@@ -1,9 +1,15 @@
-"""Errors of requests, claims and idempotency; tests import the code constants."""
+"""Errors of the services app, by capability; tests import the code constants.
+
+Bad coordinates, radii, bounding boxes and coordinate types reuse ``stations.errors``
+(``invalid_coordinates``, ``invalid_radius``, ``invalid_bbox``, ``unknown_coord_type``), so a
+client sees one code per kind of mistake across the API.
+"""
 
 from __future__ import annotations
 
 from accounts.errors import ApplicationError, Conflict, Forbidden, InvalidInput, Unprocessable
 
+# ---------------------------------------------------------------- requests, claims, idempotency
 REQUEST_FULL = "request_full"
 ALREADY_CLAIMED = "already_claimed"
 REQUEST_NOT_OPEN = "request_not_open"
@@ -200,6 +206,17 @@ class StoredError(ApplicationError):
         fields = body.pop("fields", None)
         super().__init__(detail, code=code, fields=fields, extra=body)
         self.status_code = status_code
+
+
+# ---------------------------------------------------------------- matching, the feed and the map
+LOCATION_REQUIRED = "location_required"
+
+
+class LocationRequired(InvalidInput):
+    """400: the feed needs a point: ``lat``/``lng`` in the query or the member's home."""
+
+    default_code = LOCATION_REQUIRED
+    default_detail = "请提供当前位置（lat、lng），或先在个人资料中设置常住地。"
 
 
 # ---------------------------------------------------------------- statistics and exports

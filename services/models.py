@@ -97,7 +97,7 @@ class ServiceRequest(models.Model):
     # reads the (status, grid, lat, lng) index cell by cell — only the cells a circle touches —
     # where the (status, lat, lng) index makes it read a whole latitude band of the province.
     # PostgreSQL rounds a float cast to integer and SQLite truncates; each is monotonic, and
-    # services.matching_queries.grid_cells computes the cells the way the database does.
+    # services.matching.queries.grid_cells computes the cells the way the database does.
     grid = models.GeneratedField(
         expression=(
             Cast((F("lat") + 90.0) * GRID_CELLS_PER_DEGREE, models.IntegerField()) * GRID_LAT_FACTOR
@@ -265,7 +265,7 @@ class Claim(models.Model):
             models.Index(fields=["request", "status", "created_at"], name="claim_request_status"),
             models.Index(fields=["status", "check_in_by"], name="claim_status_check_in_by"),
             # Matching reads a team's live claims and its recent no-shows from this index alone
-            # (services.matching_queries.team_facts; measured in bench/matching.py).
+            # (services.matching.queries.team_facts; measured in bench/matching.py).
             models.Index(
                 fields=[
                     "team",

@@ -1,8 +1,10 @@
-from django.urls import path
+from django.urls import include, path
 
 from services import records_views, stats_views, views
 
 urlpatterns = [
+    # Fixed paths (requests/map/, requests/recommended/) before any requests/<pk>/ pattern.
+    path("", include("services.matching.urls")),
     path("campaigns/", views.CampaignListView.as_view(), name="campaign-list"),
     path("campaigns/<int:pk>/", views.CampaignDetailView.as_view(), name="campaign-detail"),
     path("requests/", views.RequestListView.as_view(), name="request-list"),
@@ -40,29 +42,5 @@ urlpatterns = [
         "points/leaderboard/",
         records_views.LeaderboardView.as_view(),
         name="points-leaderboard",
-    ),
-]
-
-# Matching, the member feed and the map (services.matching_views). The fixed paths go first so
-# no `requests/<...>/` pattern can ever shadow them.
-from services import matching_views  # noqa: E402
-
-urlpatterns = [
-    path("requests/map/", matching_views.RequestMapView.as_view(), name="request-map"),
-    path(
-        "requests/recommended/",
-        matching_views.RecommendedRequestsView.as_view(),
-        name="request-recommended",
-    ),
-    *urlpatterns,
-    path(
-        "requests/<int:pk>/matches/",
-        matching_views.RequestMatchesView.as_view(),
-        name="request-matches",
-    ),
-    path(
-        "requests/<int:pk>/invite/",
-        matching_views.RequestInviteView.as_view(),
-        name="request-invite",
     ),
 ]

@@ -45,22 +45,31 @@ from stations.geo import Point, distance_km
 from stations.models import Station, Village
 
 Status = ServiceRequest.Status
+
+
 ClaimStatus = Claim.Status
+
 
 # Requests whose claims may still change: before they finish or are cancelled.
 ACTIVE_REQUEST = (Status.OPEN, Status.FULL, Status.IN_PROGRESS)
+
+
 # Claims that take a member's time: a member holds at most one of these per time window.
 TIME_HOLDING = (ClaimStatus.WAITLISTED, ClaimStatus.CLAIMED, ClaimStatus.CHECKED_IN)
 
+
 # Sanity limits for posted times; anything beyond is a typo rather than a plan.
 MAX_DURATION = timedelta(days=92)
+
+
 MAX_LEAD = timedelta(days=366)
+
+
 # Titles at least this similar (0..1) to an open request of the same village are flagged.
 DUPLICATE_SIMILARITY = 0.6
+
+
 _PUNCTUATION = re.compile(r"[\s\W_]+", re.UNICODE)
-
-
-# ---------------------------------------------------------------- helpers
 
 
 def _now(now: datetime | None) -> datetime:
@@ -254,9 +263,6 @@ def _notify_managers(
         )
 
 
-# ---------------------------------------------------------------- campaigns
-
-
 def create_campaign(
     *,
     actor: User,
@@ -303,9 +309,6 @@ def update_campaign(*, actor: User, campaign_id: int, changes: dict[str, Any]) -
             payload={"changed": {k: [str(before[k]), str(v)] for k, v in changes.items()}},
         )
     return campaign
-
-
-# ---------------------------------------------------------------- requests
 
 
 @dataclass(frozen=True)
@@ -745,9 +748,6 @@ def cancel_request(
     return service_request
 
 
-# ---------------------------------------------------------------- claims
-
-
 def _check_claimable(service_request: ServiceRequest, member: Member, *, now: datetime) -> None:
     """Rules that do not involve the slot counter (that one is the UPDATE's job)."""
     if service_request.status not in (Status.OPEN, Status.FULL) or now >= service_request.ends_at:
@@ -1049,9 +1049,6 @@ def reject_claim(*, actor: User, claim_id: int, reason: str, now: datetime | Non
     return claim
 
 
-# ---------------------------------------------------------------- expiry
-
-
 @dataclass
 class ExpiryReport:
     """What one expire_overdue run changed."""
@@ -1176,13 +1173,15 @@ def expire_overdue(
     return report
 
 
-# ---------------------------------------------------------------- records, verification, points
-
 RecordStatus = ServiceRecord.Status
+
+
 # A record may be submitted once someone checked in (in_progress), again after a rejection
 # (which puts the request back to in_progress) or after a revoked verification (completed,
 # with no live record left). The one-live-record constraint does the rest.
 RECORDABLE_REQUEST = (Status.IN_PROGRESS, Status.COMPLETED)
+
+
 # Claims whose member may submit the record: checked in, or done (then the answer is 409).
 RECORDING_CLAIM = (ClaimStatus.CHECKED_IN, ClaimStatus.DONE)
 
@@ -1629,77 +1628,3 @@ def revoke_record(
             )
         record.refresh_from_db()
     return record
-
-
-# ---------------------------------------------------------------- invitations (matching)
-
-
-def invite_team(
-    *,
-    actor: User,
-    request_id: int,
-    team: Team,
-    until: datetime,
-    now: datetime | None = None,
-) -> ServiceRequest:
-    """Reserve an open request for one team until ``until`` (first-claim window); its active
-    members are told. A new invitation replaces the previous one."""
-    now = _now(now)
-    problems: dict[str, list[str]] = {}
-    if not team.active:
-        problems["team"] = ["该团队已停用。"]
-    if until <= now:
-        problems["until"] = ["邀请截止时间必须晚于当前时间。"]
-    with transaction.atomic():
-        service_request = _lock_request(request_id)
-        if service_request.status != Status.OPEN or now >= service_request.ends_at:
-            raise errors.RequestNotOpen("只有可认领（open）的需求可以邀请团队。")
-        if "until" not in problems and until >= service_request.starts_at:
-            problems["until"] = ["邀请截止时间必须早于需求开始时间。"]
-        if problems:
-            raise InvalidInput(next(iter(problems.values()))[0], fields=problems)
-        previous_team = service_request.invited_team_id
-        previous_until = service_request.invite_until
-        ServiceRequest.objects.filter(pk=service_request.pk, status=Status.OPEN).update(
-            invited_team=team, invite_until=until, updated_at=now
-        )
-        service_request.refresh_from_db()
-        event = record_event(
-            actor=actor,
-            verb="request_team_invited",
-            obj=service_request,
-            from_status=service_request.status,
-            to_status=service_request.status,
-            payload={
-                "team": team.pk,
-                "until": _iso(until),
-                "previous_team": previous_team,
-                "previous_until": _iso(previous_until),
-            },
-        )
-        local_until = timezone.localtime(until)
-        for member in Member.objects.filter(
-            team=team, active=True, user__is_member=True
-        ).select_related("user"):
-            notify(
-                user=member.user,
-                kind="team_invited",
-                title=_short(f"团队受邀：{service_request.title}", 100),
-                body=_short(
-                    f"驿站邀请“{team.name}”承接需求“{service_request.title}”"
-                    f"（{timezone.localtime(service_request.starts_at):%m月%d日 %H:%M} 开始）。"
-                    f"{local_until:%m月%d日 %H:%M} 前仅本团队委员可以认领。",
-                    500,
-                ),
-                payload={
-                    "request": service_request.pk,
-                    "request_title": service_request.title,
-                    "team": team.pk,
-                    "team_name": team.name,
-                    "until": _iso(until),
-                    "starts_at": _iso(service_request.starts_at),
-                },
-                # The event id keeps a repeated invitation (same team, new window) notifiable.
-                dedupe_key=f"team_invited:{event.pk}:{member.pk}",
-            )
-    return service_request

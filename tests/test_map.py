@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts import errors as common
-from services.matching_serializers import RequestMapSerializer
+from services.matching.serializers import RequestMapSerializer
 from services.models import Campaign, ServiceRequest
 from stations import errors as geo_errors
 from stations.geo import wgs84_to_gcj02
@@ -192,7 +192,7 @@ def test_times_render_exactly_as_drf_renders_them(settings):
 
     from rest_framework import serializers
 
-    from services.matching_serializers import _datetimes
+    from services.matching.serializers import _datetimes
 
     drf = serializers.DateTimeField()
     values = [

@@ -12,10 +12,21 @@ from django.utils import timezone
 from rest_framework.serializers import ListSerializer, Serializer
 
 from accounts import errors as common
-from services import matching
-from services.matching_serializers import MatchSerializer
+from services.matching.scoring import (
+    TERMS,
+    Actor,
+    Facts,
+    ScoringModel,
+    distance_term,
+    history_term,
+    load_term,
+    reliability_term,
+    score,
+)
+from services.matching.serializers import MatchSerializer
+from services.matching.teams import match_teams
 from services.models import Claim
-from stations.geo import Point, distance_km
+from stations.geo import Point, distance_km, geodesic_km
 from tests import services_fixtures
 from tests.factories import (
     ClaimFactory,
@@ -411,9 +422,9 @@ def test_bounds_skip_reads_but_never_change_the_ranking(world, open_request, set
     now = timezone.now()
     for limit in (1, 3, 10, 50):
         settings.MATCHING_BOUND_MARGIN = 0
-        bounded = matching.match_teams(service_request=open_request, limit=limit, now=now)
+        bounded = match_teams(service_request=open_request, limit=limit, now=now)
         settings.MATCHING_BOUND_MARGIN = 10**6
-        full = matching.match_teams(service_request=open_request, limit=limit, now=now)
+        full = match_teams(service_request=open_request, limit=limit, now=now)
         assert bounded.matches == full.matches
         assert full.read_in_full == full.candidates
         assert bounded.candidates == full.candidates > 40
@@ -461,16 +472,16 @@ def test_postgresql_prepares_the_fixed_reads_and_answers_the_same(
 
 
 def test_terms_stay_in_range_and_the_score_is_their_weighted_mean(settings):
-    model = matching.ScoringModel.from_settings()
+    model = ScoringModel.from_settings()
     rng = random.Random(5)
     for _ in range(500):
         required = tuple(rng.sample(range(1, 8), rng.randint(0, 3)))
-        actor = matching.Actor(
+        actor = Actor(
             primary=frozenset(rng.sample(range(1, 8), rng.randint(0, 3))),
             secondary=frozenset(rng.sample(range(1, 8), rng.randint(0, 3))),
             capacity=rng.randint(0, 5),
         )
-        facts = matching.Facts(
+        facts = Facts(
             required=required,
             km=rng.uniform(0, 60),
             busy=rng.randint(0, 6),
@@ -478,30 +489,30 @@ def test_terms_stay_in_range_and_the_score_is_their_weighted_mean(settings):
             kept=rng.randint(0, 9),
             served=rng.randint(0, 6),
         )
-        result = matching.score(model, actor, facts)
+        result = score(model, actor, facts)
         assert all(0 <= value <= 1 for value in result.parts.values())
         weights = settings.MATCHING_WEIGHTS
-        expected = sum(weights[t] * result.parts[t] for t in matching.TERMS) / sum(weights.values())
+        expected = sum(weights[t] * result.parts[t] for t in TERMS) / sum(weights.values())
         assert result.total == pytest.approx(expected)
         assert set(result.matched) <= set(required)
 
 
 def test_the_distance_term_halves_every_half_distance(settings):
     settings.MATCHING_DISTANCE_HALF_KM = 10
-    assert matching.distance_term(0, 10) == 1
-    assert matching.distance_term(10, 10) == pytest.approx(0.5)
-    assert matching.distance_term(30, 10) == pytest.approx(0.125)
+    assert distance_term(0, 10) == 1
+    assert distance_term(10, 10) == pytest.approx(0.5)
+    assert distance_term(30, 10) == pytest.approx(0.125)
 
 
 def test_reliability_and_history_terms():
-    assert matching.reliability_term(0, 0) == 1
-    assert matching.reliability_term(1, 0) == 0.5
-    assert matching.reliability_term(1, 9) == pytest.approx(10 / 11)
-    assert matching.history_term(0, 3) == 0
-    assert matching.history_term(2, 3) == pytest.approx(2 / 3)
-    assert matching.history_term(7, 3) == 1
-    assert matching.load_term(0, 0) == 0
-    assert matching.load_term(1, 4) == 0.75
+    assert reliability_term(0, 0) == 1
+    assert reliability_term(1, 0) == 0.5
+    assert reliability_term(1, 9) == pytest.approx(10 / 11)
+    assert history_term(0, 3) == 0
+    assert history_term(2, 3) == pytest.approx(2 / 3)
+    assert history_term(7, 3) == 1
+    assert load_term(0, 0) == 0
+    assert load_term(1, 4) == 0.75
 
 
 def test_displayed_distances_are_geodesic():
@@ -509,11 +520,11 @@ def test_displayed_distances_are_geodesic():
     for _ in range(300):
         a = Point(lat=rng.uniform(27, 31.2), lng=rng.uniform(118, 123))
         b = Point(lat=rng.uniform(27, 31.2), lng=rng.uniform(118, 123))
-        assert matching.geodesic_km(a, b) == pytest.approx(distance_km(a, b), abs=1e-6)
+        assert geodesic_km(a, b) == pytest.approx(distance_km(a, b), abs=1e-6)
     # Nearly antipodal: Vincenty does not converge there; the Karney fallback answers.
     a, b = Point(lat=0.0, lng=0.0), Point(lat=0.5, lng=179.7)
-    assert matching.geodesic_km(a, b) == pytest.approx(distance_km(a, b), abs=1e-6)
-    assert matching.geodesic_km(a, a) == 0
+    assert geodesic_km(a, b) == pytest.approx(distance_km(a, b), abs=1e-6)
+    assert geodesic_km(a, a) == 0
 
 
 def test_a_new_specialty_shows_its_name(world, client_for, campaign):

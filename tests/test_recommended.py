@@ -12,9 +12,11 @@ from django.utils import timezone
 
 from accounts import errors as common
 from members.models import Member
-from services import errors, matching, matching_queries
-from services.matching_errors import LOCATION_REQUIRED
-from services.matching_serializers import RecommendedRequestSerializer
+from services import errors
+from services.errors import LOCATION_REQUIRED
+from services.matching import queries
+from services.matching.feed import feed_page, recommend_for_member
+from services.matching.serializers import RecommendedRequestSerializer
 from services.models import Claim, ServiceRequest
 from stations import errors as geo_errors
 from stations.geo import BBox, Point, distance_km, wgs84_to_gcj02
@@ -222,7 +224,7 @@ def test_the_feed_reads_the_grid_cell_the_database_gives_a_request(world, campai
     made = ServiceRequestFactory(station=world.station, campaign=campaign, lat=lat, lng=lng)
     stored = ServiceRequest.objects.values_list("grid", flat=True).get(pk=made.pk)
     box = BBox(min_lat=lat, min_lng=lng, max_lat=lat, max_lng=lng)
-    assert matching_queries.grid_cells(box) == [stored]
+    assert queries.grid_cells(box) == [stored]
 
 
 def test_the_ranking_total_is_the_score_shown(world, campaign, settings):
@@ -258,8 +260,8 @@ def test_the_ranking_total_is_the_score_shown(world, campaign, settings):
         lng=HOME.lng,
         starts_at=later + timedelta(days=1),
     )
-    result = matching.recommend_for_member(user=world.alice.user, now=now)
-    items = matching.feed_page(result, result.entries)
+    result = recommend_for_member(user=world.alice.user, now=now)
+    items = feed_page(result, result.entries)
     assert len(items) == 4
     assert [entry.total for entry in result.entries] == [item.score for item in items]
     assert [item.score for item in items] == sorted((item.score for item in items), reverse=True)
@@ -319,7 +321,7 @@ def test_rings_give_the_nearest_within_the_radius(world, campaign, settings, kms
     settings.MATCHING_CANDIDATE_LIMIT = 3
     made = {near(world, campaign, f"环{km}", km_north=km).pk: km for km in kms}
     with CaptureQueriesContext(connection) as reads:
-        rows = matching_queries.nearest_open_rings(HOME, 10.0, 3)
+        rows = queries.nearest_open_rings(HOME, 10.0, 3)
     expected = sorted((km, pk) for pk, km in made.items() if km <= 10)[:3]
     assert [row[0] for row in rows] == [pk for _km, pk in expected]
     assert len(reads) == circles
@@ -362,13 +364,11 @@ def test_postgresql_reads_the_candidates_of_the_grid_rings_nearest_first(world, 
     again = 0
     for limit in (1, 4, 20, 100):
         for radius in (0.3, 2.0, 10.0, 30.0):
-            rows = matching_queries.nearest_open_rings(HOME, radius, limit)
-            expected = (rows, matching_queries.request_facts([row[0] for row in rows]))
+            rows = queries.nearest_open_rings(HOME, radius, limit)
+            expected = (rows, queries.request_facts([row[0] for row in rows]))
             for first_read in (None, 1, limit):
                 with CaptureQueriesContext(connection) as reads:
-                    got = matching_queries.nearest_open_knn(
-                        HOME, radius, limit, first_read=first_read
-                    )
+                    got = queries.nearest_open_knn(HOME, radius, limit, first_read=first_read)
                 assert got == expected, (limit, radius, first_read)
                 if first_read is None:
                     assert len(reads) == 1
@@ -399,14 +399,14 @@ def test_postgresql_walks_the_nearest_first_index(world, campaign):
         return execute(sql, params, many, context)
 
     with connection.execute_wrapper(keep):
-        matching_queries.nearest_open_knn(HOME, 10.0, 20)
+        queries.nearest_open_knn(HOME, 10.0, 20)
     ((sql, params),) = statements
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_seqscan = off")
         cursor.execute("SET LOCAL enable_bitmapscan = off")
         cursor.execute("EXPLAIN " + sql, params)
         plan = "\n".join(row[0] for row in cursor.fetchall())
-    assert f"Index Only Scan using {matching_queries.KNN_INDEX}" in plan, plan
+    assert f"Index Only Scan using {queries.KNN_INDEX}" in plan, plan
     assert "Order By: ((point(lng, lat)) <-> " in plan, plan
 
 

@@ -2,7 +2,7 @@
 
 A GiST index on point(lng, lat) of open requests, covering lat, lng and id, so that
 ``ORDER BY point(lng, lat) <-> point(...) LIMIT n`` reads only the n nearest index entries
-whatever the density (services.matching_queries.nearest_open_knn). PostgreSQL only: SQLite has
+whatever the density (services.matching.queries.nearest_open_knn). PostgreSQL only: SQLite has
 no such index and reads the grid rings of migration 0006 instead; Django's Meta.indexes cannot
 name one database, so the index is created here and nowhere else.
 """

@@ -10,10 +10,13 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from accounts.permissions import IsMember
-from services import matching, selectors, workflow
+from services import selectors
 from services.filters import MAX_ID, StoringFilterBackend
-from services.matching_filters import MapFilter
-from services.matching_serializers import (
+from services.matching.feed import feed_page, recommend_for_member
+from services.matching.filters import MapFilter
+from services.matching.invites import invite_team
+from services.matching.map import check_coord_type, map_box, map_features
+from services.matching.serializers import (
     InviteInputSerializer,
     MatchesQuerySerializer,
     MatchSerializer,
@@ -24,6 +27,7 @@ from services.matching_serializers import (
     map_data,
     match_data,
 )
+from services.matching.teams import match_target, match_teams
 from services.models import ServiceRequest
 from services.permissions import IsRequestManager
 from services.serializers import ServiceRequestSerializer
@@ -78,13 +82,13 @@ class RequestMatchesView(ManagedRequestMixin, generics.GenericAPIView):
         # The request as the matcher reads it (one statement), then the same checks as
         # get_object: 404 for an unknown request, then the station's managers and staff.
         now = timezone.now()
-        target = matching.match_target(self.request_pk(), now=now)
+        target = match_target(self.request_pk(), now=now)
         if target is None:
             raise Http404
         self.check_object_permissions(request, target)
         query = MatchesQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        result = matching.match_teams(target=target, limit=query.validated_data["limit"], now=now)
+        result = match_teams(target=target, limit=query.validated_data["limit"], now=now)
         return Response([match_data(match) for match in result.matches])
 
 
@@ -113,7 +117,7 @@ class RequestInviteView(ManagedRequestMixin, generics.GenericAPIView):
         service_request = self.get_object()
         data = InviteInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        invited = workflow.invite_team(
+        invited = invite_team(
             actor=request.user, request_id=service_request.pk, **data.validated_data
         )
         fresh = selectors.request_queryset().get(pk=invited.pk)
@@ -147,9 +151,9 @@ class RecommendedRequestsView(generics.ListAPIView):
     def get(self, request, *args, **kwargs):
         query = RecommendedQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        feed = matching.recommend_for_member(user=request.user, **query.validated_data)
+        feed = recommend_for_member(user=request.user, **query.validated_data)
         page = self.paginate_queryset(feed.entries)
-        items = matching.feed_page(feed, page)
+        items = feed_page(feed, page)
         return self.get_paginated_response(feed_items_data(items))
 
 
@@ -192,7 +196,7 @@ class RequestMapView(generics.ListAPIView):
     def get(self, request, *args, **kwargs):
         queryset = self.filter_queryset(self.get_queryset())
         cleaned = self.filterset.form.cleaned_data
-        coord_type = matching.check_coord_type(cleaned.get("coord_type"))
-        box = matching.map_box(cleaned.get("bbox"), coord_type=coord_type)
-        result = matching.map_features(queryset=queryset, box=box, coord_type=coord_type)
+        coord_type = check_coord_type(cleaned.get("coord_type"))
+        box = map_box(cleaned.get("bbox"), coord_type=coord_type)
+        result = map_features(queryset=queryset, box=box, coord_type=coord_type)
         return Response(map_data(result))

@@ -19,14 +19,10 @@ from rest_framework import serializers
 
 from accounts import fields as strict
 from members.models import Team
-from services.matching import (
-    TERMS,
-    FeedItem,
-    MapResult,
-    SpecialtyRef,
-    TeamMatch,
-    check_coord_type,
-)
+from services.matching.feed import FeedItem
+from services.matching.map import MapResult, check_coord_type
+from services.matching.scoring import TERMS, SpecialtyRef
+from services.matching.teams import TeamMatch
 from services.models import Campaign, ServiceRequest
 from services.serializers import (
     CampaignRefSerializer,
