@@ -17,6 +17,10 @@ from rest_framework import serializers
 from rest_framework.relations import MANY_RELATION_KWARGS
 from rest_framework.utils import html
 
+# Ids beyond a signed 64-bit integer cannot exist (SQLite raises OverflowError on them): every
+# id a client sends is refused beyond it, before it reaches SQL.
+MAX_ID = 2**63 - 1
+
 # What ``str.strip()`` (so DRF's ``trim_whitespace``) removes, spelled out: the schema's regex
 # dialect is ECMA-262, whose ``\s`` is not Python's (it lacks U+001C-U+001F and U+0085).
 _WHITESPACE = r"\t-\r\u001c- \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"

@@ -12,9 +12,8 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from rest_framework.exceptions import NotFound
 
+from accounts.fields import MAX_ID
 from accounts.models import Notification, User
-
-MAX_ID = 2**63 - 1
 
 
 def notifications_for(*, user: User, unread: bool | None = None) -> QuerySet[Notification]:

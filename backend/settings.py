@@ -427,7 +427,7 @@ if POINTS_LEADERBOARD_LIMIT > POINTS_LEADERBOARD_MAX_LIMIT:
     )
 # GET me/: how many of the member's latest ledger lines points_recent shows.
 POINTS_RECENT_ENTRIES = env_int("POINTS_RECENT_ENTRIES", 10, minimum=1)
-ME_SECTIONS.append("services.points.me_section")
+ME_SECTIONS.append("services.records.points.me_section")
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
     {
         "ServiceRecordStatusEnum": "services.models.ServiceRecord.Status",

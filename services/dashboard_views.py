@@ -22,8 +22,9 @@ from django.views.decorators.http import require_GET
 
 from accounts.errors import ApplicationError
 from members.pii import viewer_of
-from services import exports, points, stats
+from services import exports, stats
 from services.models import Campaign
+from services.records import points
 from services.stats_serializers import ExportQuerySerializer, StatsQuerySerializer
 from stations.models import Town
 

@@ -21,8 +21,9 @@ from django.utils import timezone
 from accounts.audit import record_event
 from accounts.models import User
 from members.models import Member, Specialty, Team
-from services import points, rollups
+from services import rollups
 from services.models import Campaign, Claim, PointEntry, ServiceRecord, ServiceRequest
+from services.records import points
 from stations.demo import DEMO_STATION
 from stations.models import Station, Village
 

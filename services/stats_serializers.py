@@ -7,8 +7,8 @@ from rest_framework import serializers
 
 from accounts import fields as strict
 from services import exports, stats
+from services.api import IdRelatedField, NamedRefSerializer
 from services.models import Campaign, ServiceRequest
-from services.serializers import IdRelatedField, NamedRefSerializer
 from stations.models import Town
 
 DATE_ERRORS = {

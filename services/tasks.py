@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from services import idempotency, reminders, retention, workflow
+from services import idempotency, retention
+from services.requests import expiry, reminders
 
 
 @shared_task(name="services.tasks.send_reminders", ignore_result=True)
@@ -20,7 +21,7 @@ def send_reminders() -> int:
 @shared_task(name="services.tasks.expire_overdue", ignore_result=True)
 def expire_overdue() -> dict[str, int]:
     """Expire overdue claims and requests; forget old idempotency keys."""
-    report = workflow.expire_overdue()
+    report = expiry.expire_overdue()
     return {
         "claims": report.claims,
         "promoted": report.promoted,

@@ -11,7 +11,7 @@ from django_filters.fields import BaseCSVField
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import exceptions, filters
 
-from accounts.fields import NO_NUL_PATTERN
+from accounts.fields import MAX_ID, NO_NUL_PATTERN
 from stations.models import Station, Town, Village
 
 
@@ -35,17 +35,15 @@ class _StrictBooleanField(forms.NullBooleanField):
 
 
 # The schema states the range the filter enforces, so a generated 0 is known to be invalid.
-@extend_schema_field({"type": "integer", "minimum": 1, "maximum": 2**63 - 1})
+@extend_schema_field({"type": "integer", "minimum": 1, "maximum": MAX_ID})
 class IdFilter(django_filters.NumberFilter):
     """A row id: a whole number (NumberFilter alone would take 1.5 and round it)."""
 
     field_class = forms.IntegerField
 
     def __init__(self, *args, **kwargs):
-        # Ids beyond a signed 64-bit integer cannot exist, and SQLite raises OverflowError on
-        # them (a 500): refuse them as a 400 before they reach SQL.
         kwargs.setdefault("min_value", 1)
-        kwargs.setdefault("max_value", 2**63 - 1)
+        kwargs.setdefault("max_value", MAX_ID)
         super().__init__(*args, **kwargs)
 
 

@@ -7,8 +7,9 @@ from datetime import UTC, datetime, timedelta
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from services import anomalies, workflow
-from services.anomalies import Facts, Limits, Participant
+from services.records import anomalies
+from services.records.anomalies import Facts, Limits, Participant
+from services.records.writes import submit_record
 from tests import records_fixtures
 from tests.factories import CampaignFactory, MemberFactory
 from tests.records_fixtures import RECORDS_URL, checked_in, under_way
@@ -118,7 +119,7 @@ def test_a_submitted_record_stores_its_flags(world, service, settings):
     # bob also checked in to an overlapping request elsewhere.
     elsewhere = under_way(station=world.other_station, campaign=CampaignFactory())
     other = checked_in(elsewhere, world.bob)
-    record = workflow.submit_record(
+    record = submit_record(
         user=world.alice.user,
         request_id=service.request.pk,
         people_served=20,
@@ -140,7 +141,7 @@ def test_a_late_record_is_flagged(world, rules):
     campaign = CampaignFactory(kind="warm_heart")
     long_ago = under_way(station=world.station, campaign=campaign, hours_ago=24 * 5)
     claim = checked_in(long_ago, world.alice)
-    record = workflow.submit_record(
+    record = submit_record(
         user=world.alice.user,
         request_id=long_ago.pk,
         people_served=5,
@@ -170,7 +171,7 @@ def test_flags_cost_one_query_whatever_the_participants(world, rules):
 
 
 def test_the_verifier_lists_flagged_records(world, client_for, service, rules):
-    flagged = workflow.submit_record(
+    flagged = submit_record(
         user=world.alice.user,
         request_id=service.request.pk,
         people_served=400,
@@ -178,7 +179,7 @@ def test_the_verifier_lists_flagged_records(world, client_for, service, rules):
         participants=[service.alice.pk],
     )
     calm_request = under_way(station=world.station, campaign=service.campaign)
-    calm = workflow.submit_record(
+    calm = submit_record(
         user=world.mary,
         request_id=calm_request.pk,
         people_served=3,

@@ -14,8 +14,9 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from services import errors, workflow
+from services import errors
 from services.models import Claim, ServiceRequest
+from services.requests.expiry import expire_overdue
 from tests.factories import (
     CampaignFactory,
     ClaimFactory,
@@ -164,11 +165,11 @@ def _round(client_for, manager) -> ServiceRequest:
     claim_path = request_url(service_request, "claims/?waitlist=1")
 
     def expire():
-        report = workflow.expire_overdue(now=later)
+        report = expire_overdue(now=later)
         return 200, report
 
     def expire_now():
-        report = workflow.expire_overdue()
+        report = expire_overdue()
         return 200, report
 
     calls = [
@@ -214,7 +215,7 @@ def test_cancel_claim_reject_and_expiry_racing_keep_the_counts_right(client_for)
         assert promoted.exclude(status=Claim.Status.WAITLISTED).count() == promoted.count()
         # Running expiry again changes nothing: it is idempotent.
         before = service_request.claimed
-        workflow.expire_overdue(now=timezone.now())
+        expire_overdue(now=timezone.now())
         assert assert_consistent(service_request).claimed == before
 
 
@@ -240,7 +241,7 @@ def test_claims_expiring_as_fast_as_they_are_made_keep_the_counts_right(client_f
         crashed = [r for r in results if not isinstance(r, tuple) or r[0] >= 500]
         assert not crashed, crashed
         assert {status for status, _ in results[:12]} <= {201, 409}
-        workflow.expire_overdue()
+        expire_overdue()
         service_request = assert_consistent(service_request)
         waiting = Claim.objects.filter(request=service_request, status="waitlisted").count()
         if service_request.claimed < service_request.slots:

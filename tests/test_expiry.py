@@ -11,8 +11,8 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from accounts.models import Event, Notification
-from services import workflow
 from services.models import Claim, IdempotencyKey, ServiceRequest
+from services.requests.expiry import expire_overdue
 from tests import services_fixtures
 from tests.factories import ClaimFactory, ServiceRequestFactory
 from tests.services_fixtures import CLAIMS_URL, assert_consistent
@@ -128,7 +128,7 @@ def test_claims_that_all_expire_let_their_ended_request_expire_in_the_same_run(w
     for member in (world.alice, world.bob):
         ClaimFactory(request=ended, member=member, claimed_at=timezone.now() - timedelta(days=1))
     assert ServiceRequest.objects.get(pk=ended.pk).status == "full"
-    report = workflow.expire_overdue()
+    report = expire_overdue()
     assert (report.claims, report.requests) == (2, 1)
     service_request = assert_consistent(ended)
     assert service_request.status == ServiceRequest.Status.EXPIRED
@@ -148,7 +148,7 @@ def test_running_it_again_changes_nothing(world, campaign):
     run_command()
     events = Event.objects.count()
     notes = Notification.objects.count()
-    report = workflow.expire_overdue()
+    report = expire_overdue()
     assert (report.claims, report.waitlisted, report.requests) == (0, 0, 0)
     run_command()
     assert (Event.objects.count(), Notification.objects.count()) == (events, notes)

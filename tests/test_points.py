@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from django.db import IntegrityError, transaction
 
-from services import workflow
 from services.models import PointEntry, PointRule
+from services.records.writes import revoke_record, submit_record, verify_record
 from tests import records_fixtures
 from tests.factories import CampaignFactory, TeamFactory, UserFactory, VillageFactory
 from tests.records_fixtures import checked_in, under_way
@@ -17,14 +17,14 @@ service = records_fixtures.service
 
 
 def verified_service(*, submitter, verifier, service_request, claims, people=10):
-    record = workflow.submit_record(
+    record = submit_record(
         user=submitter,
         request_id=service_request.pk,
         people_served=people,
         summary="服务",
         participants=[c.pk for c in claims],
     )
-    return workflow.verify_record(actor=verifier, record_id=record.pk, approved=True, note="ok")
+    return verify_record(actor=verifier, record_id=record.pk, approved=True, note="ok")
 
 
 def ledger(record) -> list[tuple[str, str, int]]:
@@ -156,7 +156,7 @@ def test_me_shows_the_total_and_recent_entries(world, client_for, service, setti
         service_request=service.request,
         claims=[service.alice, service.bob],
     )
-    workflow.revoke_record(actor=world.sam, record_id=record.pk, reason="重复")
+    revoke_record(actor=world.sam, record_id=record.pk, reason="重复")
     trip = under_way(station=world.station, campaign=service.campaign, title="海岛义诊")
     verified_service(
         submitter=world.mary,

@@ -8,8 +8,9 @@ from collections import Counter
 import pytest
 
 from accounts.models import Event, Notification
-from services import errors, workflow
+from services import errors
 from services.models import Claim, PointEntry, ServiceRecord, ServiceRequest
+from services.records.writes import submit_record, verify_record
 from tests.factories import CampaignFactory, MemberFactory, StationFactory, TeamFactory, UserFactory
 from tests.records_fixtures import checked_in, ensure_rules, record_url, submit_url, under_way
 from tests.test_claim_concurrency import post, run_together
@@ -33,7 +34,7 @@ def _service(*, participants: int = 3):
 
 
 def _submit(service_request, claims, *, user) -> ServiceRecord:
-    return workflow.submit_record(
+    return submit_record(
         user=user,
         request_id=service_request.pk,
         people_served=20,
@@ -141,7 +142,7 @@ def test_20_replays_of_one_idempotency_key_make_one_record(client_for):
 def test_parallel_revocations_reverse_once(client_for):
     service_request, managers, claims = _service(participants=2)
     record = _submit(service_request, claims, user=managers[0])
-    workflow.verify_record(actor=managers[1], record_id=record.pk, approved=True)
+    verify_record(actor=managers[1], record_id=record.pk, approved=True)
     staff = [UserFactory(is_staff=True) for _ in range(5)]
     calls = [
         post(client_for(staff[i % 5]), record_url(record, "revoke/"), {"reason": "重复填报"})

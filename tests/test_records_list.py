@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from accounts import errors as common
-from services import workflow
+from services.records.writes import submit_record, verify_record
 from tests import records_fixtures
 from tests.factories import ClaimFactory, UserFactory
 from tests.records_fixtures import RECORDS_URL, checked_in, record_url, under_way
@@ -18,7 +18,7 @@ service = records_fixtures.service
 @pytest.fixture
 def records(world, service):
     """``here``: alice's record at mary's station (alice, bob); ``there``: charlie's at oscar's."""
-    here = workflow.submit_record(
+    here = submit_record(
         user=world.alice.user,
         request_id=service.request.pk,
         people_served=12,
@@ -26,7 +26,7 @@ def records(world, service):
         participants=[service.alice.pk, service.bob.pk],
     )
     trip = under_way(station=world.other_station, campaign=service.campaign)
-    there = workflow.submit_record(
+    there = submit_record(
         user=world.charlie.user,
         request_id=trip.pk,
         people_served=5,
@@ -85,7 +85,7 @@ def test_names_follow_the_pii_rules(world, client_for, records):
 
 def test_filters(world, client_for, records):
     here, there = records
-    workflow.verify_record(actor=world.oscar, record_id=there.pk, approved=True)
+    verify_record(actor=world.oscar, record_id=there.pk, approved=True)
     client = client_for(world.sam)
     assert ids(client, status="verified") == [there.pk]
     assert sorted(ids(client, status=["verified", "submitted"])) == sorted([here.pk, there.pk])

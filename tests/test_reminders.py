@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from accounts.models import Notification
 from services.models import Claim
-from services.reminders import reminder_key, send_reminders
+from services.requests.reminders import reminder_key, send_reminders
 from tests.factories import ClaimFactory, ServiceRequestFactory
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from django.utils import timezone
 
-from services import workflow
 from services.demo import PLAN, ROUNDS, seed_requests
 from services.models import Campaign, Claim, ServiceRequest
+from services.requests.expiry import expire_overdue
 from tests.factories import MemberFactory, UserFactory
 from tests.services_fixtures import assert_consistent
 
@@ -42,7 +42,7 @@ def test_it_seeds_every_state_consistently_and_only_once(world):
     # What the demo wrote is what the workflow would have: counters agree, expiry finds little.
     for service_request in ServiceRequest.objects.all():
         assert_consistent(service_request)
-    workflow.expire_overdue()
+    expire_overdue()
     for service_request in ServiceRequest.objects.all():
         assert_consistent(service_request)
     # Open demo requests stay claimable: they start in the future.

@@ -9,8 +9,9 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from services import errors, rollups, workflow
+from services import errors, rollups
 from services.models import DailyServiceStat, ServiceRecord
+from services.records.writes import revoke_record, submit_record, verify_record
 from tests.factories import CampaignFactory, MemberFactory, StationFactory, UserFactory
 from tests.records_fixtures import checked_in, ensure_rules, under_way
 from tests.test_claim_concurrency import run_together
@@ -45,7 +46,7 @@ def submitted(station, campaign, *, people: int, participants: int = 2) -> Servi
     """A record awaiting verification at ``station`` with ``participants`` checked-in members."""
     service_request = under_way(station=station, campaign=campaign, slots=participants)
     claims = [checked_in(service_request, MemberFactory()) for _ in range(participants)]
-    return workflow.submit_record(
+    return submit_record(
         user=claims[0].member.user,
         request_id=service_request.pk,
         people_served=people,
@@ -63,8 +64,8 @@ def test_verify_adds_and_revoke_takes_away():
     first = submitted(station, campaign, people=12)
     second = submitted(station, campaign, people=30, participants=3)
 
-    workflow.verify_record(actor=staff, record_id=first.pk, approved=True)
-    workflow.verify_record(actor=staff, record_id=second.pk, approved=True)
+    verify_record(actor=staff, record_id=first.pk, approved=True)
+    verify_record(actor=staff, record_id=second.pk, approved=True)
 
     row = DailyServiceStat.objects.get()
     assert (row.station_id, row.campaign_id, row.town_id) == (
@@ -80,10 +81,10 @@ def test_verify_adds_and_revoke_takes_away():
         5,
     )
 
-    workflow.revoke_record(actor=staff, record_id=first.pk, reason="重复登记")
+    revoke_record(actor=staff, record_id=first.pk, reason="重复登记")
     row.refresh_from_db()
     assert (row.records, row.people_served, row.participations) == (1, 30, 3)
-    workflow.revoke_record(actor=staff, record_id=second.pk, reason="重复登记")
+    revoke_record(actor=staff, record_id=second.pk, reason="重复登记")
     # No verified record left that day: no row, as a rebuild leaves it.
     assert not DailyServiceStat.objects.exists()
 
@@ -93,12 +94,12 @@ def test_rejection_and_failed_verification_leave_the_rollup_alone():
     ensure_rules()
     staff = UserFactory(is_staff=True)
     record = submitted(StationFactory(), CampaignFactory(), people=9)
-    workflow.verify_record(actor=staff, record_id=record.pk, approved=False, note="人数不符")
+    verify_record(actor=staff, record_id=record.pk, approved=False, note="人数不符")
     assert not DailyServiceStat.objects.exists()
     # Verifying one's own record is refused: the transaction (rollup included) rolls back.
     again = submitted(StationFactory(), CampaignFactory(), people=9)
     with pytest.raises(errors.CannotVerifyOwnRecord):
-        workflow.verify_record(actor=again.submitted_by, record_id=again.pk, approved=True)
+        verify_record(actor=again.submitted_by, record_id=again.pk, approved=True)
     assert not DailyServiceStat.objects.exists()
 
 
@@ -117,11 +118,11 @@ def test_rebuild_reproduces_the_rollup_after_random_verifies_and_revokes():
     while pending:
         if verified and rng.random() < 0.3:
             record = verified.pop(rng.randrange(len(verified)))
-            workflow.revoke_record(actor=staff, record_id=record.pk, reason="抽查不实")
+            revoke_record(actor=staff, record_id=record.pk, reason="抽查不实")
         else:
             record = pending.pop(rng.randrange(len(pending)))
             approved = rng.random() < 0.85
-            workflow.verify_record(
+            verify_record(
                 actor=staff, record_id=record.pk, approved=approved, note="" if approved else "退回"
             )
             if approved:
@@ -146,7 +147,7 @@ def test_rebuild_replaces_a_drifted_rollup():
     ensure_rules()
     staff = UserFactory(is_staff=True)
     record = submitted(StationFactory(), CampaignFactory(), people=7)
-    workflow.verify_record(actor=staff, record_id=record.pk, approved=True)
+    verify_record(actor=staff, record_id=record.pk, approved=True)
     good = snapshot()
     DailyServiceStat.objects.update(people_served=999)
 
@@ -163,7 +164,7 @@ def test_parallel_verifications_of_one_day_and_station_lose_no_increment():
     calls = [
         (
             lambda record=record, reviewer=reviewer: (
-                workflow.verify_record(actor=reviewer, record_id=record.pk, approved=True).status
+                verify_record(actor=reviewer, record_id=record.pk, approved=True).status
             )
         )
         for record, reviewer in zip(records, reviewers, strict=True)

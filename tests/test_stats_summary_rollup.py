@@ -16,7 +16,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 
-from services import rollups, stats, workflow
+from services import rollups, stats
 from services.models import (
     ActiveMemberStat,
     Campaign,
@@ -27,6 +27,10 @@ from services.models import (
     ServiceRequest,
     VerifyTimeStat,
 )
+from services.records.writes import revoke_record, submit_record, verify_record
+from services.requests.claims import cancel_claim, claim_request
+from services.requests.expiry import expire_overdue
+from services.requests.writes import cancel_request, create_request, update_request
 from tests.factories import (
     CampaignFactory,
     ClaimFactory,
@@ -442,7 +446,7 @@ def test_posting_claiming_editing_and_cancelling_keep_the_request_rollups():
     )
     start = timezone.now() + timedelta(days=3)
     created = [
-        workflow.create_request(
+        create_request(
             actor=staff,
             station=station,
             campaign=campaign,
@@ -458,8 +462,8 @@ def test_posting_claiming_editing_and_cancelling_keep_the_request_rollups():
     assert not kept["claim"]
 
     members = [MemberFactory() for _ in range(3)]
-    first = workflow.claim_request(user=members[0].user, request_id=created[0].pk)
-    workflow.claim_request(user=members[1].user, request_id=created[0].pk)  # not the first
+    first = claim_request(user=members[0].user, request_id=created[0].pk)
+    claim_request(user=members[1].user, request_id=created[0].pk)  # not the first
     created[0].refresh_from_db()
     # SQLite's date functions read times to the millisecond.
     assert created[0].claim_seconds == pytest.approx(
@@ -471,11 +475,11 @@ def test_posting_claiming_editing_and_cancelling_keep_the_request_rollups():
 
     # All claimants leave: the request may move to another day and campaign, its time to first
     # claim going with it.
-    workflow.cancel_claim(user=members[0].user, claim_id=first.pk, reason="临时有事")
+    cancel_claim(user=members[0].user, claim_id=first.pk, reason="临时有事")
     second = created[0].claims.get(member=members[1])
-    workflow.cancel_claim(user=members[1].user, claim_id=second.pk, reason="临时有事")
+    cancel_claim(user=members[1].user, claim_id=second.pk, reason="临时有事")
     later = start + timedelta(days=40)
-    workflow.update_request(
+    update_request(
         actor=staff,
         request_id=created[0].pk,
         changes={"starts_at": later, "ends_at": later + timedelta(hours=2), "campaign": other},
@@ -483,11 +487,11 @@ def test_posting_claiming_editing_and_cancelling_keep_the_request_rollups():
     kept = assert_rollups_match_a_rebuild()
     day = timezone.localtime(later, SHANGHAI).date()
     assert kept["claim"][("d", station.pk, other.pk, day, created[0].claim_bucket)] == 1
-    workflow.update_request(actor=staff, request_id=created[1].pk, changes={"title": "新标题"})
-    workflow.update_request(actor=staff, request_id=created[1].pk, changes={"campaign": other})
+    update_request(actor=staff, request_id=created[1].pk, changes={"title": "新标题"})
+    update_request(actor=staff, request_id=created[1].pk, changes={"campaign": other})
     assert_rollups_match_a_rebuild()
 
-    workflow.cancel_request(actor=staff, request_id=created[2].pk, reason="天气原因")
+    cancel_request(actor=staff, request_id=created[2].pk, reason="天气原因")
     kept = assert_rollups_match_a_rebuild()
     assert all_periods(kept["requests"]) == (3, 0, 0, 1, 0)
 
@@ -496,7 +500,7 @@ def test_posting_claiming_editing_and_cancelling_keep_the_request_rollups():
 def test_expiry_counts_an_unclaimed_request_as_expired():
     staff = UserFactory(is_staff=True)
     start = timezone.now() + timedelta(hours=2)
-    created = workflow.create_request(
+    created = create_request(
         actor=staff,
         station=StationFactory(),
         campaign=CampaignFactory(),
@@ -505,7 +509,7 @@ def test_expiry_counts_an_unclaimed_request_as_expired():
         ends_at=start + timedelta(hours=1),
         slots=1,
     ).request
-    workflow.expire_overdue(now=start + timedelta(hours=2))
+    expire_overdue(now=start + timedelta(hours=2))
     created.refresh_from_db()
     assert created.status == Status.EXPIRED
     kept = assert_rollups_match_a_rebuild()
@@ -517,7 +521,7 @@ def submitted(station, campaign, *, members=None) -> ServiceRecord:
     members = members or [MemberFactory()]
     service_request = under_way(station=station, campaign=campaign, slots=len(members))
     claims = [checked_in(service_request, member) for member in members]
-    return workflow.submit_record(
+    return submit_record(
         user=claims[0].member.user,
         request_id=service_request.pk,
         people_served=5,
@@ -546,13 +550,13 @@ def test_verify_reject_and_revoke_keep_the_time_to_verify_and_the_counts():
         now += timedelta(minutes=rng.randrange(1, 600))
         if verified and rng.random() < 0.35:
             record = verified.pop(rng.randrange(len(verified)))
-            workflow.revoke_record(actor=staff, record_id=record.pk, reason="抽查不实", now=now)
+            revoke_record(actor=staff, record_id=record.pk, reason="抽查不实", now=now)
             record.refresh_from_db()
             assert (record.verify_seconds, record.verify_bucket) == (None, None)
         else:
             record = pending.pop(rng.randrange(len(pending)))
             approved = rng.random() < 0.8
-            workflow.verify_record(
+            verify_record(
                 actor=staff,
                 record_id=record.pk,
                 approved=approved,
@@ -607,7 +611,7 @@ def test_parallel_verifications_and_first_claims_lose_no_increment():
     start = timezone.now() + timedelta(days=2)
     staff = UserFactory(is_staff=True)
     requests = [
-        workflow.create_request(
+        create_request(
             actor=staff,
             station=station,
             campaign=campaign,
@@ -622,14 +626,10 @@ def test_parallel_verifications_and_first_claims_lose_no_increment():
     members = [MemberFactory() for _ in requests]
     reviewers = [UserFactory(is_staff=True) for _ in records]
     calls = [
-        (
-            lambda r=record, u=reviewer: workflow.verify_record(
-                actor=u, record_id=r.pk, approved=True
-            )
-        )
+        (lambda r=record, u=reviewer: verify_record(actor=u, record_id=r.pk, approved=True))
         for record, reviewer in zip(records, reviewers, strict=True)
     ] + [
-        (lambda r=request, m=member: workflow.claim_request(user=m.user, request_id=r.pk))
+        (lambda r=request, m=member: claim_request(user=m.user, request_id=r.pk))
         for request, member in zip(requests, members, strict=True)
     ]
 

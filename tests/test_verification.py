@@ -7,8 +7,9 @@ import pytest
 from accounts import errors as common
 from accounts.errors import Forbidden
 from accounts.models import Event, Notification
-from services import errors, workflow
+from services import errors
 from services.models import Claim, PointEntry, ServiceRecord, ServiceRequest
+from services.records.writes import revoke_record, submit_record, verify_record
 from tests import records_fixtures
 from tests.factories import UserFactory
 from tests.records_fixtures import record_url
@@ -29,9 +30,7 @@ def revoke(client, record, body):
 @pytest.fixture
 def record(world, service) -> ServiceRecord:
     """Alice's record of the service (alice and bob took part), awaiting review."""
-    return workflow.submit_record(
-        user=world.alice.user, request_id=service.request.pk, **_body(service)
-    )
+    return submit_record(user=world.alice.user, request_id=service.request.pk, **_body(service))
 
 
 def _body(service) -> dict:
@@ -145,13 +144,13 @@ def test_a_rejection_reopens_the_request_and_tells_the_submitter(world, client_f
 
 
 def test_nobody_verifies_their_own_record_not_even_a_manager(world, client_for, service):
-    own = workflow.submit_record(user=world.mary, request_id=service.request.pk, **_body(service))
+    own = submit_record(user=world.mary, request_id=service.request.pk, **_body(service))
     response = verify(client_for(world.mary), own, {"approved": True, "note": "自己看过了"})
     body = assert_error(response, 403, errors.CANNOT_VERIFY_OWN_RECORD)
     assert "自己" in body["detail"]
     # The rule holds below the API too.
     with pytest.raises(errors.CannotVerifyOwnRecord):
-        workflow.verify_record(actor=world.mary, record_id=own.pk, approved=True, note="x")
+        verify_record(actor=world.mary, record_id=own.pk, approved=True, note="x")
     assert_untouched(own)
     # Another manager of the station (or staff) may.
     colleague = UserFactory(is_station_manager=True)
@@ -180,7 +179,7 @@ def test_members_liaisons_and_other_managers_may_not_verify(world, client_for, r
     assert_error(verify(client_for(world.lily), record, {"approved": True}), 404, common.NOT_FOUND)
     assert_error(verify(anon, record, {"approved": True}), 401, common.NOT_AUTHENTICATED)
     with pytest.raises(errors.NotRecordVerifier):
-        workflow.verify_record(actor=world.oscar, record_id=record.pk, approved=True)
+        verify_record(actor=world.oscar, record_id=record.pk, approved=True)
     assert_untouched(record)
 
 
@@ -214,7 +213,7 @@ def test_unknown_and_malformed_record_ids_are_404(world, client_for, record):
 
 
 def test_flags_must_be_acknowledged_in_the_note(world, client_for, service):
-    flagged = workflow.submit_record(
+    flagged = submit_record(
         user=world.alice.user,
         request_id=service.request.pk,
         **{**_body(service), "people_served": 400},
@@ -241,7 +240,7 @@ def test_flags_must_be_acknowledged_in_the_note(world, client_for, service):
 
 @pytest.fixture
 def verified(world, record) -> ServiceRecord:
-    return workflow.verify_record(actor=world.mary, record_id=record.pk, approved=True, note="属实")
+    return verify_record(actor=world.mary, record_id=record.pk, approved=True, note="属实")
 
 
 def test_staff_revoke_a_verification_and_points_are_reversed(world, client_for, verified):
@@ -280,8 +279,8 @@ def test_staff_revoke_a_verification_and_points_are_reversed(world, client_for, 
 
 
 def test_after_a_revocation_a_new_version_earns_points_again(world, client_for, service, verified):
-    workflow.revoke_record(actor=world.sam, record_id=verified.pk, reason="人次有误")
-    second = workflow.submit_record(
+    revoke_record(actor=world.sam, record_id=verified.pk, reason="人次有误")
+    second = submit_record(
         user=world.bob.user,
         request_id=service.request.pk,
         **{**_body(service), "people_served": 20},
@@ -301,7 +300,7 @@ def test_only_staff_revoke(world, client_for, verified, record):
         response = revoke(client_for(user), verified, {"reason": "x"})
         assert_error(response, 403, common.PERMISSION_DENIED)
     with pytest.raises(Forbidden):
-        workflow.revoke_record(actor=world.mary, record_id=verified.pk, reason="x")
+        revoke_record(actor=world.mary, record_id=verified.pk, reason="x")
     verified.refresh_from_db()
     assert verified.status == "verified"
     assert not PointEntry.objects.filter(award=False).exists()

@@ -7,8 +7,9 @@ from datetime import timedelta
 from django.conf import settings
 
 from accounts.models import Event, Notification
-from services import errors, workflow
+from services import errors
 from services.models import Claim, ServiceRequest
+from services.requests.expiry import expire_overdue
 from tests import services_fixtures
 from tests.factories import ClaimFactory
 from tests.services_fixtures import assert_consistent, claim_url, request_url
@@ -101,7 +102,7 @@ def test_an_expired_claim_promotes_the_next(world, open_request):
     grace = timedelta(minutes=settings.SERVICES_CLAIM_GRACE_MINUTES)
     later = open_request.starts_at + grace + timedelta(seconds=1)
 
-    report = workflow.expire_overdue(now=later)
+    report = expire_overdue(now=later)
 
     # All three holders missed check-in: three slots free, one waiting member promoted.
     assert (report.claims, report.promoted) == (3, 1)
@@ -152,7 +153,7 @@ def test_the_waitlist_ends_with_the_request(world, open_request):
     waiting = ClaimFactory(request=open_request, member=world.alice, status="waitlisted")
     # Holders checked in, so they do not expire and free nothing.
     Claim.objects.filter(request=open_request, status="claimed").update(status="checked_in")
-    report = workflow.expire_overdue(now=open_request.ends_at + timedelta(seconds=1))
+    report = expire_overdue(now=open_request.ends_at + timedelta(seconds=1))
     assert report.waitlisted == 1
     waiting.refresh_from_db()
     assert waiting.status == Claim.Status.EXPIRED
@@ -163,7 +164,7 @@ def test_the_waitlist_ends_with_the_request(world, open_request):
 def test_promotion_never_happens_after_the_request_ended(world, open_request):
     fill(open_request)
     ClaimFactory(request=open_request, member=world.alice, status="waitlisted")
-    workflow.expire_overdue(now=open_request.ends_at + timedelta(hours=1))
+    expire_overdue(now=open_request.ends_at + timedelta(hours=1))
     assert not Claim.objects.filter(request=open_request, promoted_at__isnull=False).exists()
     service_request = assert_consistent(open_request)
     assert service_request.status == ServiceRequest.Status.EXPIRED

@@ -5,8 +5,8 @@ from __future__ import annotations
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema_field
 
-from services.filters import ServiceRequestFilter
 from services.models import ServiceRequest
+from services.requests.filters import ServiceRequestFilter
 from stations.errors import UnknownCoordType
 from stations.geo import GCJ02, WGS84
 

@@ -5,17 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.db import transaction
-from django.utils import timezone
 
-from accounts.audit import notify, record_event
+from accounts.audit import record_event
 from accounts.errors import InvalidInput
 from accounts.models import User
 from members.models import Member, Team
-from services import errors
+from services import errors, notifications
 from services.models import (
     ServiceRequest,
 )
-from services.workflow import Status, _iso, _lock_request, _now, _short
+from services.notifications import iso
+from services.requests.transitions import Status, lock_request, resolve_now
 
 
 def invite_team(
@@ -28,14 +28,14 @@ def invite_team(
 ) -> ServiceRequest:
     """Reserve an open request for one team until ``until`` (first-claim window); its active
     members are told. A new invitation replaces the previous one."""
-    now = _now(now)
+    now = resolve_now(now)
     problems: dict[str, list[str]] = {}
     if not team.active:
         problems["team"] = ["该团队已停用。"]
     if until <= now:
         problems["until"] = ["邀请截止时间必须晚于当前时间。"]
     with transaction.atomic():
-        service_request = _lock_request(request_id)
+        service_request = lock_request(request_id)
         if service_request.status != Status.OPEN or now >= service_request.ends_at:
             raise errors.RequestNotOpen("只有可认领（open）的需求可以邀请团队。")
         if "until" not in problems and until >= service_request.starts_at:
@@ -56,34 +56,13 @@ def invite_team(
             to_status=service_request.status,
             payload={
                 "team": team.pk,
-                "until": _iso(until),
+                "until": iso(until),
                 "previous_team": previous_team,
-                "previous_until": _iso(previous_until),
+                "previous_until": iso(previous_until),
             },
         )
-        local_until = timezone.localtime(until)
-        for member in Member.objects.filter(
-            team=team, active=True, user__is_member=True
-        ).select_related("user"):
-            notify(
-                user=member.user,
-                kind="team_invited",
-                title=_short(f"团队受邀：{service_request.title}", 100),
-                body=_short(
-                    f"驿站邀请“{team.name}”承接需求“{service_request.title}”"
-                    f"（{timezone.localtime(service_request.starts_at):%m月%d日 %H:%M} 开始）。"
-                    f"{local_until:%m月%d日 %H:%M} 前仅本团队委员可以认领。",
-                    500,
-                ),
-                payload={
-                    "request": service_request.pk,
-                    "request_title": service_request.title,
-                    "team": team.pk,
-                    "team_name": team.name,
-                    "until": _iso(until),
-                    "starts_at": _iso(service_request.starts_at),
-                },
-                # The event id keeps a repeated invitation (same team, new window) notifiable.
-                dedupe_key=f"team_invited:{event.pk}:{member.pk}",
-            )
+        members = Member.objects.filter(team=team, active=True, user__is_member=True)
+        notifications.team_invited(
+            service_request, team, members.select_related("user"), until=until, event_id=event.pk
+        )
     return service_request

@@ -19,18 +19,18 @@ from rest_framework import serializers
 
 from accounts import fields as strict
 from members.models import Team
-from services.matching.feed import FeedItem
-from services.matching.map import MapResult, check_coord_type
-from services.matching.scoring import TERMS, SpecialtyRef
-from services.matching.teams import TeamMatch
-from services.models import Campaign, ServiceRequest
-from services.serializers import (
+from services.api import (
     CampaignRefSerializer,
     IdRelatedField,
     NamedRefSerializer,
     PointInputMixin,
     RequestSpecialtySerializer,
 )
+from services.matching.feed import FeedItem
+from services.matching.map import MapResult, check_coord_type
+from services.matching.scoring import TERMS, SpecialtyRef
+from services.matching.teams import TeamMatch
+from services.models import Campaign, ServiceRequest
 from stations.serializers import LatitudeField, LongitudeField
 
 # ---------------------------------------------------------------- input

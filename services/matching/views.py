@@ -10,8 +10,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from accounts.permissions import IsMember
-from services import selectors
-from services.filters import MAX_ID, StoringFilterBackend
+from services.api import StoringFilterBackend, url_pk
 from services.matching.feed import feed_page, recommend_for_member
 from services.matching.filters import MapFilter
 from services.matching.invites import invite_team
@@ -30,7 +29,8 @@ from services.matching.serializers import (
 from services.matching.teams import match_target, match_teams
 from services.models import ServiceRequest
 from services.permissions import IsRequestManager
-from services.serializers import ServiceRequestSerializer
+from services.requests import selectors
+from services.requests.serializers import ServiceRequestSerializer
 from stations.filters import BBOX_PATTERN
 
 REQUESTS = "requests"
@@ -41,10 +41,7 @@ class ManagedRequestMixin:
 
     def request_pk(self) -> int:
         """The URL's request id; 404 for one no request can have."""
-        pk = int(self.kwargs["pk"])
-        if not 1 <= pk <= MAX_ID:
-            raise Http404
-        return pk
+        return url_pk(self)
 
     def get_object(self) -> ServiceRequest:
         pk = self.request_pk()

@@ -10,6 +10,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.fields import MAX_ID
 from services.open311 import selectors, writes
 from services.open311.auth import HasStationApiKey, Open311Throttle, StationApiKeyAuthentication
 from services.open311.errors import UnknownRequest
@@ -20,7 +21,6 @@ from services.open311.serializers import (
     Open311RequestSerializer,
     Open311ServiceSerializer,
 )
-from services.serializers import MAX_ID
 
 TAG = "open311"
 

@@ -23,10 +23,10 @@ from django.utils import timezone
 
 from accounts.errors import InvalidInput
 from members.models import Specialty
-from services import workflow
 from services.models import Campaign, ServiceRequest
 from services.open311.errors import CampaignRequired
 from services.open311.selectors import Service, service_for_code
+from services.requests.writes import create_request
 from stations.geo import Point
 from stations.models import StationApiKey
 
@@ -115,7 +115,7 @@ def request_post(
     specialties = (
         list(Specialty.objects.filter(pk=service.specialty_id)) if service.specialty_id else []
     )
-    created = workflow.create_request(
+    created = create_request(
         actor=key.created_by,
         station=key.station,
         campaign=chosen,

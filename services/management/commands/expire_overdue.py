@@ -2,7 +2,8 @@
 
 from django.core.management.base import BaseCommand
 
-from services import idempotency, workflow
+from services import idempotency
+from services.requests.expiry import expire_overdue
 
 
 class Command(BaseCommand):
@@ -13,7 +14,7 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args, **options):
-        report = workflow.expire_overdue()
+        report = expire_overdue()
         purged = idempotency.purge_expired()
         self.stdout.write(
             f"过期认领 {report.claims} · 候补转正 {report.promoted}"

@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand
 
-from services.reminders import send_reminders
+from services.requests.reminders import send_reminders
 
 
 class Command(BaseCommand):

@@ -21,7 +21,7 @@ from accounts.models import User
 from members.models import Member
 from members.pii import Viewer, shown_name
 from services.models import Campaign, Claim, PointEntry, PointRule, ServiceRequest
-from services.records_serializers import PointEntrySerializer
+from services.records.serializers import PointEntrySerializer
 
 REASON_LENGTH = 100
 

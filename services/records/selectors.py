@@ -12,10 +12,9 @@ from rest_framework.permissions import BasePermission
 from accounts.models import User
 from accounts.permissions import is_staff
 from services import errors
-from services.filters import IdFilter
 from services.models import Campaign, Claim, PointEntry, ServiceRecord
-from services.selectors import manages_station
-from stations.filters import StrictFilterSet
+from services.requests.selectors import manages_station
+from stations.filters import IdFilter, StrictFilterSet
 from stations.models import Station
 
 

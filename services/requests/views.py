@@ -1,14 +1,13 @@
 """Campaigns, requests and claims over HTTP: parse, call one workflow function, serialize.
 
-Reads apply due expiry first (``workflow.expire_overdue``), so what a client sees never waits
+Reads apply due expiry first (``expire_overdue``), so what a client sees never waits
 for the cron job.
 """
 
 from __future__ import annotations
 
-from django.http import Http404
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
@@ -16,13 +15,13 @@ from rest_framework.response import Response
 from accounts.models import Event
 from accounts.permissions import IsMember, IsStaffOrReadOnly
 from accounts.throttles import ScopedThrottle
-from services import idempotency, selectors, workflow
-from services.filters import (
-    MAX_ID,
-    CampaignFilter,
-    ClaimFilter,
-    ServiceRequestFilter,
+from services import idempotency
+from services.api import (
+    CONFLICT,
+    IDEMPOTENCY_PARAMETER,
+    UNPROCESSABLE,
     StoringFilterBackend,
+    url_pk,
 )
 from services.models import Campaign, Claim, ServiceRequest
 from services.permissions import (
@@ -32,7 +31,11 @@ from services.permissions import (
     IsRequestManager,
     IsRequestManagerOrReadOnly,
 )
-from services.serializers import (
+from services.requests import selectors
+from services.requests.claims import cancel_claim, check_in, check_out, claim_request, reject_claim
+from services.requests.expiry import expire_overdue
+from services.requests.filters import CampaignFilter, ClaimFilter, ServiceRequestFilter
+from services.requests.serializers import (
     AuditEventSerializer,
     CampaignInputSerializer,
     CampaignSerializer,
@@ -45,34 +48,19 @@ from services.serializers import (
     RequestUpdateSerializer,
     ServiceRequestSerializer,
 )
+from services.requests.writes import (
+    cancel_request,
+    create_campaign,
+    create_request,
+    update_campaign,
+    update_request,
+)
 from stations.geo import Point, distance_km
 
 REQUESTS = "requests"
+
+
 CLAIMS = "claims"
-
-_CONFLICT = OpenApiResponse(description="与当前状态冲突（见 code）")
-_UNPROCESSABLE = OpenApiResponse(description="无法处理（见 code）")
-
-IDEMPOTENCY_PARAMETER = OpenApiParameter(
-    name=idempotency.HEADER,
-    # The rule parse_key applies (1-100 printable ASCII characters), stated as the pattern.
-    type={"type": "string", "pattern": f"^{idempotency._KEY_RE.pattern}$"},
-    location=OpenApiParameter.HEADER,
-    required=False,
-    description=(
-        "幂等键（1–100 个可见 ASCII 字符，24 小时内有效）：同键同内容重放返回首次的状态码和"
-        "响应体；同键不同内容 → 422 `idempotency_mismatch`；首次请求仍在处理 → 409 "
-        "`idempotency_in_progress`。"
-    ),
-)
-
-
-def _pk(view) -> int:
-    """The URL's id; ids no row can have are 404 before they reach SQL."""
-    pk = int(view.kwargs["pk"])
-    if not 1 <= pk <= MAX_ID:
-        raise Http404
-    return pk
 
 
 def _request_body(service_request: ServiceRequest, request, serializer_class, **context):
@@ -86,9 +74,6 @@ def _claim_body(claim: Claim) -> dict:
     fresh = selectors.claim_queryset().get(pk=claim.pk)
     positions = selectors.waitlist_positions([fresh])
     return ClaimSerializer(fresh, context={"positions": positions}).data
-
-
-# ---------------------------------------------------------------- campaigns
 
 
 @extend_schema(tags=["campaigns"])
@@ -113,7 +98,7 @@ class CampaignListView(generics.ListCreateAPIView):
     def post(self, request, *args, **kwargs):
         data = CampaignInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        campaign = workflow.create_campaign(actor=request.user, **data.validated_data)
+        campaign = create_campaign(actor=request.user, **data.validated_data)
         return Response(CampaignSerializer(campaign).data, status=status.HTTP_201_CREATED)
 
 
@@ -127,7 +112,7 @@ class CampaignDetailView(generics.RetrieveUpdateAPIView):
     http_method_names = ["get", "patch", "head", "options"]
 
     def get_object(self):
-        _pk(self)
+        url_pk(self)
         return super().get_object()
 
     @extend_schema(summary="活动详情")
@@ -143,21 +128,18 @@ class CampaignDetailView(generics.RetrieveUpdateAPIView):
         campaign = self.get_object()
         data = CampaignInputSerializer(campaign, data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        campaign = workflow.update_campaign(
+        campaign = update_campaign(
             actor=request.user, campaign_id=campaign.pk, changes=dict(data.validated_data)
         )
         return Response(CampaignSerializer(campaign).data)
-
-
-# ---------------------------------------------------------------- requests
 
 
 class RequestObjectMixin:
     """Looks up the URL's request after applying its due expiry."""
 
     def get_object(self):
-        pk = _pk(self)
-        workflow.expire_overdue(request_ids=[pk])
+        pk = url_pk(self)
+        expire_overdue(request_ids=[pk])
         service_request = generics.get_object_or_404(selectors.request_queryset(), pk=pk)
         self.check_object_permissions(self.request, service_request)
         return service_request
@@ -184,7 +166,7 @@ class RequestListView(generics.ListCreateAPIView):
         ),
     )
     def get(self, request, *args, **kwargs):
-        workflow.expire_overdue()
+        expire_overdue()
         queryset = self.filter_queryset(self.get_queryset())
         page = self.paginate_queryset(queryset)
         near: Point | None = getattr(getattr(self, "filterset", None), "near_point", None)
@@ -208,7 +190,7 @@ class RequestListView(generics.ListCreateAPIView):
     def post(self, request, *args, **kwargs):
         data = RequestInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        created = workflow.create_request(actor=request.user, **data.validated_data)
+        created = create_request(actor=request.user, **data.validated_data)
         body = _request_body(
             created.request,
             request,
@@ -240,13 +222,13 @@ class RequestDetailView(RequestObjectMixin, generics.RetrieveUpdateAPIView):
             "已有认领或候补时不能改时间（409 request_has_claims）；增加名额会让候补自动转正。"
         ),
         request=RequestUpdateSerializer,
-        responses={200: ServiceRequestSerializer, 409: _CONFLICT},
+        responses={200: ServiceRequestSerializer, 409: CONFLICT},
     )
     def patch(self, request, *args, **kwargs):
         service_request = self.get_object()
         data = RequestUpdateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        updated = workflow.update_request(
+        updated = update_request(
             actor=request.user, request_id=service_request.pk, changes=dict(data.validated_data)
         )
         return Response(_request_body(updated, request, ServiceRequestSerializer))
@@ -265,13 +247,13 @@ class RequestCancelView(RequestObjectMixin, generics.GenericAPIView):
     @extend_schema(
         summary="取消需求",
         request=CancelInputSerializer,
-        responses={200: ServiceRequestSerializer, 409: _CONFLICT},
+        responses={200: ServiceRequestSerializer, 409: CONFLICT},
     )
     def post(self, request, *args, **kwargs):
         service_request = self.get_object()
         data = CancelInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        cancelled = workflow.cancel_request(
+        cancelled = cancel_request(
             actor=request.user, request_id=service_request.pk, **data.validated_data
         )
         return Response(_request_body(cancelled, request, ServiceRequestSerializer))
@@ -316,23 +298,18 @@ class RequestClaimView(generics.GenericAPIView):
         ),
         parameters=[ClaimQuerySerializer, IDEMPOTENCY_PARAMETER],
         request=None,
-        responses={201: ClaimSerializer, 409: _CONFLICT, 422: _UNPROCESSABLE},
+        responses={201: ClaimSerializer, 409: CONFLICT, 422: UNPROCESSABLE},
     )
     def post(self, request, *args, **kwargs):
-        request_id = _pk(self)
+        request_id = url_pk(self)
         query = ClaimQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
 
         def execute():
-            claim = workflow.claim_request(
-                user=request.user, request_id=request_id, **query.validated_data
-            )
+            claim = claim_request(user=request.user, request_id=request_id, **query.validated_data)
             return status.HTTP_201_CREATED, _claim_body(claim)
 
         return idempotency.respond(request, execute)
-
-
-# ---------------------------------------------------------------- claims
 
 
 class ClaimObjectMixin:
@@ -344,10 +321,10 @@ class ClaimObjectMixin:
         return selectors.visible_claims(self.request.user)
 
     def get_object(self):
-        pk = _pk(self)
+        pk = url_pk(self)
         request_id = Claim.objects.filter(pk=pk).values_list("request_id", flat=True).first()
         if request_id is not None:
-            workflow.expire_overdue(request_ids=[request_id])
+            expire_overdue(request_ids=[request_id])
         claim = generics.get_object_or_404(self.get_queryset(), pk=pk)
         self.check_object_permissions(self.request, claim)
         return claim
@@ -363,7 +340,7 @@ class ClaimListView(ClaimObjectMixin, generics.ListAPIView):
 
     @extend_schema(summary="认领列表")
     def get(self, request, *args, **kwargs):
-        workflow.expire_overdue()
+        expire_overdue()
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
         positions = selectors.waitlist_positions(page)
         data = ClaimSerializer(page, many=True, context={"positions": positions}).data
@@ -395,13 +372,13 @@ class ClaimCancelView(ClaimObjectMixin, generics.GenericAPIView):
             "临时取消（late_cancel=true，通知驿站管理员）。名额释放后候补第一位自动转正。"
         ),
         request=CancelInputSerializer,
-        responses={200: ClaimSerializer, 409: _CONFLICT},
+        responses={200: ClaimSerializer, 409: CONFLICT},
     )
     def post(self, request, *args, **kwargs):
         claim = self.get_object()
         data = CancelInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        claim = workflow.cancel_claim(user=request.user, claim_id=claim.pk, **data.validated_data)
+        claim = cancel_claim(user=request.user, claim_id=claim.pk, **data.validated_data)
         return Response(_claim_body(claim))
 
 
@@ -420,13 +397,13 @@ class ClaimCheckInView(ClaimObjectMixin, generics.GenericAPIView):
             "`too_far`，响应含 distance_m 与 geofence_m）。首位签到使需求进入 in_progress。"
         ),
         request=CheckInInputSerializer,
-        responses={200: ClaimSerializer, 409: _CONFLICT, 422: _UNPROCESSABLE},
+        responses={200: ClaimSerializer, 409: CONFLICT, 422: UNPROCESSABLE},
     )
     def post(self, request, *args, **kwargs):
         claim = self.get_object()
         data = CheckInInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        claim = workflow.check_in(user=request.user, claim_id=claim.pk, **data.validated_data)
+        claim = check_in(user=request.user, claim_id=claim.pk, **data.validated_data)
         return Response(_claim_body(claim))
 
 
@@ -440,10 +417,10 @@ class ClaimCheckOutView(ClaimObjectMixin, generics.GenericAPIView):
     @extend_schema(
         summary="签退",
         request=None,
-        responses={200: ClaimSerializer, 409: _CONFLICT},
+        responses={200: ClaimSerializer, 409: CONFLICT},
     )
     def post(self, request, *args, **kwargs):
-        claim = workflow.check_out(user=request.user, claim_id=self.get_object().pk)
+        claim = check_out(user=request.user, claim_id=self.get_object().pk)
         return Response(_claim_body(claim))
 
 
@@ -458,11 +435,11 @@ class ClaimRejectView(ClaimObjectMixin, generics.GenericAPIView):
         summary="拒绝认领（驿站管理员）",
         description="仅 claimed 或 waitlisted；原因必填，委员收到通知；名额释放后候补自动转正。",
         request=CancelInputSerializer,
-        responses={200: ClaimSerializer, 409: _CONFLICT},
+        responses={200: ClaimSerializer, 409: CONFLICT},
     )
     def post(self, request, *args, **kwargs):
         claim = self.get_object()
         data = CancelInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        claim = workflow.reject_claim(actor=request.user, claim_id=claim.pk, **data.validated_data)
+        claim = reject_claim(actor=request.user, claim_id=claim.pk, **data.validated_data)
         return Response(_claim_body(claim))

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.http import Http404
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
@@ -13,11 +12,13 @@ from rest_framework.views import APIView
 from accounts.permissions import IsStaff
 from accounts.throttles import ScopedThrottle
 from members.pii import viewer_of
-from services import idempotency, points, records, workflow
+from services import idempotency
+from services.api import CONFLICT, IDEMPOTENCY_PARAMETER, UNPROCESSABLE, url_pk
 from services.errors import InvalidPeriod
-from services.filters import MAX_ID
 from services.models import PointRule, ServiceRecord, ServiceRequest
-from services.records_serializers import (
+from services.records import points
+from services.records import selectors as records
+from services.records.serializers import (
     LeaderboardQuerySerializer,
     LeaderboardSerializer,
     PointRuleSerializer,
@@ -26,21 +27,10 @@ from services.records_serializers import (
     RevokeInputSerializer,
     VerifyInputSerializer,
 )
-from services.views import IDEMPOTENCY_PARAMETER
+from services.records.writes import revoke_record, submit_record, verify_record
 
 RECORDS = "records"
 POINTS = "points"
-
-_CONFLICT = OpenApiResponse(description="与当前状态冲突（见 code）")
-_UNPROCESSABLE = OpenApiResponse(description="无法处理（见 code）")
-
-
-def _pk(view) -> int:
-    """The URL's id; ids no row can have are 404 before they reach SQL."""
-    pk = int(view.kwargs["pk"])
-    if not 1 <= pk <= MAX_ID:
-        raise Http404
-    return pk
 
 
 def _record_body(record: ServiceRecord, request) -> dict:
@@ -76,17 +66,15 @@ class RequestRecordView(generics.GenericAPIView):
         ),
         parameters=[IDEMPOTENCY_PARAMETER],
         request=RecordInputSerializer,
-        responses={201: RecordSerializer, 409: _CONFLICT, 422: _UNPROCESSABLE},
+        responses={201: RecordSerializer, 409: CONFLICT, 422: UNPROCESSABLE},
     )
     def post(self, request, *args, **kwargs):
-        request_id = _pk(self)
+        request_id = url_pk(self)
         data = RecordInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
 
         def execute():
-            record = workflow.submit_record(
-                user=request.user, request_id=request_id, **data.validated_data
-            )
+            record = submit_record(user=request.user, request_id=request_id, **data.validated_data)
             return status.HTTP_201_CREATED, _record_body(record, request)
 
         return idempotency.respond(request, execute)
@@ -104,7 +92,7 @@ class RecordObjectMixin:
         return records.visible_records(self.request.user)
 
     def get_object(self):
-        record = generics.get_object_or_404(self.get_queryset(), pk=_pk(self))
+        record = generics.get_object_or_404(self.get_queryset(), pk=url_pk(self))
         self.check_object_permissions(self.request, record)
         return record
 
@@ -158,15 +146,13 @@ class RecordVerifyView(RecordObjectMixin, generics.GenericAPIView):
             "`record_not_pending`。"
         ),
         request=VerifyInputSerializer,
-        responses={200: RecordSerializer, 409: _CONFLICT},
+        responses={200: RecordSerializer, 409: CONFLICT},
     )
     def post(self, request, *args, **kwargs):
         record = self.get_object()
         data = VerifyInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        record = workflow.verify_record(
-            actor=request.user, record_id=record.pk, **data.validated_data
-        )
+        record = verify_record(actor=request.user, record_id=record.pk, **data.validated_data)
         return Response(_record_body(record, request))
 
 
@@ -185,15 +171,13 @@ class RecordRevokeView(RecordObjectMixin, generics.GenericAPIView):
             "之后可提交新版本记录。"
         ),
         request=RevokeInputSerializer,
-        responses={200: RecordSerializer, 409: _CONFLICT},
+        responses={200: RecordSerializer, 409: CONFLICT},
     )
     def post(self, request, *args, **kwargs):
         record = self.get_object()
         data = RevokeInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        record = workflow.revoke_record(
-            actor=request.user, record_id=record.pk, **data.validated_data
-        )
+        record = revoke_record(actor=request.user, record_id=record.pk, **data.validated_data)
         return Response(_record_body(record, request))
 
 

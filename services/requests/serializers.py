@@ -9,67 +9,19 @@ from accounts import fields as strict
 from accounts.models import Event
 from accounts.pii_audit import note_view
 from members.models import Specialty, Team
+from services.api import (
+    ActorRefSerializer,
+    CampaignRefSerializer,
+    IdRelatedField,
+    NamedRefSerializer,
+    PointInputMixin,
+    RequestSpecialtySerializer,
+)
 from services.models import MAX_SLOTS, MIN_SLOTS, Campaign, Claim, ServiceRequest
-from stations.geo import WGS84, validate_point
 from stations.models import Station, Village
-from stations.serializers import CoordTypeField, LatitudeField, LongitudeField
+from stations.serializers import LatitudeField, LongitudeField
 
-MAX_ID = 2**63 - 1
 MAX_SPECIALTIES = 20
-
-
-class IdRelatedField(strict.PrimaryKeyRelatedField):
-    """A primary key that must be an integer (not a bool, not a huge number) naming a row."""
-
-    default_error_messages = {
-        "required": "该字段是必填项。",
-        "does_not_exist": "ID 为 {pk_value} 的对象不存在。",
-        "incorrect_type": "必须是整数 ID。",
-    }
-
-    def to_internal_value(self, data):
-        if isinstance(data, bool):
-            self.fail("incorrect_type", data_type=type(data).__name__)
-        if isinstance(data, str) and data.isdigit():
-            data = int(data)
-        if not isinstance(data, int):
-            self.fail("incorrect_type", data_type=type(data).__name__)
-        if not 1 <= data <= MAX_ID:
-            self.fail("does_not_exist", pk_value=data)
-        return super().to_internal_value(data)
-
-
-# ---------------------------------------------------------------- small references
-
-
-class NamedRefSerializer(serializers.Serializer):
-    """``{id, name}`` of a related object."""
-
-    id = strict.IntegerField()
-    name = strict.CharField()
-
-
-class CampaignRefSerializer(serializers.Serializer):
-    id = strict.IntegerField()
-    kind = strict.ChoiceField(choices=Campaign.Kind.choices)
-    name = strict.CharField()
-
-
-class RequestSpecialtySerializer(serializers.Serializer):
-    id = strict.IntegerField()
-    code = strict.CharField()
-    name = strict.CharField()
-
-
-class ActorRefSerializer(serializers.Serializer):
-    id = strict.IntegerField()
-    name = serializers.SerializerMethodField()
-
-    def get_name(self, user) -> str:
-        return user.name or user.username
-
-
-# ---------------------------------------------------------------- campaigns
 
 
 class CampaignSerializer(strict.ModelSerializer):
@@ -97,32 +49,6 @@ class CampaignInputSerializer(strict.ModelSerializer):
         ends = attrs.get("ends_on", getattr(self.instance, "ends_on", None))
         if starts and ends and ends < starts:
             raise serializers.ValidationError({"ends_on": ["结束日期不能早于开始日期。"]})
-        return attrs
-
-
-# ---------------------------------------------------------------- requests
-
-
-class PointInputMixin(serializers.Serializer):
-    """Optional ``lat``/``lng`` with ``coord_type``; stored as validated WGS-84."""
-
-    lat = LatitudeField(
-        required=False, allow_null=False, help_text="纬度；不填则用村/社区（或驿站）的坐标"
-    )
-    lng = LongitudeField(required=False, allow_null=False, help_text="经度（与纬度同时提供）")
-    coord_type = CoordTypeField(default=WGS84)
-
-    def pop_point(self, attrs):
-        """Replace lat/lng/coord_type in ``attrs`` by a validated ``point`` (or nothing)."""
-        lat = attrs.pop("lat", None)
-        lng = attrs.pop("lng", None)
-        coord_type = attrs.pop("coord_type", WGS84)
-        if lat is None and lng is None:
-            return attrs
-        if lat is None or lng is None:
-            missing = "lat" if lat is None else "lng"
-            raise serializers.ValidationError({missing: ["纬度和经度需同时提供。"]})
-        attrs["point"] = validate_point(lat, lng, coord_type=coord_type)
         return attrs
 
 
@@ -322,9 +248,6 @@ class CreatedRequestSerializer(ServiceRequestSerializer):
         return PossibleDuplicateSerializer(self.context.get("duplicates", []), many=True).data
 
 
-# ---------------------------------------------------------------- claims
-
-
 class ClaimQuerySerializer(serializers.Serializer):
     """``?waitlist=1``: join the waitlist when the request is full."""
 
@@ -395,9 +318,6 @@ class ClaimSerializer(strict.ModelSerializer):
     @extend_schema_field(strict.IntegerField(allow_null=True))
     def get_waitlist_position(self, obj: Claim) -> int | None:
         return self.context.get("positions", {}).get(obj.pk)
-
-
-# ---------------------------------------------------------------- audit trail
 
 
 class AuditEventSerializer(strict.ModelSerializer):

@@ -14,9 +14,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Notification
+from services import notifications
 from services.models import Claim, ServiceRequest
-
-REMINDER_KIND = "reminder"
 
 
 def reminder_key(claim_id: int) -> str:
@@ -49,7 +48,11 @@ def send_reminders(*, now: datetime | None = None) -> int:
             "dedupe_key", flat=True
         )
     )
-    rows = [_reminder(claim, keys[claim.pk]) for claim in claims if keys[claim.pk] not in already]
+    rows = [
+        notifications.service_reminder(claim, key=keys[claim.pk])
+        for claim in claims
+        if keys[claim.pk] not in already
+    ]
     if not rows:
         return 0
     with transaction.atomic():
@@ -61,23 +64,3 @@ def send_reminders(*, now: datetime | None = None) -> int:
 
             drain_after_commit()
     return len(rows)
-
-
-def _reminder(claim: Claim, key: str) -> Notification:
-    request = claim.request
-    starts = timezone.localtime(request.starts_at)
-    where = request.address or "见需求详情"
-    return Notification(
-        user_id=claim.member.user_id,
-        kind=REMINDER_KIND,
-        title=f"服务提醒：{request.title}"[:100],
-        body=f"您认领的服务将于 {starts:%m月%d日 %H:%M} 开始，地点：{where}。"[:500],
-        payload={
-            "request_id": request.pk,
-            "claim_id": claim.pk,
-            "request_title": request.title,
-            "starts_at": request.starts_at.isoformat(),
-            "address": request.address,
-        },
-        dedupe_key=key,
-    )

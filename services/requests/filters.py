@@ -4,33 +4,23 @@ from __future__ import annotations
 
 import math
 
-from django import forms
 from django.conf import settings
 from django.db.models import ExpressionWrapper, F, FloatField, Q
 from django_filters import rest_framework as filters
-from django_filters.utils import translate_validation
 from drf_spectacular.utils import extend_schema_field
 
 from accounts.errors import InvalidInput
 from services.models import Campaign, Claim, ServiceRequest
 from stations.errors import InvalidCoordinates, InvalidRadius
-from stations.filters import NEAR_PATTERN, NearFilter, StrictFilterSet, full_match, text_filter
+from stations.filters import (
+    NEAR_PATTERN,
+    IdFilter,
+    NearFilter,
+    StrictFilterSet,
+    full_match,
+    text_filter,
+)
 from stations.geo import Point, bounding_box, fast_distance_km, parse_near
-
-# Ids beyond a signed 64-bit integer cannot exist; refusing them keeps them away from SQL.
-MAX_ID = 2**63 - 1
-
-
-@extend_schema_field({"type": "integer", "minimum": 1, "maximum": MAX_ID})
-class IdFilter(filters.NumberFilter):
-    """An integer id: 1 ≤ id < 2^63, anything else is a 400."""
-
-    field_class = forms.IntegerField
-
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("min_value", 1)
-        kwargs.setdefault("max_value", MAX_ID)
-        super().__init__(*args, **kwargs)
 
 
 # The limit is read per request; the schema states the configured one.
@@ -179,17 +169,3 @@ class ClaimFilter(StrictFilterSet):
     class Meta:
         model = Claim
         fields: list[str] = []
-
-
-class StoringFilterBackend(filters.DjangoFilterBackend):
-    """DjangoFilterBackend that leaves the bound filterset on the view (``view.filterset``)."""
-
-    def filter_queryset(self, request, queryset, view):
-        filterset = self.get_filterset(request, queryset, view)
-        if filterset is None:
-            return queryset
-        if not filterset.is_valid():
-            raise translate_validation(filterset.errors)
-        queryset = filterset.qs
-        view.filterset = filterset
-        return queryset

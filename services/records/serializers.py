@@ -6,9 +6,9 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts import fields as strict
+from accounts.fields import MAX_ID
 from members.pii import NameField, context_viewer, shown_name
-from services import anomalies
-from services.filters import MAX_ID
+from services.api import CampaignRefSerializer, NamedRefSerializer
 from services.models import (
     MAX_SLOTS,
     Claim,
@@ -17,7 +17,7 @@ from services.models import (
     ServiceRecord,
     ServiceRequest,
 )
-from services.serializers import CampaignRefSerializer, NamedRefSerializer
+from services.records import anomalies
 
 SUMMARY_LENGTH = 2000
 NOTE_LENGTH = 500

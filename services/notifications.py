@@ -1,0 +1,304 @@
+"""Every notice the services app sends: its kind, title, text, payload and dedupe key.
+
+State changes call one function here per notice, inside their transaction; each queues an
+outbox row through ``accounts.audit.notify`` (docs/notifications.md). Titles are cut to 100
+characters and texts to 500, the outbox's columns. The dedupe key makes a retried transition
+queue a notice once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+
+from accounts.audit import notify
+from accounts.models import Notification, User
+from members.models import Member, Team
+from services.models import Claim, ServiceRecord, ServiceRequest
+
+TITLE_LIMIT = 100
+BODY_LIMIT = 500
+REMINDER_KIND = "reminder"
+
+
+def shorten(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, an ellipsis marking the cut."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def iso(value: datetime | None) -> str | None:
+    """An aware datetime as ISO 8601 for a payload (None stays None)."""
+    return value.isoformat() if value is not None else None
+
+
+def _local(value: datetime) -> str:
+    return f"{timezone.localtime(value):%m月%d日 %H:%M}"
+
+
+def _send(
+    user: User, *, kind: str, title: str, body: str, payload: dict[str, Any], key: str
+) -> None:
+    notify(
+        user=user,
+        kind=kind,
+        title=shorten(title, TITLE_LIMIT),
+        body=shorten(body, BODY_LIMIT),
+        payload=payload,
+        dedupe_key=key,
+    )
+
+
+# ---------------------------------------------------------------- claims
+
+
+def claim_promoted(service_request: ServiceRequest, claim: Claim, *, check_in_by: datetime):
+    """A waitlisted member got a slot."""
+    _send(
+        claim.member.user,
+        kind="claim_promoted",
+        title="候补转正：您已获得服务名额",
+        body=(
+            f"您候补的需求“{service_request.title}”有名额空出，已为您自动认领。"
+            f"请按时到场签到（{_local(check_in_by)}）。"
+        ),
+        payload={
+            "request": service_request.pk,
+            "claim": claim.pk,
+            "starts_at": iso(service_request.starts_at),
+        },
+        key=f"claim_promoted:{claim.pk}",
+    )
+
+
+def claim_cancelled_late(service_request: ServiceRequest, claim: Claim, *, reason: str) -> None:
+    """The station's managers: a member gave up a slot shortly before the start."""
+    _to_managers(
+        service_request,
+        kind="claim_cancelled_late",
+        title="委员临时取消认领",
+        body=(
+            f"{claim.member.name} 在开始前不足 {settings.SERVICES_LATE_CANCEL_HOURS} "
+            f"小时取消了需求“{service_request.title}”的认领。原因：{reason}"
+        ),
+        payload={"request": service_request.pk, "claim": claim.pk, "reason": reason},
+        key=f"claim_cancelled_late:{claim.pk}",
+    )
+
+
+def claim_rejected(service_request: ServiceRequest, claim: Claim, *, reason: str) -> None:
+    """The claimant: the station declined the claim."""
+    _send(
+        claim.member.user,
+        kind="claim_rejected",
+        title="您的认领未获通过",
+        body=f"驿站未接受您对需求“{service_request.title}”的认领。原因：{reason}",
+        payload={"request": service_request.pk, "claim": claim.pk, "reason": reason},
+        key=f"claim_rejected:{claim.pk}",
+    )
+
+
+def claim_expired(service_request: ServiceRequest, claim: Claim) -> None:
+    """The claimant: no check-in in time, the slot went back."""
+    _send(
+        claim.member.user,
+        kind="claim_expired",
+        title="认领已过期",
+        body=f"您认领的需求“{service_request.title}”未按时签到，认领已过期，名额已释放。",
+        payload={"request": service_request.pk, "claim": claim.pk, "was_waitlisted": False},
+        key=f"claim_expired:{claim.pk}",
+    )
+
+
+def waitlist_ended(service_request: ServiceRequest, claim: Claim) -> None:
+    """A waitlisted member: the request ended before a slot freed."""
+    _send(
+        claim.member.user,
+        kind="claim_expired",
+        title="候补已结束",
+        body=f"需求“{service_request.title}”已结束，您的候补未能转正。",
+        payload={"request": service_request.pk, "claim": claim.pk, "was_waitlisted": True},
+        key=f"claim_expired:{claim.pk}",
+    )
+
+
+# ---------------------------------------------------------------- requests
+
+
+def request_cancelled(service_request: ServiceRequest, claim: Claim, *, reason: str) -> None:
+    """A claimant or waitlisted member of a cancelled request (``claim`` as it was)."""
+    _send(
+        claim.member.user,
+        kind="request_cancelled",
+        title="您认领的需求已取消",
+        body=f"需求“{service_request.title}”已被取消。原因：{reason}",
+        payload={
+            "request": service_request.pk,
+            "claim": claim.pk,
+            "reason": reason,
+            "starts_at": iso(service_request.starts_at),
+            "was_waitlisted": claim.status == Claim.Status.WAITLISTED,
+        },
+        key=f"request_cancelled:{claim.pk}",
+    )
+
+
+def team_invited(
+    service_request: ServiceRequest, team: Team, members: Sequence[Member], *, until, event_id
+):
+    """Each active member of an invited team; the event id keeps a new window notifiable."""
+    for member in members:
+        _send(
+            member.user,
+            kind="team_invited",
+            title=f"团队受邀：{service_request.title}",
+            body=(
+                f"驿站邀请“{team.name}”承接需求“{service_request.title}”"
+                f"（{_local(service_request.starts_at)} 开始）。"
+                f"{_local(until)} 前仅本团队委员可以认领。"
+            ),
+            payload={
+                "request": service_request.pk,
+                "request_title": service_request.title,
+                "team": team.pk,
+                "team_name": team.name,
+                "until": iso(until),
+                "starts_at": iso(service_request.starts_at),
+            },
+            key=f"team_invited:{event_id}:{member.pk}",
+        )
+
+
+def service_reminder(claim: Claim, *, key: str) -> Notification:
+    """An unsaved reminder for a claimant before the start (reminders insert them in bulk)."""
+    request = claim.request
+    where = request.address or "见需求详情"
+    return Notification(
+        user_id=claim.member.user_id,
+        kind=REMINDER_KIND,
+        title=shorten(f"服务提醒：{request.title}", TITLE_LIMIT),
+        body=shorten(
+            f"您认领的服务将于 {_local(request.starts_at)} 开始，地点：{where}。", BODY_LIMIT
+        ),
+        payload={
+            "request_id": request.pk,
+            "claim_id": claim.pk,
+            "request_title": request.title,
+            "starts_at": request.starts_at.isoformat(),
+            "address": request.address,
+        },
+        dedupe_key=key,
+    )
+
+
+# ---------------------------------------------------------------- records
+
+
+def record_submitted(service_request: ServiceRequest, record: ServiceRecord, *, submitter: User):
+    """The station's managers but the submitter: a record waits for review."""
+    flags = record.flag_count
+    station = service_request.station
+    for manager in station.managers.filter(is_station_manager=True).exclude(pk=submitter.pk):
+        _send(
+            manager,
+            kind="record_submitted",
+            title="有服务记录待核实",
+            body=(
+                f"需求“{service_request.title}”提交了服务记录（服务 {record.people_served} 人次"
+                + (f"，{flags} 项异常标记" if flags else "")
+                + "），请核实。"
+            ),
+            payload={
+                "request": service_request.pk,
+                "record": record.pk,
+                "request_title": service_request.title,
+                "flags": flags,
+            },
+            key=f"record_submitted:{record.pk}:{manager.pk}",
+        )
+
+
+def record_verified(
+    service_request: ServiceRequest, record: ServiceRecord, claim: Claim, *, note: str, points: int
+):
+    """A participant: the record was approved and these points earned."""
+    _send(
+        claim.member.user,
+        kind="record_verified",
+        title="服务记录已核实",
+        body=(
+            f"您参与的需求“{service_request.title}”服务记录已核实通过，获得履职积分 {points} 分。"
+        ),
+        payload={
+            "request": service_request.pk,
+            "record": record.pk,
+            "request_title": service_request.title,
+            "note": note,
+            "points": points,
+        },
+        key=f"record_verified:{record.pk}:{claim.member.user_id}",
+    )
+
+
+def record_rejected(
+    service_request: ServiceRequest, record: ServiceRecord, *, submitter: User, note: str
+):
+    """The submitter: the record came back with the verifier's note."""
+    _send(
+        submitter,
+        kind="record_rejected",
+        title="服务记录被退回",
+        body=f"需求“{service_request.title}”的服务记录被退回，请修改后重新提交。意见：{note}",
+        payload={
+            "request": service_request.pk,
+            "record": record.pk,
+            "request_title": service_request.title,
+            "note": note,
+        },
+        key=f"record_rejected:{record.pk}",
+    )
+
+
+def record_revoked(
+    service_request: ServiceRequest,
+    record: ServiceRecord,
+    claim: Claim,
+    *,
+    reason: str,
+    points: int,
+):
+    """A participant: staff took the verification back and reversed these points."""
+    _send(
+        claim.member.user,
+        kind="record_revoked",
+        title="服务记录的核实已撤销",
+        body=(
+            f"需求“{service_request.title}”服务记录的核实已被撤销，相应履职积分"
+            f"（{points} 分）已冲回。原因：{reason}"
+        ),
+        payload={
+            "request": service_request.pk,
+            "record": record.pk,
+            "request_title": service_request.title,
+            "reason": reason,
+        },
+        key=f"record_revoked:{record.pk}:{claim.member.user_id}",
+    )
+
+
+def _to_managers(
+    service_request: ServiceRequest,
+    *,
+    kind: str,
+    title: str,
+    body: str,
+    payload: dict[str, Any],
+    key: str,
+) -> None:
+    for manager in service_request.station.managers.filter(is_station_manager=True):
+        _send(
+            manager, kind=kind, title=title, body=body, payload=payload, key=f"{key}:{manager.pk}"
+        )

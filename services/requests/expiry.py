@@ -1,0 +1,130 @@
+"""TODO docstring."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+
+from services import notifications
+from services.models import (
+    Claim,
+    ServiceRequest,
+)
+from services.notifications import iso
+from services.requests.transitions import (
+    ClaimStatus,
+    Status,
+    lock_request,
+    move_claims,
+    release_slots,
+    resolve_now,
+    set_status,
+)
+
+
+@dataclass
+class ExpiryReport:
+    """What one expire_overdue run changed."""
+
+    claims: int = 0
+    waitlisted: int = 0
+    requests: int = 0
+    promoted: int = 0
+
+
+def expire_for_claim(claim_id: int, *, now: datetime) -> None:
+    request_id = Claim.objects.filter(pk=claim_id).values_list("request_id", flat=True).first()
+    if request_id is not None:
+        expire_overdue(now=now, request_ids=[request_id])
+
+
+def expire_overdue(
+    *, now: datetime | None = None, request_ids: Sequence[int] | None = None
+) -> ExpiryReport:
+    """Expire claims not checked in by start + grace, waitlists of ended requests, and open
+    requests that ended unclaimed. Idempotent; cheap when nothing is due (one read each)."""
+    now = resolve_now(now)
+    report = ExpiryReport()
+    cutoff = now - timedelta(minutes=settings.SERVICES_CLAIM_GRACE_MINUTES)
+
+    due = Claim.objects.filter(status=ClaimStatus.CLAIMED, check_in_by__lt=cutoff)
+    ended_waits = Claim.objects.filter(status=ClaimStatus.WAITLISTED, request__ends_at__lte=now)
+    ended = ServiceRequest.objects.filter(status=Status.OPEN, ends_at__lte=now, claimed=0)
+    if request_ids is not None:
+        due = due.filter(request_id__in=request_ids)
+        ended_waits = ended_waits.filter(request_id__in=request_ids)
+        ended = ended.filter(pk__in=request_ids)
+
+    for request_id in sorted(set(due.order_by().values_list("request_id", flat=True))):
+        with transaction.atomic():
+            service_request = lock_request(request_id)
+            claims = list(
+                Claim.objects.select_for_update(of=("self",), no_key=True)
+                .filter(request_id=request_id, status=ClaimStatus.CLAIMED, check_in_by__lt=cutoff)
+                .select_related("member__user")
+                .order_by("id")
+            )
+            if not claims:
+                continue  # another worker got there first
+            move_claims(
+                claims,
+                to=ClaimStatus.EXPIRED,
+                actor=None,
+                verb="claim_expired",
+                now=now,
+                payload=lambda c: {"request": c.request_id, "check_in_by": iso(c.check_in_by)},
+                expired_at=now,
+            )
+            for claim in claims:
+                notifications.claim_expired(service_request, claim)
+            before = service_request.claimed
+            release_slots(service_request, count=len(claims), actor=None, now=now)
+            service_request.refresh_from_db(fields=["claimed"])
+            report.claims += len(claims)
+            report.promoted += service_request.claimed - (before - len(claims))
+
+    for request_id in sorted(set(ended_waits.order_by().values_list("request_id", flat=True))):
+        with transaction.atomic():
+            service_request = lock_request(request_id)
+            waits = list(
+                Claim.objects.select_for_update(of=("self",), no_key=True)
+                .filter(
+                    request_id=request_id,
+                    status=ClaimStatus.WAITLISTED,
+                    request__ends_at__lte=now,
+                )
+                .select_related("member__user")
+                .order_by("id")
+            )
+            move_claims(
+                waits,
+                to=ClaimStatus.EXPIRED,
+                actor=None,
+                verb="claim_expired",
+                now=now,
+                payload={"request": request_id, "waitlist_ended": True},
+                expired_at=now,
+            )
+            for claim in waits:
+                notifications.waitlist_ended(service_request, claim)
+            report.waitlisted += len(waits)
+
+    for request_id in list(ended.values_list("id", flat=True).order_by("id")):
+        with transaction.atomic():
+            service_request = lock_request(request_id)
+            if set_status(
+                service_request,
+                to=Status.EXPIRED,
+                allowed_from=[Status.OPEN],
+                actor=None,
+                verb="request_expired",
+                now=now,
+                extra_filter=Q(ends_at__lte=now, claimed=0),
+            ):
+                report.requests += 1
+    return report
