@@ -447,9 +447,9 @@ DASHBOARD_LEADERBOARD_SIZE = env_int("DASHBOARD_LEADERBOARD_SIZE", 10, minimum=1
 DASHBOARD_UNCLAIMED_ROWS = env_int("DASHBOARD_UNCLAIMED_ROWS", 10, minimum=1)
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
     {
-        "StatsBreakdownEnum": "services.stats.BREAKDOWN_CHOICES",
-        "StatsExportFormatEnum": "services.exports.FORMAT_CHOICES",
-        "StatsExportSheetEnum": "services.exports.SHEET_CHOICES",
+        "StatsBreakdownEnum": "services.stats.selectors.BREAKDOWN_CHOICES",
+        "StatsExportFormatEnum": "services.stats.exports.FORMAT_CHOICES",
+        "StatsExportSheetEnum": "services.stats.exports.SHEET_CHOICES",
     }
 )
 

@@ -25,7 +25,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
-    path("dashboard/", include("services.dashboard_views", namespace="dashboard")),
+    path("dashboard/", include("services.stats.dashboard", namespace="dashboard")),
 ]
 
 handler400 = "backend.exceptions.handler400"

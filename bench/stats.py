@@ -447,7 +447,7 @@ def main() -> None:
     from django.db import connection
 
     from accounts.models import User
-    from services import stats
+    from services.stats import selectors as stats
 
     if not args.reuse:
         build(records)
@@ -544,7 +544,7 @@ def main() -> None:
 
 def summary_parts(f) -> dict[str, Callable[[], object]]:
     """The summary's queries one by one (what ``stats_summary`` runs, in its order)."""
-    from services import stats
+    from services.stats import selectors as stats
 
     return {
         "daily rollup": lambda: list(
@@ -559,7 +559,7 @@ def summary_parts(f) -> dict[str, Callable[[], object]]:
 
 def _check_summary(filters, row) -> object:
     """The summary equals the raw SQL's row: sums, active members, request counts, medians."""
-    from services import stats
+    from services.stats import selectors as stats
 
     summary = stats.stats_summary(filters=filters)
     assert row[0] == summary.records_verified, (row[0], summary.records_verified)
@@ -583,7 +583,7 @@ def _check_summary(filters, row) -> object:
 
 def _check(filters, raw_results: dict) -> str:
     """The function and the SQL agree on the figures (else the timing means nothing)."""
-    from services import stats
+    from services.stats import selectors as stats
 
     summary = _check_summary(filters, raw_results["summary"][0])
     for by in stats.BREAKDOWNS:

@@ -7,7 +7,7 @@ from rest_framework.permissions import SAFE_METHODS, BasePermission
 from accounts.permissions import is_staff
 from services import errors
 from services.models import Claim, ServiceRequest
-from services.requests.selectors import manages_station
+from stations.selectors import manages_station
 
 
 class CanPostRequests(BasePermission):

@@ -35,3 +35,19 @@ def stations_managed(*, user: User) -> QuerySet[Station]:
 def villages_liaised(*, user: User) -> QuerySet[Village]:
     """The active villages ``user`` is liaison of."""
     return Village.objects.filter(liaisons=user, active=True).order_by("id")
+
+
+def managed_station_ids(user: User) -> set[int]:
+    """Stations ``user`` manages (empty unless they hold the manager role)."""
+    if not (user.is_authenticated and user.is_station_manager):
+        return set()
+    return set(Station.objects.filter(managers=user).values_list("id", flat=True))
+
+
+def manages_station(user: User, station_id: int) -> bool:
+    """Whether ``user`` holds the manager role and manages that station."""
+    return bool(
+        user.is_authenticated
+        and user.is_station_manager
+        and Station.managers.through.objects.filter(station_id=station_id, user_id=user.pk).exists()
+    )

@@ -9,7 +9,8 @@ import pytest
 from openpyxl import load_workbook
 
 from accounts import errors as common_errors
-from services import errors, exports
+from services import errors
+from services.stats import exports
 from tests import stats_fixtures
 from tests.factories import StationFactory
 from tests.stats_fixtures import (

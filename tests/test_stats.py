@@ -8,8 +8,9 @@ import pytest
 from django.utils import timezone
 
 from accounts import errors as common_errors
-from services import errors, stats
+from services import errors
 from services.models import Campaign
+from services.stats import selectors as stats
 from tests import stats_fixtures
 from tests.factories import CampaignFactory, StationFactory, UserFactory
 from tests.stats_fixtures import (

@@ -7,9 +7,9 @@ from datetime import date, timedelta
 from django.db import transaction
 from django.db.models import Count, F, Sum
 
-from services import stats
 from services.demo import HISTORY_DAYS, UNCLAIMED_AGES, seed_history
 from services.models import Claim, PointEntry, PointRule, ServiceRecord, ServiceRequest
+from services.stats import selectors as stats
 from tests.factories import MemberFactory
 
 TODAY = date(2026, 6, 15)

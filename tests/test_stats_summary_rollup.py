@@ -16,7 +16,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 
-from services import rollups, stats
+from services import rollups
 from services.models import (
     ActiveMemberStat,
     Campaign,
@@ -31,6 +31,7 @@ from services.records.writes import revoke_record, submit_record, verify_record
 from services.requests.claims import cancel_claim, claim_request
 from services.requests.expiry import expire_overdue
 from services.requests.writes import cancel_request, create_request, update_request
+from services.stats import selectors as stats
 from tests.factories import (
     CampaignFactory,
     ClaimFactory,

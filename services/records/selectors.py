@@ -13,9 +13,9 @@ from accounts.models import User
 from accounts.permissions import is_staff
 from services import errors
 from services.models import Campaign, Claim, PointEntry, ServiceRecord
-from services.requests.selectors import manages_station
 from stations.filters import IdFilter, StrictFilterSet
 from stations.models import Station
+from stations.selectors import manages_station
 
 
 def record_queryset() -> QuerySet[ServiceRecord]:

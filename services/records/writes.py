@@ -23,7 +23,6 @@ from services.models import (
 )
 from services.notifications import shorten
 from services.records import anomalies, points
-from services.requests.selectors import manages_station
 from services.requests.transitions import (
     ClaimStatus,
     Status,
@@ -32,6 +31,7 @@ from services.requests.transitions import (
     resolve_now,
     set_status,
 )
+from stations.selectors import manages_station
 
 RecordStatus = ServiceRecord.Status
 

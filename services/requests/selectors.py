@@ -12,22 +12,7 @@ from accounts.models import Event, User
 from accounts.permissions import is_staff
 from services.models import Claim, ServiceRequest
 from stations.models import Station
-
-
-def managed_station_ids(user: User) -> set[int]:
-    """Stations ``user`` manages (empty unless they hold the manager role)."""
-    if not (user.is_authenticated and user.is_station_manager):
-        return set()
-    return set(Station.objects.filter(managers=user).values_list("id", flat=True))
-
-
-def manages_station(user: User, station_id: int) -> bool:
-    """Whether ``user`` holds the manager role and manages that station."""
-    return bool(
-        user.is_authenticated
-        and user.is_station_manager
-        and Station.managers.through.objects.filter(station_id=station_id, user_id=user.pk).exists()
-    )
+from stations.selectors import managed_station_ids
 
 
 def request_queryset() -> QuerySet[ServiceRequest]:

@@ -27,7 +27,6 @@ from services.models import (
     ServiceRequest,
 )
 from services.notifications import shorten
-from services.requests.selectors import manages_station
 from services.requests.transitions import (
     ClaimStatus,
     Status,
@@ -39,6 +38,7 @@ from services.requests.transitions import (
 )
 from stations.geo import Point
 from stations.models import Station, Village
+from stations.selectors import manages_station
 
 # Sanity limits for posted times; anything beyond is a typo rather than a plan.
 MAX_DURATION = timedelta(days=92)

@@ -19,9 +19,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.throttles import ScopedThrottle
-from services import exports, stats
 from services.models import ServiceRequest
-from services.stats_serializers import (
+from services.stats import exports
+from services.stats import selectors as stats
+from services.stats.serializers import (
     BreakdownQuerySerializer,
     BreakdownSerializer,
     ExportQuerySerializer,

@@ -6,9 +6,10 @@ from django.conf import settings
 from rest_framework import serializers
 
 from accounts import fields as strict
-from services import exports, stats
 from services.api import IdRelatedField, NamedRefSerializer
 from services.models import Campaign, ServiceRequest
+from services.stats import exports
+from services.stats import selectors as stats
 from stations.models import Town
 
 DATE_ERRORS = {

@@ -22,10 +22,11 @@ from django.views.decorators.http import require_GET
 
 from accounts.errors import ApplicationError
 from members.pii import viewer_of
-from services import exports, stats
 from services.models import Campaign
 from services.records import points
-from services.stats_serializers import ExportQuerySerializer, StatsQuerySerializer
+from services.stats import exports
+from services.stats import selectors as stats
+from services.stats.serializers import ExportQuerySerializer, StatsQuerySerializer
 from stations.models import Town
 
 app_name = "dashboard"

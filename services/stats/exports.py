@@ -19,8 +19,9 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
-from services import errors, stats
+from services import errors
 from services.models import Campaign
+from services.stats import selectors as stats
 from stations.models import Town
 
 XLSX = "xlsx"
