@@ -93,6 +93,52 @@ def _check_pending(record: ServiceRecord) -> None:
         )
 
 
+def _check_recordable(service_request: ServiceRequest, user: User) -> None:
+    """Who may submit, one live record per request, and the request's state."""
+    if not (
+        is_staff(user)
+        or manages_station(user, service_request.station_id)
+        or Claim.objects.filter(
+            request_id=service_request.pk, member__user=user, status__in=RECORDING_CLAIM
+        ).exists()
+    ):
+        raise errors.NotRecordSubmitter()
+    live = (
+        ServiceRecord.objects.filter(request_id=service_request.pk, status__in=ServiceRecord.LIVE)
+        .values_list("id", flat=True)
+        .first()
+    )
+    if live is not None:
+        raise errors.RecordExists(extra={"record": live})
+    if service_request.status not in RECORDABLE_REQUEST:
+        raise errors.RequestNotRecordable(_not_recordable_detail(service_request.status))
+
+
+def _participants(service_request: ServiceRequest, participants: Sequence[int]) -> list[Claim]:
+    """The named claims, locked, each checked in on this request (400 naming the others)."""
+    checked_in = {
+        claim.pk: claim
+        for claim in Claim.objects.select_for_update(of=("self",), no_key=True)
+        .filter(request_id=service_request.pk, pk__in=list(participants))
+        .select_related("member", "team")
+        .order_by("id")
+        if claim.status == ClaimStatus.CHECKED_IN
+    }
+    invalid = [pk for pk in participants if pk not in checked_in]
+    if invalid:
+        message = (
+            "参与人须为该需求中已签到的认领，以下认领 ID 不符合："
+            + "、".join(str(pk) for pk in invalid)
+            + "。"
+        )
+        raise errors.InvalidParticipants(
+            shorten(message, 300),
+            fields={"participants": [message]},
+            extra={"invalid": invalid},
+        )
+    return sorted(checked_in.values(), key=lambda c: c.pk)
+
+
 def submit_record(
     *,
     user: User,
@@ -112,46 +158,8 @@ def submit_record(
     now = resolve_now(now)
     with transaction.atomic():
         service_request = lock_request(request_id)
-        if not (
-            is_staff(user)
-            or manages_station(user, service_request.station_id)
-            or Claim.objects.filter(
-                request_id=service_request.pk, member__user=user, status__in=RECORDING_CLAIM
-            ).exists()
-        ):
-            raise errors.NotRecordSubmitter()
-        live = (
-            ServiceRecord.objects.filter(
-                request_id=service_request.pk, status__in=ServiceRecord.LIVE
-            )
-            .values_list("id", flat=True)
-            .first()
-        )
-        if live is not None:
-            raise errors.RecordExists(extra={"record": live})
-        if service_request.status not in RECORDABLE_REQUEST:
-            raise errors.RequestNotRecordable(_not_recordable_detail(service_request.status))
-        checked_in = {
-            claim.pk: claim
-            for claim in Claim.objects.select_for_update(of=("self",), no_key=True)
-            .filter(request_id=service_request.pk, pk__in=list(participants))
-            .select_related("member", "team")
-            .order_by("id")
-            if claim.status == ClaimStatus.CHECKED_IN
-        }
-        invalid = [pk for pk in participants if pk not in checked_in]
-        if invalid:
-            message = (
-                "参与人须为该需求中已签到的认领，以下认领 ID 不符合："
-                + "、".join(str(pk) for pk in invalid)
-                + "。"
-            )
-            raise errors.InvalidParticipants(
-                shorten(message, 300),
-                fields={"participants": [message]},
-                extra={"invalid": invalid},
-            )
-        claims = sorted(checked_in.values(), key=lambda c: c.pk)
+        _check_recordable(service_request, user)
+        claims = _participants(service_request, participants)
         flags = anomalies.flags_for(
             service_request=service_request,
             claims=claims,

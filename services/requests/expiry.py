@@ -47,7 +47,8 @@ def expire_overdue(
     *, now: datetime | None = None, request_ids: Sequence[int] | None = None
 ) -> ExpiryReport:
     """Expire claims not checked in by start + grace, waitlists of ended requests, and open
-    requests that ended unclaimed. Idempotent; cheap when nothing is due (one read each)."""
+    requests that ended unclaimed. Idempotent; cheap when nothing is due (one read each).
+    Each request is its own transaction, so one run never holds many locks."""
     now = resolve_now(now)
     report = ExpiryReport()
     cutoff = now - timedelta(minutes=settings.SERVICES_CLAIM_GRACE_MINUTES)
@@ -61,59 +62,9 @@ def expire_overdue(
         ended = ended.filter(pk__in=request_ids)
 
     for request_id in sorted(set(due.order_by().values_list("request_id", flat=True))):
-        with transaction.atomic():
-            service_request = lock_request(request_id)
-            claims = list(
-                Claim.objects.select_for_update(of=("self",), no_key=True)
-                .filter(request_id=request_id, status=ClaimStatus.CLAIMED, check_in_by__lt=cutoff)
-                .select_related("member__user")
-                .order_by("id")
-            )
-            if not claims:
-                continue  # another worker got there first
-            move_claims(
-                claims,
-                to=ClaimStatus.EXPIRED,
-                actor=None,
-                verb="claim_expired",
-                now=now,
-                payload=lambda c: {"request": c.request_id, "check_in_by": iso(c.check_in_by)},
-                expired_at=now,
-            )
-            for claim in claims:
-                notifications.claim_expired(service_request, claim)
-            before = service_request.claimed
-            release_slots(service_request, count=len(claims), actor=None, now=now)
-            service_request.refresh_from_db(fields=["claimed"])
-            report.claims += len(claims)
-            report.promoted += service_request.claimed - (before - len(claims))
-
+        _expire_claims(request_id, cutoff=cutoff, now=now, report=report)
     for request_id in sorted(set(ended_waits.order_by().values_list("request_id", flat=True))):
-        with transaction.atomic():
-            service_request = lock_request(request_id)
-            waits = list(
-                Claim.objects.select_for_update(of=("self",), no_key=True)
-                .filter(
-                    request_id=request_id,
-                    status=ClaimStatus.WAITLISTED,
-                    request__ends_at__lte=now,
-                )
-                .select_related("member__user")
-                .order_by("id")
-            )
-            move_claims(
-                waits,
-                to=ClaimStatus.EXPIRED,
-                actor=None,
-                verb="claim_expired",
-                now=now,
-                payload={"request": request_id, "waitlist_ended": True},
-                expired_at=now,
-            )
-            for claim in waits:
-                notifications.waitlist_ended(service_request, claim)
-            report.waitlisted += len(waits)
-
+        _end_waitlist(request_id, now=now, report=report)
     for request_id in list(ended.values_list("id", flat=True).order_by("id")):
         with transaction.atomic():
             service_request = lock_request(request_id)
@@ -128,3 +79,57 @@ def expire_overdue(
             ):
                 report.requests += 1
     return report
+
+
+@transaction.atomic
+def _expire_claims(request_id: int, *, cutoff: datetime, now: datetime, report: ExpiryReport):
+    """A request's claims not checked in by ``cutoff``: expired, slots released (and promoted)."""
+    service_request = lock_request(request_id)
+    claims = list(
+        Claim.objects.select_for_update(of=("self",), no_key=True)
+        .filter(request_id=request_id, status=ClaimStatus.CLAIMED, check_in_by__lt=cutoff)
+        .select_related("member__user")
+        .order_by("id")
+    )
+    if not claims:
+        return  # another worker got there first
+    move_claims(
+        claims,
+        to=ClaimStatus.EXPIRED,
+        actor=None,
+        verb="claim_expired",
+        now=now,
+        payload=lambda c: {"request": c.request_id, "check_in_by": iso(c.check_in_by)},
+        expired_at=now,
+    )
+    for claim in claims:
+        notifications.claim_expired(service_request, claim)
+    before = service_request.claimed
+    release_slots(service_request, count=len(claims), actor=None, now=now)
+    service_request.refresh_from_db(fields=["claimed"])
+    report.claims += len(claims)
+    report.promoted += service_request.claimed - (before - len(claims))
+
+
+@transaction.atomic
+def _end_waitlist(request_id: int, *, now: datetime, report: ExpiryReport) -> None:
+    """An ended request's waitlist: every place expired, each member told."""
+    service_request = lock_request(request_id)
+    waits = list(
+        Claim.objects.select_for_update(of=("self",), no_key=True)
+        .filter(request_id=request_id, status=ClaimStatus.WAITLISTED, request__ends_at__lte=now)
+        .select_related("member__user")
+        .order_by("id")
+    )
+    move_claims(
+        waits,
+        to=ClaimStatus.EXPIRED,
+        actor=None,
+        verb="claim_expired",
+        now=now,
+        payload={"request": request_id, "waitlist_ended": True},
+        expired_at=now,
+    )
+    for claim in waits:
+        notifications.waitlist_ended(service_request, claim)
+    report.waitlisted += len(waits)

@@ -363,6 +363,78 @@ def _describe(value: Any) -> Any:
     return value
 
 
+def _check_update(
+    service_request: ServiceRequest, changes: dict[str, Any], *, now: datetime
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The plan after ``changes`` must hold as a new one would; returns (current, merged)."""
+    current = {
+        "campaign": service_request.campaign,
+        "starts_at": service_request.starts_at,
+        "ends_at": service_request.ends_at,
+        "slots": service_request.slots,
+        "invited_team": service_request.invited_team,
+        "invite_until": service_request.invite_until,
+    }
+    merged = {**current, **{k: v for k, v in changes.items() if k in current}}
+    if "invited_team" in changes and changes["invited_team"] is None:
+        merged["invite_until"] = None
+    times_moved = any(
+        name in changes and changes[name] != current[name] for name in ("starts_at", "ends_at")
+    )
+    has_claims = (
+        service_request.claimed > 0
+        or Claim.objects.filter(
+            request_id=service_request.pk, status=ClaimStatus.WAITLISTED
+        ).exists()
+    )
+    if times_moved and has_claims:
+        raise errors.RequestHasClaims()
+    if merged["slots"] < service_request.claimed:
+        raise errors.SlotsBelowClaimed(
+            f"名额不能少于已认领人数（{service_request.claimed} 人）。",
+            extra={"claimed": service_request.claimed},
+        )
+    _check_plan(
+        campaign=merged["campaign"],
+        starts_at=merged["starts_at"],
+        ends_at=merged["ends_at"],
+        slots=merged["slots"],
+        invited_team=merged["invited_team"],
+        invite_until=merged["invite_until"],
+        now=now,
+        check_start=times_moved,
+        check_campaign=times_moved or "campaign" in changes,
+        check_invite="invited_team" in changes or "invite_until" in changes,
+    )
+    return current, merged
+
+
+def _changed_values(
+    service_request: ServiceRequest, changes: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(what the event records as before, the columns to UPDATE) for ``changes``."""
+    before = {
+        name: _describe(getattr(service_request, name))
+        for name in changes
+        if name not in ("point", "specialties")
+    }
+    if "point" in changes:
+        before["point"] = [service_request.lat, service_request.lng]
+    if "specialties" in changes:
+        before["specialties"] = sorted(service_request.specialties.values_list("id", flat=True))
+    values: dict[str, Any] = {}
+    for name, value in changes.items():
+        if name == "specialties":
+            continue
+        if name == "point":
+            values["lat"], values["lng"] = value.lat, value.lng
+        else:
+            values[name] = value
+    if "invited_team" in changes and changes["invited_team"] is None:
+        values["invite_until"] = None
+    return before, values
+
+
 def update_request(
     *,
     actor: User,
@@ -381,64 +453,8 @@ def update_request(
             raise errors.RequestNotEditable()
         if not changes:
             return service_request
-        current = {
-            "campaign": service_request.campaign,
-            "starts_at": service_request.starts_at,
-            "ends_at": service_request.ends_at,
-            "slots": service_request.slots,
-            "invited_team": service_request.invited_team,
-            "invite_until": service_request.invite_until,
-        }
-        merged = {**current, **{k: v for k, v in changes.items() if k in current}}
-        if "invited_team" in changes and changes["invited_team"] is None:
-            merged["invite_until"] = None
-        times_moved = any(
-            name in changes and changes[name] != current[name] for name in ("starts_at", "ends_at")
-        )
-        has_claims = (
-            service_request.claimed > 0
-            or Claim.objects.filter(
-                request_id=service_request.pk, status=ClaimStatus.WAITLISTED
-            ).exists()
-        )
-        if times_moved and has_claims:
-            raise errors.RequestHasClaims()
-        if merged["slots"] < service_request.claimed:
-            raise errors.SlotsBelowClaimed(
-                f"名额不能少于已认领人数（{service_request.claimed} 人）。",
-                extra={"claimed": service_request.claimed},
-            )
-        _check_plan(
-            campaign=merged["campaign"],
-            starts_at=merged["starts_at"],
-            ends_at=merged["ends_at"],
-            slots=merged["slots"],
-            invited_team=merged["invited_team"],
-            invite_until=merged["invite_until"],
-            now=now,
-            check_start=times_moved,
-            check_campaign=times_moved or "campaign" in changes,
-            check_invite="invited_team" in changes or "invite_until" in changes,
-        )
-        before = {
-            name: _describe(getattr(service_request, name))
-            for name in changes
-            if name not in ("point", "specialties")
-        }
-        if "point" in changes:
-            before["point"] = [service_request.lat, service_request.lng]
-        if "specialties" in changes:
-            before["specialties"] = sorted(service_request.specialties.values_list("id", flat=True))
-        values: dict[str, Any] = {}
-        for name, value in changes.items():
-            if name == "specialties":
-                continue
-            if name == "point":
-                values["lat"], values["lng"] = value.lat, value.lng
-            else:
-                values[name] = value
-        if "invited_team" in changes and changes["invited_team"] is None:
-            values["invite_until"] = None
+        current, merged = _check_update(service_request, changes, now=now)
+        before, values = _changed_values(service_request, changes)
         # The claimed filter repeats the slots rule inside the UPDATE itself.
         updated = ServiceRequest.objects.filter(
             pk=service_request.pk, claimed__lte=merged["slots"]
