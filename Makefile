@@ -1,22 +1,33 @@
 # Two commands do all the set-up on a fresh machine (Python 3.11+ and make):
-#   make run    virtualenv, requirements, migrations, demo data, server on 127.0.0.1:8000
-#   make test   virtualenv, requirements, then the whole test suite (SQLite; PostgreSQL too
-#               when DATABASE_URL points at one)
+#   make run    virtualenv, runtime requirements, migrations, demo data, server on 127.0.0.1:8000
+#   make test   virtualenv, runtime and dev requirements, then the whole test suite (SQLite;
+#               PostgreSQL too when DATABASE_URL points at one)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
+# One stamp per set of requirements, named after their checksum: a changed file reinstalls.
+# requirements-dev.txt starts with -r requirements.txt, so the dev stamp builds on the runtime one.
+RUN_STAMP := $(VENV)/.installed-run-$(shell cat requirements.txt | cksum | cut -d' ' -f1)
+DEV_STAMP := $(VENV)/.installed-dev-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
+PIP       := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
 .PHONY: run test lint format schema bench clean
 
-$(STAMP): requirements.txt requirements-dev.txt
+# Runtime requirements only (make run).
+$(RUN_STAMP): requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "需要 Python 3.11+ / Python 3.11+ is required")'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
-	@rm -f $(VENV)/.installed-*
+	$(PIP) --upgrade pip
+	$(PIP) -r requirements.txt
+	@rm -f $(VENV)/.installed-run-* $(VENV)/.installed-dev-*
+	@touch $@
+
+# The dev tools on top (test, lint, format, schema); the runtime ones are already satisfied.
+$(DEV_STAMP): $(RUN_STAMP) requirements-dev.txt
+	$(PIP) -r requirements-dev.txt
+	@rm -f $(VENV)/.installed-dev-*
 	@touch $@
 
 .local/secret_key:
@@ -24,7 +35,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))' > $@
 	@chmod 600 $@
 
-run: $(STAMP) .local/secret_key
+run: $(RUN_STAMP) .local/secret_key
 	@SECRET_KEY=$$(cat .local/secret_key) $(BIN)/python manage.py migrate --no-input -v 0
 	@SECRET_KEY=$$(cat .local/secret_key) $(BIN)/python manage.py seed_demo
 	@echo ""
@@ -34,18 +45,18 @@ run: $(STAMP) .local/secret_key
 	@echo ""
 	@SECRET_KEY=$$(cat .local/secret_key) $(BIN)/python manage.py runserver --insecure $(HOST):$(PORT)
 
-test: $(STAMP)
+test: $(DEV_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-lint: $(STAMP)
+lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-format: $(STAMP)
+format: $(DEV_STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-schema: $(STAMP)
+schema: $(DEV_STAMP)
 	SECRET_KEY=schema $(BIN)/python manage.py spectacular --validate --fail-on-warn --file openapi.yaml
 
 clean:

@@ -29,26 +29,6 @@ class IsMember(BasePermission):
         return bool(request.user and request.user.is_authenticated and request.user.is_member)
 
 
-class IsStationManager(BasePermission):
-    """驿站/工作室管理员 (or staff, who may act for any station)."""
-
-    message = "仅限驿站/工作室管理员。"
-
-    def has_permission(self, request, view) -> bool:
-        user = request.user
-        return bool(user and user.is_authenticated and (user.is_station_manager or is_staff(user)))
-
-
-class IsVillageLiaison(BasePermission):
-    """村/社区联络员."""
-
-    message = "仅限村/社区联络员。"
-
-    def has_permission(self, request, view) -> bool:
-        user = request.user
-        return bool(user and user.is_authenticated and user.is_village_liaison)
-
-
 class IsStaffOrReadOnly(BasePermission):
     """Anyone signed in reads; staff write."""
 

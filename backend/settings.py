@@ -1,4 +1,9 @@
-"""Settings, read from the environment (see README: 配置 / Configuration)."""
+"""Settings, read from the environment (see README: 配置 / Configuration).
+
+Deployment configuration: database, cache, secrets, hosts, the frameworks' wiring. Product
+policy (matching, claims, records, points, stats, retention, message templates) lives in
+backend/policy.py; every name it exports becomes a setting here.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +14,14 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from backend.env import env_bool, env_float, env_int, env_list, env_str
+from backend.policy import *  # noqa: F403 - product policy, see backend/policy.py
 
+# PATHS
+# ------------------------------------------------------------------------------
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-# ---------------------------------------------------------------- core
+# GENERAL
+# ------------------------------------------------------------------------------
 DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = env_str("SECRET_KEY")
 if not SECRET_KEY:
@@ -24,6 +33,8 @@ if not SECRET_KEY:
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
+# APPS
+# ------------------------------------------------------------------------------
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -42,8 +53,13 @@ INSTALLED_APPS = [
     "services",
 ]
 
+# MIDDLEWARE
+# ------------------------------------------------------------------------------
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Errors under /open311/ in Open311's shape: outermost but for SecurityMiddleware, so the
+    # body-size 413 and Django's own 404/500 are rewritten too.
+    "services.open311.middleware.Open311ErrorMiddleware",
     "backend.middleware.BodySizeLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -51,12 +67,18 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Every full phone number shown to staff leaves a pii_viewed Event (accounts.pii_audit).
+    "accounts.pii_audit.PiiAuditMiddleware",
 ]
 
+# URLS
+# ------------------------------------------------------------------------------
 ROOT_URLCONF = "backend.urls"
 WSGI_APPLICATION = "backend.wsgi.application"
 ASGI_APPLICATION = "backend.asgi.application"
 
+# TEMPLATES
+# ------------------------------------------------------------------------------
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
@@ -72,7 +94,8 @@ TEMPLATES = [
     }
 ]
 
-# ---------------------------------------------------------------- database
+# DATABASES
+# ------------------------------------------------------------------------------
 # SQLite by default: zero set-up. IMMEDIATE transactions take the write lock at BEGIN, so two
 # writers queue on the busy timeout instead of failing with "database is locked" on upgrade.
 SQLITE_PATH = env_str("SQLITE_PATH", str(BASE_DIR / "db.sqlite3"))
@@ -112,9 +135,8 @@ elif _db["ENGINE"] == "django.db.backends.postgresql":
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-AUTH_USER_MODEL = "accounts.User"
-
-# ---------------------------------------------------------------- cache
+# CACHES
+# ------------------------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
     CACHES = {
@@ -128,7 +150,9 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
-# ---------------------------------------------------------------- auth
+# AUTHENTICATION
+# ------------------------------------------------------------------------------
+AUTH_USER_MODEL = "accounts.User"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -136,20 +160,49 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-# ---------------------------------------------------------------- i18n
+# INTERNATIONALIZATION
+# ------------------------------------------------------------------------------
 LANGUAGE_CODE = "zh-hans"
 TIME_ZONE = "Asia/Shanghai"
 USE_I18N = True
 USE_TZ = True
 
+# STATIC FILES AND UPLOADS
+# ------------------------------------------------------------------------------
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
-
 # Bodies above this are refused with 413 before parsing (uploads included).
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("MAX_BODY_BYTES", 2 * 1024 * 1024, minimum=1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = DATA_UPLOAD_MAX_MEMORY_SIZE
 
-# ---------------------------------------------------------------- DRF
+# DJANGO REST FRAMEWORK
+# ------------------------------------------------------------------------------
+# Throttles. Scoped rates, "N/sec|min|hour|day" (accounts.throttles.ScopedThrottle reads them
+# per request). Counters live in the Django cache, which is Redis when REDIS_URL is set, so the
+# limits hold across gunicorn workers and hosts.
+_throttle_rates = {
+    # Anonymous, so per client address: token obtain and refresh, WeChat sign-in, activation.
+    "login": env_str("THROTTLE_LOGIN", "10/min"),
+    "wechat_login": env_str("THROTTLE_WECHAT_LOGIN", "20/min"),
+    "member_activate": env_str("THROTTLE_MEMBER_ACTIVATE", "10/min"),
+    # Open311: public reads per client address; posts per API key.
+    "open311_read": env_str("THROTTLE_OPEN311_READ", "120/min"),
+    "open311_write": env_str("THROTTLE_OPEN311_WRITE", "30/min"),
+    # Per signed-in user: claims (POST requests/{id}/claims/), record submissions (POST
+    # requests/{id}/record/), exports (GET stats/export/).
+    "claims": env_str("THROTTLE_CLAIMS", "30/min"),
+    "records": env_str("THROTTLE_RECORDS", "20/min"),
+    "exports": env_str("THROTTLE_EXPORTS", "10/min"),
+}
+# How many proxies put their hop in X-Forwarded-For: throttles then key on the address the
+# nearest one saw (1 behind the README's nginx). Unset, DRF keys on the whole header, which a
+# client can vary at will.
+_num_proxies = (
+    {"NUM_PROXIES": env_int("NUM_PROXIES", 0, minimum=0)}
+    if env_str("NUM_PROXIES", "").strip()
+    else {}
+)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework_simplejwt.authentication.JWTAuthentication",
@@ -162,14 +215,14 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "backend.exceptions.exception_handler",
-    "DEFAULT_THROTTLE_RATES": {
-        "login": env_str("THROTTLE_LOGIN", "10/min"),
-        "wechat_login": env_str("THROTTLE_WECHAT_LOGIN", "20/min"),
-    },
+    "DEFAULT_THROTTLE_RATES": _throttle_rates,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    **_num_proxies,
 }
 
+# SIMPLE JWT
+# ------------------------------------------------------------------------------
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env_int("JWT_ACCESS_MINUTES", 15, minimum=1)),
     "REFRESH_TOKEN_LIFETIME": timedelta(days=env_int("JWT_REFRESH_DAYS", 14, minimum=1)),
@@ -183,6 +236,8 @@ if SIMPLE_JWT["ACCESS_TOKEN_LIFETIME"] > timedelta(minutes=30):
 if SIMPLE_JWT["REFRESH_TOKEN_LIFETIME"] > timedelta(days=14):
     raise ImproperlyConfigured("JWT_REFRESH_DAYS must be at most 14")
 
+# DRF-SPECTACULAR (OpenAPI)
+# ------------------------------------------------------------------------------
 SPECTACULAR_SETTINGS = {
     "TITLE": "我为群众办一事 API",
     "DESCRIPTION": (
@@ -196,162 +251,45 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {},
+    # One name per enum in the schema: several models have a "kind" or a "status".
+    "ENUM_NAME_OVERRIDES": {
+        "CampaignKindEnum": "services.models.Campaign.Kind",
+        "ServiceRequestStatusEnum": "services.models.ServiceRequest.Status",
+        "ClaimStatusEnum": "services.models.Claim.Status",
+        "TownKindEnum": "stations.models.Town.Kind",
+        "StationKindEnum": "stations.models.Station.Kind",
+        "VillageKindEnum": "stations.models.Village.Kind",
+        "ServiceRecordStatusEnum": "services.models.ServiceRecord.Status",
+        "PointRuleKindEnum": "services.models.PointRule.Kind",
+        "StatsBreakdownEnum": "services.stats.selectors.BREAKDOWN_CHOICES",
+        "StatsExportFormatEnum": "services.stats.exports.FORMAT_CHOICES",
+        "StatsExportSheetEnum": "services.stats.exports.SHEET_CHOICES",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "backend.schema.add_error_responses",
     ],
 }
 
-# ---------------------------------------------------------------- WeChat
-WECHAT_APPID = env_str("WECHAT_APPID", "")
-WECHAT_SECRET = env_str("WECHAT_SECRET", "")
-WECHAT_API_BASE = env_str("WECHAT_API_BASE", "https://api.weixin.qq.com").rstrip("/")
-WECHAT_TIMEOUT = env_float("WECHAT_TIMEOUT", 5.0, minimum=0.1)
-
-# ---------------------------------------------------------------- logging
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.request": {"level": "ERROR"}},
-}
-
-# ---------------------------------------------------------------- app wiring
-# GET /me/ merges one section per provider: each takes the user and returns a dict.
-ME_SECTIONS: list[str] = [
-    "members.selectors.me_section",
-]
-
-# ---------------------------------------------------------------- services: requests and claims
-# Check-in geofence around the request's point, in metres (geodesic distance).
-SERVICES_GEOFENCE_METERS = env_int("SERVICES_GEOFENCE_METERS", 500, minimum=1)
-# Check-in opens this many minutes before starts_at and closes at ends_at.
-SERVICES_CHECK_IN_OPENS_MINUTES = env_int("SERVICES_CHECK_IN_OPENS_MINUTES", 60, minimum=0)
-# A claim with no check-in by max(starts_at, claimed_at) + grace expires and frees its slot.
-SERVICES_CLAIM_GRACE_MINUTES = env_int("SERVICES_CLAIM_GRACE_MINUTES", 30, minimum=0)
-# Cancelling a claim less than this many hours before starts_at is recorded as late.
-SERVICES_LATE_CANCEL_HOURS = env_int("SERVICES_LATE_CANCEL_HOURS", 24, minimum=0)
-# near=lat,lng searches: radius_km when not given, and the largest allowed.
-SERVICES_DEFAULT_RADIUS_KM = env_float("SERVICES_DEFAULT_RADIUS_KM", 10.0, minimum=0.1)
-SERVICES_MAX_RADIUS_KM = env_float("SERVICES_MAX_RADIUS_KM", 50.0, minimum=0.1)
-if SERVICES_DEFAULT_RADIUS_KM > SERVICES_MAX_RADIUS_KM:
-    raise ImproperlyConfigured("SERVICES_DEFAULT_RADIUS_KM must not exceed SERVICES_MAX_RADIUS_KM")
-# Duplicate-need warning: similar open requests of the same village posted within these days.
-SERVICES_DUPLICATE_WINDOW_DAYS = env_int("SERVICES_DUPLICATE_WINDOW_DAYS", 14, minimum=0)
+# API
+# ------------------------------------------------------------------------------
 # Idempotency-Key: replays within this many hours return the stored response.
 IDEMPOTENCY_TTL_HOURS = env_int("IDEMPOTENCY_TTL_HOURS", 24, minimum=1)
 # A replay of a key still in flight waits up to this long for the first response, then 409.
 IDEMPOTENCY_WAIT_SECONDS = env_float("IDEMPOTENCY_WAIT_SECONDS", 10.0, minimum=0)
 # An in-flight key older than this is assumed abandoned (its process died) and may be retried.
 IDEMPOTENCY_LEASE_SECONDS = env_int("IDEMPOTENCY_LEASE_SECONDS", 120, minimum=1)
-# Names for the services enums in the OpenAPI schema (several models have a "kind"/"status").
-SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
-    {
-        "CampaignKindEnum": "services.models.Campaign.Kind",
-        "ServiceRequestStatusEnum": "services.models.ServiceRequest.Status",
-        "ClaimStatusEnum": "services.models.Claim.Status",
-    }
-)
 
-# ---------------------------------------------------------------- notifications
-# Outbox (accounts.outbox), WeChat subscribe messages (accounts.wechat_messages) and Celery.
-# "developer" / "trial" / "formal": which build of the mini-program a message opens.
-WECHAT_MINIPROGRAM_STATE = env_str("WECHAT_MINIPROGRAM_STATE", "formal")
-if WECHAT_MINIPROGRAM_STATE not in {"developer", "trial", "formal"}:
-    raise ImproperlyConfigured("WECHAT_MINIPROGRAM_STATE must be developer, trial or formal")
-# The cached access token is dropped this many seconds before WeChat says it expires.
-WECHAT_TOKEN_MARGIN_SECONDS = env_int("WECHAT_TOKEN_MARGIN_SECONDS", 300, minimum=0)
-# The mini-program page a message opens (must exist in the released app.json).
-WECHAT_NOTIFY_PAGE = env_str("WECHAT_NOTIFY_PAGE", "pages/notifications/index")
+# GET /me/ merges one section per provider: each takes the user and returns a dict.
+ME_SECTIONS: list[str] = [
+    "members.selectors.me_section",
+    "services.records.points.me_section",
+]
 
-
-def _subscribe_template(kind: str, **fields: tuple[str, str]) -> dict:
-    """One kind's template: id from WECHAT_TEMPLATE_<KIND>, page, and typed data fields."""
-    return {
-        "template_id": env_str(f"WECHAT_TEMPLATE_{kind.upper()}", ""),
-        "page": f"{WECHAT_NOTIFY_PAGE}?id={{notification_id}}",
-        "data": {key: {"type": type_, "value": value} for key, (type_, value) in fields.items()},
-    }
-
-
-# Notification kind → subscribe-message template. A kind missing here, or whose template id is
-# empty, stays in the in-app list only (its row ends `skipped`). The data keys (thing1, time3 ...)
-# must match the template picked on the WeChat platform; each value is a type (thing ≤ 20 chars,
-# phrase ≤ 5, name ≤ 10, character_string/number ≤ 32, time, date) and a text in which
-# {a|b|c} is the first non-empty of payload keys a, b, c or the row's title, body, kind,
-# created_at, notification_id.
-WECHAT_SUBSCRIBE_TEMPLATES: dict[str, dict] = {
-    "request_cancelled": _subscribe_template(
-        "request_cancelled",
-        thing1=("thing", "{request_title|title}"),
-        thing2=("thing", "{reason|body}"),
-        time3=("time", "{starts_at|created_at}"),
-    ),
-    "claim_promoted": _subscribe_template(
-        "claim_promoted",
-        thing1=("thing", "{request_title|title}"),
-        time2=("time", "{starts_at|created_at}"),
-        thing3=("thing", "{body|title}"),
-    ),
-    "claim_expired": _subscribe_template(
-        "claim_expired",
-        thing1=("thing", "{request_title|title}"),
-        time2=("time", "{starts_at|created_at}"),
-        thing3=("thing", "{body|title}"),
-    ),
-    "claim_rejected": _subscribe_template(
-        "claim_rejected",
-        thing1=("thing", "{request_title|title}"),
-        thing2=("thing", "{reason|body|title}"),
-        time3=("time", "{created_at}"),
-    ),
-    "team_invited": _subscribe_template(
-        "team_invited",
-        thing1=("thing", "{request_title|title}"),
-        thing2=("thing", "{team_name|body|title}"),
-        time3=("time", "{until|starts_at|created_at}"),
-    ),
-    "reminder": _subscribe_template(
-        "reminder",
-        thing1=("thing", "{request_title|title}"),
-        time2=("time", "{starts_at|created_at}"),
-        thing3=("thing", "{address|body|title}"),
-    ),
-    "record_verified": _subscribe_template(
-        "record_verified",
-        thing1=("thing", "{request_title|title}"),
-        phrase2=("phrase", "已通过"),
-        thing3=("thing", "{note|body|title}"),
-    ),
-    "record_rejected": _subscribe_template(
-        "record_rejected",
-        thing1=("thing", "{request_title|title}"),
-        phrase2=("phrase", "未通过"),
-        thing3=("thing", "{note|body|title}"),
-    ),
-}
-
-# A sender takes this many due rows at a time.
-OUTBOX_BATCH_SIZE = env_int("OUTBOX_BATCH_SIZE", 20, minimum=1)
-# Retries of a failed send wait OUTBOX_BACKOFF_SECONDS * 2^(attempt-1), at most the cap; after
-# OUTBOX_MAX_ATTEMPTS sends the row is `failed`.
-OUTBOX_MAX_ATTEMPTS = env_int("OUTBOX_MAX_ATTEMPTS", 6, minimum=1)
-OUTBOX_BACKOFF_SECONDS = env_int("OUTBOX_BACKOFF_SECONDS", 60, minimum=1)
-OUTBOX_BACKOFF_MAX_SECONDS = env_int("OUTBOX_BACKOFF_MAX_SECONDS", 3600, minimum=1)
-if OUTBOX_BACKOFF_MAX_SECONDS < OUTBOX_BACKOFF_SECONDS:
-    raise ImproperlyConfigured("OUTBOX_BACKOFF_MAX_SECONDS must be >= OUTBOX_BACKOFF_SECONDS")
-# A row left `sending` this long (its sender died between send and mark) is taken again.
-OUTBOX_LEASE_SECONDS = env_int("OUTBOX_LEASE_SECONDS", 300, minimum=1)
-if OUTBOX_LEASE_SECONDS <= 3 * WECHAT_TIMEOUT:
-    # One send is at most three WeChat calls (token, send, send after a token refresh).
-    raise ImproperlyConfigured("OUTBOX_LEASE_SECONDS must exceed 3 * WECHAT_TIMEOUT")
-# `manage.py run_outbox` sleeps this long when nothing is due.
-OUTBOX_POLL_SECONDS = env_float("OUTBOX_POLL_SECONDS", 5.0, minimum=0.1)
-
-# Celery (optional): with a broker, notify() queues accounts.tasks.drain_outbox after commit and
-# beat runs the schedule below; without one, run `manage.py run_outbox` beside the server.
+# CELERY
+# ------------------------------------------------------------------------------
+# Optional: with a broker, notify() queues accounts.tasks.drain_outbox after commit and beat runs
+# the schedule below; without one, run `manage.py run_outbox` beside the server.
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "")
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_RESULT_BACKEND = None
@@ -381,172 +319,56 @@ CELERY_BEAT_SCHEDULE = {
         "task": "services.tasks.expire_overdue",
         "schedule": env_float("CELERY_EXPIRE_OVERDUE_SECONDS", 300.0, minimum=1),
     },
+    "purge-personal-data": {
+        "task": "services.tasks.purge_personal_data",
+        "schedule": env_float("CELERY_PURGE_PERSONAL_DATA_SECONDS", 86400.0, minimum=60),
+    },
 }
 
-# ---------------------------------------------------------------- members: roster and accounts
-# Excel roster import (POST /api/v1/members/import/, manage.py import_roster): largest upload,
-# largest total unpacked size of the .xlsx (a zip; guards against zip bombs), most data rows.
-ROSTER_MAX_BYTES = env_int("ROSTER_MAX_BYTES", 1024 * 1024, minimum=1024)
-ROSTER_MAX_UNPACKED_BYTES = env_int("ROSTER_MAX_UNPACKED_BYTES", 20 * 1024 * 1024, minimum=1024)
-ROSTER_MAX_ROWS = env_int("ROSTER_MAX_ROWS", 2000, minimum=1)
-# One-time activation codes of accounts created by staff or the roster import are valid this long.
-MEMBER_ACTIVATION_DAYS = env_int("MEMBER_ACTIVATION_DAYS", 14, minimum=1)
-REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["member_activate"] = env_str(
-    "THROTTLE_MEMBER_ACTIVATE", "10/min"
-)
-# Three models have a "kind": give each enum its own name in the OpenAPI schema.
-SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
-    {
-        "TownKindEnum": "stations.models.Town.Kind",
-        "StationKindEnum": "stations.models.Station.Kind",
-        "VillageKindEnum": "stations.models.Village.Kind",
-    }
-)
+# WECHAT AND THE NOTIFICATION OUTBOX
+# ------------------------------------------------------------------------------
+# Mini-program sign-in and subscribe messages (accounts.wechat_messages); the template table is
+# product policy (backend/policy.py).
+WECHAT_APPID = env_str("WECHAT_APPID", "")
+WECHAT_SECRET = env_str("WECHAT_SECRET", "")
+WECHAT_API_BASE = env_str("WECHAT_API_BASE", "https://api.weixin.qq.com").rstrip("/")
+WECHAT_TIMEOUT = env_float("WECHAT_TIMEOUT", 5.0, minimum=0.1)
+# "developer" / "trial" / "formal": which build of the mini-program a message opens.
+WECHAT_MINIPROGRAM_STATE = env_str("WECHAT_MINIPROGRAM_STATE", "formal")
+if WECHAT_MINIPROGRAM_STATE not in {"developer", "trial", "formal"}:
+    raise ImproperlyConfigured("WECHAT_MINIPROGRAM_STATE must be developer, trial or formal")
+# The cached access token is dropped this many seconds before WeChat says it expires.
+WECHAT_TOKEN_MARGIN_SECONDS = env_int("WECHAT_TOKEN_MARGIN_SECONDS", 300, minimum=0)
 
-# ---------------------------------------------------------------- services: records and points
-# Service records (POST requests/{id}/record/): the largest counts one record may report.
-# Anything above is a typo or worse, refused with 400 rather than flagged.
-RECORDS_MAX_PEOPLE_SERVED = env_int("RECORDS_MAX_PEOPLE_SERVED", 10000, minimum=1)
-RECORDS_MAX_ENTERPRISES_SERVED = env_int("RECORDS_MAX_ENTERPRISES_SERVED", 1000, minimum=1)
-RECORDS_MAX_HOUSEHOLDS_VISITED = env_int("RECORDS_MAX_HOUSEHOLDS_VISITED", 5000, minimum=1)
-# Anomaly flags (services.anomalies). They never block a record; the verifier must acknowledge
-# them in the note. people_served above this many per participating member is flagged ...
-RECORDS_FLAG_PEOPLE_PER_PARTICIPANT = env_int("RECORDS_FLAG_PEOPLE_PER_PARTICIPANT", 50, minimum=1)
-# ... and so is anything above this district-wide bound for one record, however many served.
-RECORDS_FLAG_PEOPLE_MAX = env_int("RECORDS_FLAG_PEOPLE_MAX", 300, minimum=1)
-if RECORDS_FLAG_PEOPLE_MAX > RECORDS_MAX_PEOPLE_SERVED:
-    raise ImproperlyConfigured("RECORDS_FLAG_PEOPLE_MAX must not exceed RECORDS_MAX_PEOPLE_SERVED")
-# A record submitted more than this many hours after the request's ends_at is flagged late.
-RECORDS_FLAG_LATE_HOURS = env_int("RECORDS_FLAG_LATE_HOURS", 72, minimum=1)
-# GET points/leaderboard/: rows when ?limit= is not given, and the most a client may ask for.
-POINTS_LEADERBOARD_LIMIT = env_int("POINTS_LEADERBOARD_LIMIT", 20, minimum=1)
-POINTS_LEADERBOARD_MAX_LIMIT = env_int("POINTS_LEADERBOARD_MAX_LIMIT", 100, minimum=1)
-if POINTS_LEADERBOARD_LIMIT > POINTS_LEADERBOARD_MAX_LIMIT:
-    raise ImproperlyConfigured(
-        "POINTS_LEADERBOARD_LIMIT must not exceed POINTS_LEADERBOARD_MAX_LIMIT"
-    )
-# GET me/: how many of the member's latest ledger lines points_recent shows.
-POINTS_RECENT_ENTRIES = env_int("POINTS_RECENT_ENTRIES", 10, minimum=1)
-ME_SECTIONS.append("services.records.points.me_section")
-SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
-    {
-        "ServiceRecordStatusEnum": "services.models.ServiceRecord.Status",
-        "PointRuleKindEnum": "services.models.PointRule.Kind",
-    }
-)
+# Outbox (accounts.outbox): a sender takes this many due rows at a time.
+OUTBOX_BATCH_SIZE = env_int("OUTBOX_BATCH_SIZE", 20, minimum=1)
+# Retries of a failed send wait OUTBOX_BACKOFF_SECONDS * 2^(attempt-1), at most the cap; after
+# OUTBOX_MAX_ATTEMPTS sends the row is `failed`.
+OUTBOX_MAX_ATTEMPTS = env_int("OUTBOX_MAX_ATTEMPTS", 6, minimum=1)
+OUTBOX_BACKOFF_SECONDS = env_int("OUTBOX_BACKOFF_SECONDS", 60, minimum=1)
+OUTBOX_BACKOFF_MAX_SECONDS = env_int("OUTBOX_BACKOFF_MAX_SECONDS", 3600, minimum=1)
+if OUTBOX_BACKOFF_MAX_SECONDS < OUTBOX_BACKOFF_SECONDS:
+    raise ImproperlyConfigured("OUTBOX_BACKOFF_MAX_SECONDS must be >= OUTBOX_BACKOFF_SECONDS")
+# A row left `sending` this long (its sender died between send and mark) is taken again.
+OUTBOX_LEASE_SECONDS = env_int("OUTBOX_LEASE_SECONDS", 300, minimum=1)
+if OUTBOX_LEASE_SECONDS <= 3 * WECHAT_TIMEOUT:
+    # One send is at most three WeChat calls (token, send, send after a token refresh).
+    raise ImproperlyConfigured("OUTBOX_LEASE_SECONDS must exceed 3 * WECHAT_TIMEOUT")
+# `manage.py run_outbox` sleeps this long when nothing is due.
+OUTBOX_POLL_SECONDS = env_float("OUTBOX_POLL_SECONDS", 5.0, minimum=0.1)
 
-# ---------------------------------------------------------------- services: stats and dashboard
-# GET stats/unclaimed/: open requests with no claim for more than this many hours (default).
-STATS_UNCLAIMED_HOURS = env_int("STATS_UNCLAIMED_HOURS", 48, minimum=1)
-# The longest period one statistics request may cover (from..to, inclusive), in days.
-STATS_MAX_RANGE_DAYS = env_int("STATS_MAX_RANGE_DAYS", 3660, minimum=1)
-# GET stats/export/: a sheet (or CSV) with more rows than this is refused (422 export_too_large).
-STATS_EXPORT_MAX_ROWS = env_int("STATS_EXPORT_MAX_ROWS", 5000, minimum=1)
-# Staff dashboard (/dashboard/): leaderboard size and rows of the unclaimed list it shows.
-DASHBOARD_LEADERBOARD_SIZE = env_int("DASHBOARD_LEADERBOARD_SIZE", 10, minimum=1)
-DASHBOARD_UNCLAIMED_ROWS = env_int("DASHBOARD_UNCLAIMED_ROWS", 10, minimum=1)
-SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
-    {
-        "StatsBreakdownEnum": "services.stats.selectors.BREAKDOWN_CHOICES",
-        "StatsExportFormatEnum": "services.stats.exports.FORMAT_CHOICES",
-        "StatsExportSheetEnum": "services.stats.exports.SHEET_CHOICES",
-    }
-)
-
-# ---------------------------------------------------------------- services: reminders
-# Claimants get one reminder when their service starts within this many hours.
-SERVICES_REMINDER_HOURS = env_int("SERVICES_REMINDER_HOURS", 24, minimum=1)
-
-# ---------------------------------------------------------------- services: matching
-# Ranked teams for a request, the member feed and the map (services.matching, DESIGN.md §6).
-# Weights of the five terms (each in [0, 1]); the score is their weighted mean.
-MATCHING_WEIGHTS = {
-    "specialty": env_float("MATCHING_WEIGHT_SPECIALTY", 0.35, minimum=0),
-    "distance": env_float("MATCHING_WEIGHT_DISTANCE", 0.30, minimum=0),
-    "load": env_float("MATCHING_WEIGHT_LOAD", 0.15, minimum=0),
-    "reliability": env_float("MATCHING_WEIGHT_RELIABILITY", 0.10, minimum=0),
-    "history": env_float("MATCHING_WEIGHT_HISTORY", 0.10, minimum=0),
+# LOGGING
+# ------------------------------------------------------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {"django.request": {"level": "ERROR"}},
 }
-if sum(MATCHING_WEIGHTS.values()) <= 0:
-    raise ImproperlyConfigured("At least one MATCHING_WEIGHT_* must be positive")
-# A required specialty held only by the team's members (or, for a member, only by their team)
-# counts this much of one held by the team (the member) itself.
-MATCHING_SECONDARY_SPECIALTY_CREDIT = env_float(
-    "MATCHING_SECONDARY_SPECIALTY_CREDIT", 0.6, minimum=0
-)
-if MATCHING_SECONDARY_SPECIALTY_CREDIT > 1:
-    raise ImproperlyConfigured("MATCHING_SECONDARY_SPECIALTY_CREDIT must be at most 1")
-# The distance term halves every this many km; teams farther than the cut-off are not ranked.
-MATCHING_DISTANCE_HALF_KM = env_float("MATCHING_DISTANCE_HALF_KM", 10.0, minimum=0.1)
-MATCHING_MAX_DISTANCE_KM = env_float("MATCHING_MAX_DISTANCE_KM", 50.0, minimum=0.1)
-# Member feed (requests/recommended/): radius_km when not given, and the largest allowed.
-MATCHING_FEED_DEFAULT_RADIUS_KM = env_float("MATCHING_FEED_DEFAULT_RADIUS_KM", 10.0, minimum=0.1)
-MATCHING_FEED_MAX_RADIUS_KM = env_float("MATCHING_FEED_MAX_RADIUS_KM", 50.0, minimum=0.1)
-if MATCHING_FEED_DEFAULT_RADIUS_KM > MATCHING_FEED_MAX_RADIUS_KM:
-    raise ImproperlyConfigured(
-        "MATCHING_FEED_DEFAULT_RADIUS_KM must not exceed MATCHING_FEED_MAX_RADIUS_KM"
-    )
-# Load: live claims within this many hours before the start or after the end count as busy
-# (travel between islands takes time).
-MATCHING_LOAD_PADDING_HOURS = env_float("MATCHING_LOAD_PADDING_HOURS", 2.0, minimum=0)
-# Reliability looks at no-shows and late cancels of the last N days; history at verified
-# service ("done" claims) at the request's station in the last N days, full marks at N services.
-MATCHING_RELIABILITY_DAYS = env_int("MATCHING_RELIABILITY_DAYS", 90, minimum=1)
-MATCHING_HISTORY_DAYS = env_int("MATCHING_HISTORY_DAYS", 30, minimum=1)
-MATCHING_HISTORY_FULL = env_int("MATCHING_HISTORY_FULL", 3, minimum=1)
-# requests/{id}/matches/?limit=: default and largest.
-MATCHING_MATCHES_DEFAULT_LIMIT = env_int("MATCHING_MATCHES_DEFAULT_LIMIT", 10, minimum=1)
-MATCHING_MATCHES_MAX_LIMIT = env_int("MATCHING_MATCHES_MAX_LIMIT", 50, minimum=1)
-if MATCHING_MATCHES_DEFAULT_LIMIT > MATCHING_MATCHES_MAX_LIMIT:
-    raise ImproperlyConfigured(
-        "MATCHING_MATCHES_DEFAULT_LIMIT must not exceed MATCHING_MATCHES_MAX_LIMIT"
-    )
-# At most this many candidates (the nearest) are loaded and scored in Python per call.
-MATCHING_CANDIDATE_LIMIT = env_int("MATCHING_CANDIDATE_LIMIT", 100, minimum=1)
-# Teams the matcher reads members and claims of first, beyond ?limit= (services.matching).
-MATCHING_BOUND_MARGIN = env_int("MATCHING_BOUND_MARGIN", 10, minimum=0)
-# requests/map/: most features per response (the rest is flagged as truncated), largest bbox.
-MATCHING_MAP_MAX_FEATURES = env_int("MATCHING_MAP_MAX_FEATURES", 500, minimum=1)
-MATCHING_MAP_MAX_BBOX_DEG2 = env_float("MATCHING_MAP_MAX_BBOX_DEG2", 1.0, minimum=0.0001)
 
-# ---------------------------------------------------------------- hardening: Open311, PII, HTTPS
-# Open311 GeoReport v2 at /open311/v2/ (services.open311). GET requests.json returns at most
-# this many requests, covers the last OPEN311_MAX_DAYS days without dates, and refuses a
-# start_date..end_date span longer than that (the spec's 90 days and 1000 requests).
-OPEN311_MAX_REQUESTS = env_int("OPEN311_MAX_REQUESTS", 1000, minimum=1)
-OPEN311_MAX_DAYS = env_int("OPEN311_MAX_DAYS", 90, minimum=1)
-# A posted request without attribute[starts_at] starts tomorrow at this local hour and, without
-# attribute[ends_at], lasts this many hours.
-OPEN311_DEFAULT_START_HOUR = env_int("OPEN311_DEFAULT_START_HOUR", 9, minimum=0)
-if OPEN311_DEFAULT_START_HOUR > 23:
-    raise ImproperlyConfigured("OPEN311_DEFAULT_START_HOUR must be 0..23")
-OPEN311_DEFAULT_DURATION_HOURS = env_int("OPEN311_DEFAULT_DURATION_HOURS", 8, minimum=1)
-# Public reads per client address; posts per API key.
-REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["open311_read"] = env_str(
-    "THROTTLE_OPEN311_READ", "120/min"
-)
-REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["open311_write"] = env_str(
-    "THROTTLE_OPEN311_WRITE", "30/min"
-)
-# Errors under /open311/ in Open311's shape: outermost but for SecurityMiddleware, so the
-# body-size 413 and Django's own 404/500 are rewritten too.
-MIDDLEWARE.insert(
-    MIDDLEWARE.index("backend.middleware.BodySizeLimitMiddleware"),
-    "services.open311.middleware.Open311ErrorMiddleware",
-)
-
-# Personal data retention (manage.py purge_personal_data, services.retention): residents'
-# contacts and check-in positions of requests that ended more than this many days ago go.
-PERSONAL_DATA_RETENTION_DAYS = env_int("PERSONAL_DATA_RETENTION_DAYS", 180, minimum=1)
-# Rows changed per transaction by the purge.
-PERSONAL_DATA_PURGE_BATCH = env_int("PERSONAL_DATA_PURGE_BATCH", 500, minimum=1)
-CELERY_BEAT_SCHEDULE["purge-personal-data"] = {
-    "task": "services.tasks.purge_personal_data",
-    "schedule": env_float("CELERY_PURGE_PERSONAL_DATA_SECONDS", 86400.0, minimum=60),
-}
-# Every full phone number shown to staff leaves a pii_viewed Event (accounts.pii_audit).
-MIDDLEWARE.append("accounts.pii_audit.PiiAuditMiddleware")
-
+# SECURITY AND DEPLOYMENT
+# ------------------------------------------------------------------------------
 # HTTPS (production). HTTPS=1 behind TLS: redirect plain HTTP, secure cookies, HSTS. Off by
 # default, so `make run` keeps serving plain HTTP on 127.0.0.1. `manage.py check --deploy
 # --fail-level WARNING` passes with DEBUG=0, HTTPS=1, a long random SECRET_KEY and ALLOWED_HOSTS.
@@ -568,23 +390,5 @@ if _proxy_ssl_header:
     if not all(c.isascii() and (c.isalnum() or c == "-") for c in _proxy_ssl_header):
         raise ImproperlyConfigured("SECURE_PROXY_SSL_HEADER must be a header name")
     SECURE_PROXY_SSL_HEADER = ("HTTP_" + _proxy_ssl_header.upper().replace("-", "_"), "https")
-# How many proxies put their hop in X-Forwarded-For: throttles then key on the address the
-# nearest one saw (1 behind the README's nginx). Unset, DRF keys on the whole header, which a
-# client can vary at will.
-if env_str("NUM_PROXIES", "").strip():
-    REST_FRAMEWORK["NUM_PROXIES"] = env_int("NUM_PROXIES", 0, minimum=0)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
-
-# ---------------------------------------------------------------- hardening: throttles and limits
-# Scoped rates (accounts.throttles.ScopedThrottle reads them per request; "N/sec|min|hour|day").
-# Per signed-in user: claims (POST requests/{id}/claims/), record submissions (POST
-# requests/{id}/record/), exports (GET stats/export/). Counters live in the Django cache, which
-# is Redis when REDIS_URL is set, so the limits hold across gunicorn workers and hosts.
-REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"].update(
-    {
-        "claims": env_str("THROTTLE_CLAIMS", "30/min"),
-        "records": env_str("THROTTLE_RECORDS", "20/min"),
-        "exports": env_str("THROTTLE_EXPORTS", "10/min"),
-    }
-)

@@ -77,11 +77,6 @@ def sees_home(viewer: Viewer, subject_user_id: int | None) -> bool:
     return sees_phone(viewer, subject_user_id)
 
 
-def shown_phone(viewer: Viewer, subject_user_id: int | None, phone: str) -> str:
-    """The phone as ``viewer`` may see it."""
-    return phone if sees_phone(viewer, subject_user_id) else mask_phone(phone)
-
-
 def shown_name(viewer: Viewer, subject_user_id: int | None, name: str) -> str:
     """The name as ``viewer`` may see it."""
     return name if sees_name(viewer, subject_user_id) else mask_name(name)

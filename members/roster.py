@@ -31,14 +31,18 @@ import io
 import re
 import warnings
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import IO, Any
 
 import openpyxl
 from django.conf import settings
+from django.db import transaction
 from openpyxl.comments import Comment
 from openpyxl.worksheet.formula import ArrayFormula, DataTableFormula
 
+from accounts.audit import record_event
 from accounts.models import User
 from members import writes
 from members.errors import (
@@ -101,6 +105,28 @@ class RosterRow:
         if "home_lat" in self.present:
             out["home"] = self.home
         return out
+
+
+@dataclass(frozen=True, slots=True)
+class RosterAccount:
+    """A login account created by an import, with its activation code."""
+
+    row: int
+    member: int
+    name: str
+    phone: str
+    activation_code: str
+    activation_expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RosterResult:
+    """What a roster import did."""
+
+    rows: int
+    created: int
+    updated: int
+    accounts: list[RosterAccount]
 
 
 @dataclass
@@ -330,12 +356,58 @@ def check_roster(*, stream: IO[bytes], filename: str, size: int) -> list[RosterR
     return _check_rows(data, columns)
 
 
+@transaction.atomic
+def roster_import(*, actor: User | None, rows: Sequence[RosterRow]) -> RosterResult:
+    """Create or update one member per checked row, all or nothing."""
+    existing = {
+        member.phone: member
+        for member in Member.objects.select_related("user").filter(
+            phone__in=[row.phone for row in rows]
+        )
+    }
+    created = updated = 0
+    accounts: list[RosterAccount] = []
+    for row in rows:
+        member = existing.get(row.phone)
+        if member is None:
+            member, activation = writes.new_member(
+                phone=row.phone,
+                name=row.name,
+                sector=row.sector or "",
+                team=row.team,
+                specialties=row.specialties or (),
+                home=row.home,
+            )
+            created += 1
+            if activation is not None:
+                accounts.append(
+                    RosterAccount(
+                        row=row.row,
+                        member=member.pk,
+                        name=member.name,
+                        phone=member.phone,
+                        activation_code=activation.code,
+                        activation_expires_at=activation.expires_at,
+                    )
+                )
+            verb = "member.created"
+        else:
+            # Being on the roster puts a member back on it.
+            writes.apply_member(member, {**row.changes(), "active": True})
+            updated += 1
+            verb = "member.updated"
+        record_event(
+            actor=actor, verb=verb, obj=member, payload={"source": "roster", "row": row.row}
+        )
+    return RosterResult(rows=len(rows), created=created, updated=updated, accounts=accounts)
+
+
 def import_roster(
     *, stream: IO[bytes], filename: str, size: int, actor: User | None
-) -> writes.RosterResult:
+) -> RosterResult:
     """Check the whole roster, then create or update its members in one transaction."""
     rows = check_roster(stream=stream, filename=filename, size=size)
-    return writes.roster_import(actor=actor, rows=rows)
+    return roster_import(actor=actor, rows=rows)
 
 
 def template_workbook(*, example_team: str = "", example_specialties: str = "") -> bytes:

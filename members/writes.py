@@ -1,7 +1,9 @@
 """Every write of specialties, teams and members, and account activation.
 
-Each public function runs in one transaction and leaves an Event per changed row. Nothing is
-deleted: teams, specialties and members are deactivated (``active=False``) instead.
+Each public function runs in one transaction and leaves an Event per changed row, except
+``new_member`` and ``apply_member``: the building blocks the roster import (:mod:`members.roster`)
+shares, which leave the transaction and the Event to their caller. Nothing is deleted: teams,
+specialties and members are deactivated (``active=False``) instead.
 
 Accounts (激活流程): a member created here or by the roster import gets a login account whose
 username is the phone number and which has **no usable password**. A one-time activation code
@@ -13,10 +15,10 @@ logs in (or binds WeChat) with phone + password. Only a keyed hash of the code i
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
@@ -40,9 +42,6 @@ from stations.geo import Point
 from stations.models import Town
 from stations.writes import jsonable
 
-if TYPE_CHECKING:
-    from members.roster import RosterRow
-
 # No 0/O, 1/I/L: the code is read aloud or copied from paper.
 ACTIVATION_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 ACTIVATION_LENGTH = 8
@@ -54,28 +53,6 @@ class Activation:
 
     code: str
     expires_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class RosterAccount:
-    """A login account created by an import, with its activation code."""
-
-    row: int
-    member: int
-    name: str
-    phone: str
-    activation_code: str
-    activation_expires_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class RosterResult:
-    """What a roster import did."""
-
-    rows: int
-    created: int
-    updated: int
-    accounts: list[RosterAccount]
 
 
 # ------------------------------------------------------------------ specialties
@@ -226,7 +203,7 @@ def _save_member(member: Member) -> None:
         raise PhoneTaken(fields={"phone": [f"手机号 {member.phone} 已被其他委员使用。"]}) from exc
 
 
-def _new_member(
+def new_member(
     *,
     phone: str,
     name: str,
@@ -236,6 +213,7 @@ def _new_member(
     home: Point | None,
     active: bool = True,
 ) -> tuple[Member, Activation | None]:
+    """Create a member and their account; the caller holds the transaction and records the Event."""
     if Member.objects.filter(phone=phone).exists():
         raise PhoneTaken(fields={"phone": [f"手机号 {phone} 已被其他委员使用。"]})
     user = _account_for(phone=phone, name=name)
@@ -274,7 +252,7 @@ def member_create(
 ) -> tuple[Member, Activation | None]:
     """Create a member and their account; returns the activation code for a new account."""
     specialties = list(specialties)
-    member, activation = _new_member(
+    member, activation = new_member(
         phone=phone,
         name=name,
         sector=sector,
@@ -292,8 +270,11 @@ def member_create(
     return member, activation
 
 
-def _apply_member(member: Member, changes: Mapping[str, Any]) -> None:
-    """Set ``changes`` on the member and keep its account's name, phone, login and role."""
+def apply_member(member: Member, changes: Mapping[str, Any]) -> None:
+    """Set ``changes`` on the member and keep its account's name, phone, login and role.
+
+    The caller holds the transaction and records the Event.
+    """
     user = member.user
     user_fields: set[str] = set()
     for key, value in changes.items():
@@ -334,7 +315,7 @@ def _apply_member(member: Member, changes: Mapping[str, Any]) -> None:
 @transaction.atomic
 def member_update(*, actor: User, member: Member, changes: Mapping[str, Any]) -> Member:
     """Change a member; ``active=False`` takes them off the roster (and the member role)."""
-    _apply_member(member, changes)
+    apply_member(member, changes)
     # Field names only: the audit trail should not become a second copy of personal data.
     record_event(
         actor=actor, verb="member.updated", obj=member, payload={"fields": sorted(changes)}
@@ -383,52 +364,3 @@ def member_activate(*, phone: str, code: str, password: str) -> Member:
     member.user.save(update_fields=["password"])
     record_event(actor=member.user, verb="member.activated", obj=member)
     return member
-
-
-# ------------------------------------------------------------------ roster import
-
-
-@transaction.atomic
-def roster_import(*, actor: User | None, rows: Sequence[RosterRow]) -> RosterResult:
-    """Create or update one member per checked row, all or nothing."""
-    existing = {
-        member.phone: member
-        for member in Member.objects.select_related("user").filter(
-            phone__in=[row.phone for row in rows]
-        )
-    }
-    created = updated = 0
-    accounts: list[RosterAccount] = []
-    for row in rows:
-        member = existing.get(row.phone)
-        if member is None:
-            member, activation = _new_member(
-                phone=row.phone,
-                name=row.name,
-                sector=row.sector or "",
-                team=row.team,
-                specialties=row.specialties or (),
-                home=row.home,
-            )
-            created += 1
-            if activation is not None:
-                accounts.append(
-                    RosterAccount(
-                        row=row.row,
-                        member=member.pk,
-                        name=member.name,
-                        phone=member.phone,
-                        activation_code=activation.code,
-                        activation_expires_at=activation.expires_at,
-                    )
-                )
-            verb = "member.created"
-        else:
-            # Being on the roster puts a member back on it.
-            _apply_member(member, {**row.changes(), "active": True})
-            updated += 1
-            verb = "member.updated"
-        record_event(
-            actor=actor, verb=verb, obj=member, payload={"source": "roster", "row": row.row}
-        )
-    return RosterResult(rows=len(rows), created=created, updated=updated, accounts=accounts)
