@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+
+from django.conf import settings
+from django.utils.module_loading import import_string
 from rest_framework import serializers
 from rest_framework_simplejwt.serializers import TokenObtainPairSerializer
 
@@ -63,91 +67,24 @@ class WechatLoginInputSerializer(serializers.Serializer):
         return attrs
 
 
-# Schemas of the /me/ sections other apps provide (see ME_SECTIONS). accounts may not import
-# those apps, so the shapes are declared here and must match their providers' output
-# (members.selectors.me_section, services.points.me_section).
-
-
-class MeSpecialtySerializer(serializers.Serializer):
-    id = strict.IntegerField()
-    code = strict.CharField()
-    name = strict.CharField()
-
-
-class MeMemberSerializer(serializers.Serializer):
-    """The signed-in user's own member profile, unmasked."""
-
-    id = strict.IntegerField()
-    name = strict.CharField()
-    phone = strict.CharField()
-    sector = strict.CharField()
-    specialties = MeSpecialtySerializer(many=True)
-    home_lat = strict.FloatField(allow_null=True)
-    home_lng = strict.FloatField(allow_null=True)
-    active = strict.BooleanField()
-
-
-class MeTeamSerializer(serializers.Serializer):
-    id = strict.IntegerField()
-    name = strict.CharField()
-    sector = strict.CharField()
-    home_town = strict.IntegerField(allow_null=True)
-    home_lat = strict.FloatField(allow_null=True)
-    home_lng = strict.FloatField(allow_null=True)
-    specialties = MeSpecialtySerializer(many=True)
-
-
-class MeStationSerializer(serializers.Serializer):
-    id = strict.IntegerField()
-    name = strict.CharField()
-    kind = strict.CharField()
-    town = strict.IntegerField()
-    address = strict.CharField()
-    lat = strict.FloatField()
-    lng = strict.FloatField()
-
-
-class MeVillageSerializer(serializers.Serializer):
-    id = strict.IntegerField()
-    name = strict.CharField()
-    kind = strict.CharField()
-    town = strict.IntegerField()
-    station = strict.IntegerField(allow_null=True)
-    remote = strict.BooleanField()
-    lat = strict.FloatField()
-    lng = strict.FloatField()
-
-
-class MePointRequestSerializer(serializers.Serializer):
-    id = strict.IntegerField()
-    title = strict.CharField()
-
-
-class MePointEntrySerializer(serializers.Serializer):
-    """One line of the user's duty-point ledger (services.points.me_section)."""
-
-    id = strict.IntegerField()
-    points = strict.IntegerField(help_text="积分（冲回为负数）")
-    award = strict.BooleanField(help_text="true 奖励；false 撤销核实后的冲回")
-    rule = strict.CharField(help_text="规则类型：participation、remote_village、team_leader")
-    reason = strict.CharField()
-    record = strict.IntegerField(help_text="服务记录 ID")
-    request = MePointRequestSerializer()
-    service_date = strict.DateField()
-    created_at = strict.DateTimeField()
-
-
-class MeSerializer(serializers.Serializer):
+class MeBaseSerializer(serializers.Serializer):
     """The current user and what they hold in every app (sections added by later apps)."""
 
     user = UserSerializer()
     roles = serializers.ListField(child=strict.ChoiceField(choices=Role.choices))
-    member = MeMemberSerializer(allow_null=True, help_text="委员档案（非委员为 null）")
-    team = MeTeamSerializer(allow_null=True, help_text="所在委员团队（无团队为 null）")
-    stations_managed = MeStationSerializer(many=True, help_text="管理的驿站/工作室")
-    villages_liaised = MeVillageSerializer(many=True, help_text="担任联络员的村/社区")
-    points_total = strict.IntegerField(help_text="履职积分合计")
-    points_recent = MePointEntrySerializer(many=True, help_text="最近的积分流水（新的在前）")
+
+
+@functools.cache
+def me_serializer_class() -> type[serializers.Serializer]:
+    """``GET me/``'s shape: the user and roles, then the fields of each ``ME_SECTIONS``
+    provider's ``serializer``, in order. accounts may not import those apps; settings name
+    them, so each section's shape is declared once, beside the code that fills it."""
+    fields: dict[str, serializers.Field] = {}
+    for path in settings.ME_SECTIONS:
+        fields.update(import_string(path).serializer().get_fields())
+    return type(
+        "MeSerializer", (MeBaseSerializer,), {"__doc__": MeBaseSerializer.__doc__, **fields}
+    )
 
 
 # ---------------------------------------------------------------- in-app notifications

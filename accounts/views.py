@@ -19,7 +19,6 @@ from accounts.logins import wechat_login
 from accounts.models import Notification
 from accounts.serializers import (
     LogoutInputSerializer,
-    MeSerializer,
     NotificationListQuerySerializer,
     NotificationReadAllOutputSerializer,
     NotificationSerializer,
@@ -28,6 +27,7 @@ from accounts.serializers import (
     TokenRefreshOutputSerializer,
     UserSerializer,
     WechatLoginInputSerializer,
+    me_serializer_class,
 )
 from accounts.throttles import ScopedThrottle
 
@@ -129,24 +129,21 @@ class WechatLoginView(APIView):
 
 def me_sections(user) -> dict:
     """The current user's view of every app, merged from ``ME_SECTIONS`` providers."""
-    data = {
-        "user": UserSerializer(user).data,
-        "roles": user.roles,
-        "member": None,
-        "team": None,
-        "stations_managed": [],
-        "villages_liaised": [],
-        "points_total": 0,
-    }
+    data = {"user": UserSerializer(user).data, "roles": user.roles}
     for path in settings.ME_SECTIONS:
         data.update(import_string(path)(user))
     return data
 
 
-class MeView(APIView):
+class MeView(generics.GenericAPIView):
     """The signed-in user, roles, member profile, team, stations managed, points."""
 
-    @extend_schema(tags=["auth"], summary="当前用户", responses=MeSerializer)
+    pagination_class = None
+
+    def get_serializer_class(self):
+        return me_serializer_class()
+
+    @extend_schema(tags=["auth"], summary="当前用户")
     def get(self, request):
         return Response(me_sections(request.user))
 

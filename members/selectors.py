@@ -9,7 +9,7 @@ from django.db.models import Count, Prefetch, Q, QuerySet
 from accounts.models import User
 from accounts.permissions import is_staff
 from members.models import Member, Specialty, Team
-from members.serializers import OwnProfileSerializer, OwnTeamSerializer
+from members.serializers import MeSectionSerializer, OwnProfileSerializer, OwnTeamSerializer
 from stations import selectors as station_selectors
 from stations.serializers import StationBriefSerializer, VillageBriefSerializer
 
@@ -39,7 +39,8 @@ def member_list(*, user: User) -> QuerySet[Member]:
 
 
 def me_section(user: User) -> dict[str, Any]:
-    """/me/ provider: own member profile, team, stations managed, villages liaised."""
+    """/me/ provider: own member profile, team, stations managed, villages liaised (the shape
+    of ``me_section.serializer``)."""
     member = (
         Member.objects.select_related("team")
         .prefetch_related(
@@ -59,3 +60,6 @@ def me_section(user: User) -> dict[str, Any]:
             station_selectors.villages_liaised(user=user), many=True
         ).data,
     }
+
+
+me_section.serializer = MeSectionSerializer

@@ -15,7 +15,14 @@ from members.models import Member, Specialty, Team
 from members.phones import normalize_phone
 from members.pii import HomeCoordinateField, NameField, PhoneField
 from stations.models import Town
-from stations.serializers import CoordTypeField, LatitudeField, LongitudeField, take_point
+from stations.serializers import (
+    CoordTypeField,
+    LatitudeField,
+    LongitudeField,
+    StationBriefSerializer,
+    VillageBriefSerializer,
+    take_point,
+)
 
 _CODE_RE = re.compile(r"[a-z][a-z0-9_]*")
 _PHONE_MESSAGE = "请填写 11 位中国大陆手机号。"
@@ -305,3 +312,12 @@ class OwnTeamSerializer(strict.ModelSerializer):
         model = Team
         fields = ["id", "name", "sector", "home_town", "home_lat", "home_lng", "specialties"]
         read_only_fields = fields
+
+
+class MeSectionSerializer(serializers.Serializer):
+    """members' part of ``GET me/`` (``members.selectors.me_section``)."""
+
+    member = OwnProfileSerializer(allow_null=True, help_text="委员档案（非委员为 null）")
+    team = OwnTeamSerializer(allow_null=True, help_text="所在委员团队（无团队为 null）")
+    stations_managed = StationBriefSerializer(many=True, help_text="管理的驿站/工作室")
+    villages_liaised = VillageBriefSerializer(many=True, help_text="担任联络员的村/社区")

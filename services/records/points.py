@@ -21,7 +21,7 @@ from accounts.models import User
 from members.models import Member
 from members.pii import Viewer, shown_name
 from services.models import Campaign, Claim, PointEntry, PointRule, ServiceRequest
-from services.records.serializers import PointEntrySerializer
+from services.records.serializers import MePointsSectionSerializer, PointEntrySerializer
 
 REASON_LENGTH = 100
 
@@ -123,6 +123,9 @@ def me_section(user: User) -> dict[str, Any]:
         "points_total": member_total(member_id),
         "points_recent": PointEntrySerializer(entries, many=True).data,
     }
+
+
+me_section.serializer = MePointsSectionSerializer
 
 
 # ---------------------------------------------------------------- leaderboard

@@ -223,6 +223,13 @@ class PointEntrySerializer(strict.ModelSerializer):
         read_only_fields = fields
 
 
+class MePointsSectionSerializer(serializers.Serializer):
+    """Duty points' part of ``GET me/`` (``services.records.points.me_section``)."""
+
+    points_total = strict.IntegerField(help_text="履职积分合计")
+    points_recent = PointEntrySerializer(many=True, help_text="最近的积分流水（新的在前）")
+
+
 class LeaderboardQuerySerializer(serializers.Serializer):
     """``?from=&to=&team=&limit=``: the period (service days, Asia/Shanghai) and the size."""
 

@@ -325,20 +325,24 @@ def _request_keys(f: StatsFilter) -> tuple[str, list]:
     return " AND ".join(sql), params
 
 
-def _claim_times(f: StatsFilter) -> _Histogram:
-    """Time to first claim of the requests taking place in ``f``."""
-    rows = ["starts_at >= %s", "starts_at < %s"]
-    # As the ORM would pass them (SQLite stores UTC text: an aware value must be converted).
-    adapt = connection.ops.adapt_datetimefield_value
-    params: list = [adapt(f.starts), adapt(f.ends)]
+def _scoped(f: StatsFilter, rows: list[str], params: list, *, town: str, kind: str):
+    """``rows`` AND the town and 三暖 conditions of ``f``: ``town`` holds the ``town_id IN``
+    condition at ``{}``, ``kind`` compares with the campaign kind."""
     towns = _towns(f)
     if towns is not None:
         town_sql, town_params = _in("town_id", towns)
-        rows.append(f"station_id IN (SELECT id FROM {STATIONS} WHERE {town_sql})")  # noqa: S608 - _meta names and placeholders only
-        params += town_params
+        rows = [*rows, town.format(town_sql)]
+        params = [*params, *town_params]
     if f.campaign_kind:
-        rows.append(f"campaign_id IN (SELECT id FROM {CAMPAIGNS} WHERE kind = %s)")  # noqa: S608 - _meta names and placeholders only
-        params.append(f.campaign_kind)
+        rows = [*rows, kind]
+        params = [*params, f.campaign_kind]
+    return " AND ".join(rows), params
+
+
+def _claim_times(f: StatsFilter) -> _Histogram:
+    """Time to first claim of the requests taking place in ``f``."""
+    # As the ORM would pass them (SQLite stores UTC text: an aware value must be converted).
+    adapt = connection.ops.adapt_datetimefield_value
     return _Histogram(
         table=ClaimTimeStat._meta.db_table,
         count="requests",
@@ -346,22 +350,18 @@ def _claim_times(f: StatsFilter) -> _Histogram:
         rows=ServiceRequest._meta.db_table,
         value="claim_seconds",
         bucket="claim_bucket",
-        where=(" AND ".join(rows), params),
+        where=_scoped(
+            f,
+            ["starts_at >= %s", "starts_at < %s"],
+            [adapt(f.starts), adapt(f.ends)],
+            town=f"station_id IN (SELECT id FROM {STATIONS} WHERE {{}})",  # noqa: S608 - _meta names and placeholders only
+            kind=f"campaign_id IN (SELECT id FROM {CAMPAIGNS} WHERE kind = %s)",  # noqa: S608 - _meta names and placeholders only
+        ),
     )
 
 
 def _verify_times(f: StatsFilter) -> _Histogram:
     """Time to verification of the verified records in ``f``."""
-    rows = ["status = %s", "service_date BETWEEN %s AND %s"]
-    params: list = [VERIFIED, f.date_from, f.date_to]
-    towns = _towns(f)
-    if towns is not None:
-        row_sql, row_params = _in("town_id", towns)
-        rows.append(row_sql)
-        params += row_params
-    if f.campaign_kind:
-        rows.append("campaign_kind = %s")
-        params.append(f.campaign_kind)
     return _Histogram(
         table=VerifyTimeStat._meta.db_table,
         count="records",
@@ -369,7 +369,13 @@ def _verify_times(f: StatsFilter) -> _Histogram:
         rows=ServiceRecord._meta.db_table,
         value="verify_seconds",
         bucket="verify_bucket",
-        where=(" AND ".join(rows), params),
+        where=_scoped(
+            f,
+            ["status = %s", "service_date BETWEEN %s AND %s"],
+            [VERIFIED, f.date_from, f.date_to],
+            town="{}",
+            kind="campaign_kind = %s",
+        ),
     )
 
 
