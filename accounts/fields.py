@@ -1,4 +1,4 @@
-"""Serializer fields that take JSON types at their word (DESIGN §8, schemathesis).
+"""Serializer fields that take JSON types at their word (schemathesis; docs/hardening.md).
 
 DRF is lenient: ``0`` is accepted as ``false``, ``0`` as the string ``"0"``, ``"5"`` as the
 number 5. The schema promises JSON types, and a client that sends the wrong one has a bug it

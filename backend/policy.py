@@ -55,8 +55,9 @@ RECORDS_MAX_PEOPLE_SERVED = env_int("RECORDS_MAX_PEOPLE_SERVED", 10000, minimum=
 RECORDS_MAX_ENTERPRISES_SERVED = env_int("RECORDS_MAX_ENTERPRISES_SERVED", 1000, minimum=1)
 # The largest households_visited one record may report.
 RECORDS_MAX_HOUSEHOLDS_VISITED = env_int("RECORDS_MAX_HOUSEHOLDS_VISITED", 5000, minimum=1)
-# Anomaly flags (services.anomalies). They never block a record; the verifier must acknowledge
-# them in the note. people_served above this many per participating member is flagged ...
+# Anomaly flags (services.records.anomalies). They never block a record; the verifier must
+# acknowledge them in the note. people_served above this many per participating member is
+# flagged ...
 RECORDS_FLAG_PEOPLE_PER_PARTICIPANT = env_int("RECORDS_FLAG_PEOPLE_PER_PARTICIPANT", 50, minimum=1)
 # ... and so is anything above this district-wide bound for one record, however many served.
 RECORDS_FLAG_PEOPLE_MAX = env_int("RECORDS_FLAG_PEOPLE_MAX", 300, minimum=1)
@@ -93,7 +94,7 @@ DASHBOARD_UNCLAIMED_ROWS = env_int("DASHBOARD_UNCLAIMED_ROWS", 10, minimum=1)
 
 # MATCHING
 # ------------------------------------------------------------------------------
-# Ranked teams for a request, the member feed and the map (services.matching, DESIGN.md §6).
+# Ranked teams for a request, the member feed and the map (services.matching; docs/matching.md).
 # Weights of the five terms (each in [0, 1]); the score is their weighted mean.
 MATCHING_WEIGHTS = {
     "specialty": env_float("MATCHING_WEIGHT_SPECIALTY", 0.35, minimum=0),

@@ -1,4 +1,4 @@
-"""Settings, read from the environment (see README: 配置 / Configuration).
+"""Settings, read from the environment (docs/operations.md, 配置 / Configuration).
 
 Deployment configuration: database, cache, secrets, hosts, the frameworks' wiring. Product
 policy (matching, claims, records, points, stats, retention, message templates) lives in
@@ -127,7 +127,7 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
     )
 elif _db["ENGINE"] == "django.db.backends.postgresql":
     # Server-side prepared statements for the few fixed hot reads that ask for them (matching:
-    # services.matching_queries), after this many runs on a connection; the ORM's client-side
+    # services.matching.queries), after this many runs on a connection; the ORM's client-side
     # cursors never prepare. DB_PREPARE_THRESHOLD=-1 turns them off (e.g. behind PgBouncer in
     # transaction mode before 1.21).
     _threshold = env_int("DB_PREPARE_THRESHOLD", 5, minimum=-1)
@@ -195,8 +195,8 @@ _throttle_rates = {
     "exports": env_str("THROTTLE_EXPORTS", "10/min"),
 }
 # How many proxies put their hop in X-Forwarded-For: throttles then key on the address the
-# nearest one saw (1 behind the README's nginx). Unset, DRF keys on the whole header, which a
-# client can vary at will.
+# nearest one saw (1 behind the nginx of docs/operations.md). Unset, DRF keys on the whole
+# header, which a client can vary at will.
 _num_proxies = (
     {"NUM_PROXIES": env_int("NUM_PROXIES", 0, minimum=0)}
     if env_str("NUM_PROXIES", "").strip()

@@ -1,4 +1,4 @@
-"""Statistics benchmark: services.stats over 1M verified records, against hand-written SQL.
+"""Statistics benchmark: services.stats.selectors over 1M verified records, against raw SQL.
 
     .venv/bin/python bench/stats.py                                   # SQLite, 100k records
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/test \\

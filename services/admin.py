@@ -1,5 +1,5 @@
 """Admin: campaigns are edited here; requests and claims are read-only (their states change
-only through services.workflow, so counters, events and notifications stay right)."""
+only through the capabilities' writes, so counters, events and notifications stay right)."""
 
 from django.contrib import admin
 
@@ -121,7 +121,7 @@ class PointRuleAdmin(admin.ModelAdmin):
     list_editable = ["points", "active"]
 
     def get_readonly_fields(self, request, obj=None):
-        # The kind decides what a rule rewards (services.points.applies): fixed once created.
+        # The kind decides what a rule rewards (records.points.applies): fixed once created.
         return ["code", "kind"] if obj is not None else []
 
     def has_delete_permission(self, request, obj=None):

@@ -1,8 +1,8 @@
 """Campaigns (三暖), service requests (需求) and claims (认领); idempotency keys.
 
-Counters and states are changed only by ``services.workflow``; the constraints below are the
-database's half of the rules (DESIGN.md §4), so a bug there fails loudly instead of silently
-over-filling a request.
+Counters and states are changed only by the capabilities' writes modules; the constraints below
+are the database's half of the rules (docs/architecture.md#states-and-concurrency-rules), so a
+bug there fails loudly instead of silently over-filling a request.
 """
 
 from __future__ import annotations

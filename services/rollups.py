@@ -7,18 +7,18 @@ each per period (the day, month and year of the change, so a long period reads a
 month and year; ``cover``) and per filter dimension, a 0 / '' key standing for "all" so the
 unfiltered figure reads one row (per bucket, per member) per period.
 
-``services.workflow`` calls the hooks below inside the transaction that changes the request or
-record, so a rollup commits or rolls back with it. Each change is one
-``INSERT ... ON CONFLICT DO UPDATE SET x = x + excluded.x`` (PostgreSQL and SQLite ≥ 3.24 both
-spell it so) over the change's rows in one fixed order: the database adds under its own row
-lock, parallel writers never lose an increment and never wait on each other in a cycle.
+The writes (``services.requests``, ``services.records``) call the hooks below inside the transaction
+that changes the request or record, so a rollup commits or rolls back with it. Each change is one
+``INSERT ... ON CONFLICT DO UPDATE SET x = x + excluded.x`` (PostgreSQL and SQLite ≥ 3.24 both spell
+it so) over the change's rows in one fixed order: the database adds under its own row lock, parallel
+writers never lose an increment and never wait on each other in a cycle.
 
 The two durations are stored on their rows when they become known (``claim_seconds``,
 ``verify_seconds``), computed by the database with the same expression the statistics use, plus
 the duration's bucket: ``EDGES`` are exact binary fractions (64 per doubling, ~1.6 % wide), so
 Python's ``bisect`` and PostgreSQL's ``width_bucket`` put a value in the same bucket. A median
 then reads the histogram to find the bucket holding the middle rank and orders only that
-bucket's rows (``services.stats``): exact, like ``percentile_cont`` over every row.
+bucket's rows (``services.stats.selectors``): exact, like ``percentile_cont`` over every row.
 
 ``rebuild`` recomputes the stored durations and every rollup from the rows
 (``manage.py rebuild_stats``): run it after writing requests or records by any other means.

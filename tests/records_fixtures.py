@@ -13,7 +13,7 @@ from tests.factories import CampaignFactory, ClaimFactory, ServiceRequestFactory
 RECORDS_URL = "/api/v1/records/"
 LEADERBOARD_URL = "/api/v1/points/leaderboard/"
 
-# The scoring table the data migration seeds (README: 履职积分).
+# The scoring table the data migration seeds (docs/records-and-points.md).
 DEFAULT_RULES = [
     ("participation", PointRule.Kind.PARTICIPATION, "参与服务", 5),
     ("remote_village", PointRule.Kind.REMOTE_VILLAGE, "暖岙偏远村加分", 2),

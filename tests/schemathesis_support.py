@@ -177,7 +177,7 @@ def build_stage(world: World) -> Stage:
 # gets the documented 400. ``make_valid`` moves the generated values of positive cases onto
 # valid ones — as ``_point_at_stage`` already does for path ids — deterministically, derived
 # from the generated values so the examples still vary. Negative cases are left alone, and
-# each rule's violation has its own unit tests (README, Schemathesis).
+# each rule's violation has its own unit tests (docs/hardening.md, Schemathesis).
 
 Json = dict[str, Any]
 

@@ -1,4 +1,4 @@
-"""Request limits (README: 限制 / Limits): body size, page size, radius, bbox area, export rows.
+"""Request limits (docs/api.md): body size, page size, radius, bbox area, export rows.
 
 Already tested elsewhere, not repeated here:
 - export row cap (STATS_EXPORT_MAX_ROWS → 422 export_too_large):

@@ -1,4 +1,4 @@
-"""Every endpoint × every persona → expected status, in one table (DESIGN §8, OWASP API1/3/5).
+"""Every endpoint × every persona → expected status, in one table (docs/architecture.md#quality-bars, OWASP API1/3/5).
 
 ``MATRIX`` is the table. ``test_every_route_is_in_the_matrix`` walks the URL conf and fails when
 a route/method under /api/v1/, /open311/, /dashboard/, /healthz, /api/schema or /api/docs is

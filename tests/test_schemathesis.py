@@ -1,6 +1,7 @@
-"""Every operation of the committed openapi.yaml, fed by schemathesis, in-process (DESIGN §8).
+"""Every operation of the committed openapi.yaml, fed by schemathesis, in-process.
 
-Each operation gets a fresh ``Stage`` (tests/schemathesis_support.py) and is called as the
+The quality bar is docs/architecture.md#quality-bars. Each operation gets a fresh ``Stage``
+(tests/schemathesis_support.py) and is called as the
 persona that may use it. Every example runs inside a savepoint that is rolled back, and with an
 empty cache, so each of the 100 examples sees the same data and no throttle counter: writes
 never exhaust the stage (a claim, a cancel, a verify happen again and again on the same rows).

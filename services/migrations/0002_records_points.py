@@ -5,7 +5,7 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
-# 积分规则 defaults (README: 履职积分). Written out here, not imported: migrations must not
+# 积分规则 defaults (docs/records-and-points.md). Written out here, not imported: migrations must not
 # change when the code does. Staff edit points and switch rules off in the admin.
 DEFAULT_POINT_RULES = [
     ("participation", "participation", "参与服务", 5),

@@ -29,7 +29,8 @@ GENERAL_CODE = "general"
 GENERAL_NAME = "综合服务"
 GROUP_OTHER = "服务需求"
 
-# Which 三暖 campaign a specialty's needs usually belong to (DESIGN §1: 暖企 serves enterprises;
+# Which 三暖 campaign a specialty's needs usually belong to (docs/architecture.md#campaigns:
+# 暖企 serves enterprises;
 # 暖岙's 三下乡 brings science, law and medicine to remote villages; 暖心 is the themed care
 # months). It is the service's ``group`` and the default campaign kind of a posted request.
 SERVICE_KINDS: dict[str, str] = {

@@ -23,7 +23,7 @@ from stations.errors import InvalidCoordinates
 from stations.filters import NUMBER_PATTERN
 from stations.geo import WGS84, validate_point
 
-# The contact phone rule of the JSON API (services.serializers.RequestInputSerializer).
+# The contact phone rule of the JSON API (services.requests.serializers.RequestInputSerializer).
 PHONE_REGEX = r"^[0-9+\- ]{3,20}$"
 MAX_DESCRIPTION = 2000  # the JSON API's limit; GeoReport allows up to 4,000
 # Comma lists as the schema states them (no spaces, no empty items). Ids have at most 18

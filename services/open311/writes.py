@@ -1,7 +1,7 @@
 """POST requests.json: an outside system posts a need for the station its API key belongs to.
 
-The request is made by ``services.workflow.create_request`` like any other, acting as the key's
-issuer (a staff account) for the key's station, so every rule of the workflow applies; the
+The request is made by ``services.requests.writes.create_request`` like any other, acting as
+the key's issuer (a staff account) for the key's station, so every rule of the workflow applies; the
 ``request_created`` Event carries the key (``source``). Defaults for what Open311 has no field
 for (our ``attribute[...]`` extensions):
 

@@ -1,7 +1,7 @@
 """Duty points (履职积分): which rules a verified participation earns, totals, the leaderboard,
 and the /me/ section.
 
-The ledger (``PointEntry``) is written only by ``services.workflow`` (verify and revoke);
+The ledger (``PointEntry``) is written only by ``services.records.writes`` (verify, revoke);
 everything here reads. Periods are the records' service days (Asia/Shanghai calendar dates), so
 an award and its reversal always fall in the same period.
 """

@@ -1,6 +1,6 @@
 """Reads of service records: who sees which, who may review them, the list's filters.
 
-Writes (submit, verify, reject, revoke) live in ``services.workflow`` like every state change.
+Writes (submit, verify, reject, revoke) live in ``services.records.writes``.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The staff dashboard (/dashboard/): session login with the API's accounts, one page of figures.
 
 Staff and station managers only (a manager sees the towns of their stations, as in the API).
-Every figure comes from ``services.stats`` (and the leaderboard from ``services.points``), the
+Every figure comes from ``stats.selectors`` (and the leaderboard from ``records.points``), the
 same functions the API calls, so the page and the API never disagree.
 """
 

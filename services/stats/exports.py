@@ -1,9 +1,9 @@
 """Statistics exports for reports: .xlsx with one sheet per breakdown, or one table as CSV.
 
-The figures are ``services.stats``'s, never recomputed here. Headers are Chinese; CSV is UTF-8
-with a BOM so Excel opens it without garbling. Text cells that a spreadsheet would read as a
-formula (``=``, ``+``, ``-``, ``@`` first) are quoted, so a station named ``=HYPERLINK(...)``
-stays text.
+The figures are ``services.stats.selectors``', never recomputed here. Headers are Chinese; CSV is
+UTF-8 with a BOM so Excel opens it without garbling. Text cells that a spreadsheet would read as a
+formula (``=``, ``+``, ``-``, ``@`` first) are quoted, so a station named ``=HYPERLINK(...)`` stays
+text.
 """
 
 from __future__ import annotations

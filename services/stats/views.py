@@ -1,4 +1,4 @@
-"""Statistics over HTTP: parse the filters, call ``services.stats``, serialize.
+"""Statistics over HTTP: parse the filters, call ``services.stats.selectors``, serialize.
 
 Staff see everything; station managers see the towns of their stations; members and village
 liaisons get 403.

@@ -1,5 +1,5 @@
 // Draws the dashboard's charts from the figures the server put in #dashboard-data
-// (services.stats, the same numbers as the API). Chart.js is served locally: no CDN.
+// (services.stats.selectors, the same numbers as the API). Chart.js is served locally: no CDN.
 (function () {
   "use strict";
   var source = document.getElementById("dashboard-data");
