@@ -37,7 +37,9 @@ OUTCOMES: Counter = Counter()  # (endpoint, "ok" | "expected" | "error:<status>"
 
 
 def build_world(*, members: int = 60, open_requests: int = 200, running: int = 40) -> dict:
-    """The district the users act in; returns ids and tokens (minted in-process)."""
+    """The district the users act in; returns ids and tokens (minted in-process).
+
+    Long on purpose: one linear script that writes the load test's world, step by step."""
     from django.utils import timezone
     from rest_framework_simplejwt.tokens import RefreshToken
 

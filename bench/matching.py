@@ -111,7 +111,9 @@ def _bisect(values: list[float], x: float) -> int:
 
 
 def build(size: int, *, teams: int, members: int, seed: int) -> dict:
-    """Fill the (migrated, empty) database; returns what the measurements need."""
+    """Fill the (migrated, empty) database; returns what the measurements need.
+
+    Long on purpose: one linear script that writes the benchmark's rows in bulk, step by step."""
     from django.contrib.auth.hashers import make_password
     from django.utils import timezone
 
@@ -504,7 +506,9 @@ def within_counts(feed_points, match_requests) -> dict:
 
 
 def run_size(size: int, args) -> dict:
-    """Build, serve and measure one size (in its own process)."""
+    """Build, serve and measure one size (in its own process).
+
+    Long on purpose: one size's measurements and checks, in the order they are printed."""
     url = harness.bench_database_url(f"matching_{size}", keep=args.reuse)
     harness.setup_django(url)
     from django.conf import settings

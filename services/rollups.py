@@ -541,7 +541,10 @@ def _fill(
 
 
 def rebuild() -> Rebuilt:
-    """Restamp the durations, then recompute every rollup from the requests and records."""
+    """Restamp the durations, then recompute every rollup from the requests and records.
+
+    Long on purpose: one transaction that replaces the five rollups under one lock, read as the
+    statements it runs, in order."""
     stamped = stamp_durations()
     tables = (TABLE, ACTIVE_MEMBERS, VERIFY_TIMES, REQUEST_STATS, CLAIM_TIMES)
     columns = [*DIMENSIONS, *SUMS]

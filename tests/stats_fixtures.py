@@ -122,7 +122,10 @@ class Ledger:
 @pytest.fixture
 def ledger(world) -> Ledger:
     """Three verified services in YEAR (two in mary's town, one in oscar's), plus a submitted,
-    a rejected and a last-year record that must not count, and requests in other states."""
+    a rejected and a last-year record that must not count, and requests in other states.
+
+    Long on purpose: the scenario's rows, written out one by one so each figure can be
+    checked by hand."""
     village = CampaignFactory(
         kind=Campaign.Kind.WARM_VILLAGE,
         name=f"{YEAR} 暖岙·送法下乡",
