@@ -268,6 +268,7 @@ NOT_RECORD_SUBMITTER = "not_record_submitter"
 INVALID_PARTICIPANTS = "invalid_participants"
 CANNOT_VERIFY_OWN_RECORD = "cannot_verify_own_record"
 NOT_RECORD_VERIFIER = "not_record_verifier"
+VERIFIER_IS_PARTICIPANT = "verifier_is_participant"
 ALREADY_VERIFIED = "already_verified"
 RECORD_NOT_PENDING = "record_not_pending"
 RECORD_NOT_VERIFIED = "record_not_verified"
@@ -309,6 +310,14 @@ class CannotVerifyOwnRecord(Forbidden):
 
     default_code = CANNOT_VERIFY_OWN_RECORD
     default_detail = "不能核实自己提交的服务记录，请由其他管理员或机关工作人员核实。"
+
+
+class VerifierIsParticipant(Forbidden):
+    """403: nobody verifies a service they took part in (谁记录谁证明: the verifier is a second
+    party), managers and staff included."""
+
+    default_code = VERIFIER_IS_PARTICIPANT
+    default_detail = "您参与了这次服务，不能核实它的记录，请由其他管理员或机关工作人员核实。"
 
 
 class NotRecordVerifier(Forbidden):

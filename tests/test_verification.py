@@ -11,8 +11,8 @@ from services import errors
 from services.models import Claim, PointEntry, ServiceRecord, ServiceRequest
 from services.records.writes import revoke_record, submit_record, verify_record
 from tests import records_fixtures
-from tests.factories import UserFactory
-from tests.records_fixtures import record_url
+from tests.factories import MemberFactory, UserFactory
+from tests.records_fixtures import checked_in, record_url
 from tests.test_errors import assert_error
 
 rules = records_fixtures.rules
@@ -156,6 +156,35 @@ def test_nobody_verifies_their_own_record_not_even_a_manager(world, client_for, 
     colleague = UserFactory(is_station_manager=True)
     world.station.managers.add(colleague)
     assert verify(client_for(colleague), own, {"approved": True}).status_code == 200
+
+
+def test_nobody_verifies_a_service_they_took_part_in(world, client_for, service):
+    """谁记录谁证明: a manager who also served is a participant, not a second party."""
+    ServiceRequest.objects.filter(pk=service.request.pk).update(slots=5)
+    serving_manager = MemberFactory(user=UserFactory(is_member=True, is_station_manager=True))
+    world.station.managers.add(serving_manager.user)
+    theirs = checked_in(service.request, serving_manager)
+    record = submit_record(
+        user=world.alice.user,
+        request_id=service.request.pk,
+        **service.payload(participants=[service.alice.pk, theirs.pk]),
+    )
+    response = verify(client_for(serving_manager.user), record, {"approved": True, "note": "ok"})
+    body = assert_error(response, 403, errors.VERIFIER_IS_PARTICIPANT)
+    assert "参与" in body["detail"]
+    assert_untouched(record)
+    assert not PointEntry.objects.exists()
+    # Staff who served are no exception.
+    serving_staff = MemberFactory(user=UserFactory(is_member=True, is_staff=True))
+    staff_claim = checked_in(service.request, serving_staff)
+    record.participants.add(staff_claim)
+    with pytest.raises(errors.VerifierIsParticipant):
+        verify_record(actor=serving_staff.user, record_id=record.pk, approved=True, note="x")
+    assert_untouched(record)
+    # A manager of the station who did not serve may.
+    assert (
+        verify(client_for(world.mary), record, {"approved": True, "note": "ok"}).status_code == 200
+    )
 
 
 def test_a_member_submitter_gets_the_own_record_code(world, client_for, record):

@@ -243,6 +243,8 @@ def verify_record(
             raise errors.CannotVerifyOwnRecord()
         if not (is_staff(actor) or manages_station(actor, record.station_id)):
             raise errors.NotRecordVerifier()
+        if record.participants.filter(member__user=actor).exists():
+            raise errors.VerifierIsParticipant()
         _check_pending(record)
         if not approved and not note:
             raise errors.NoteRequired(fields={"note": ["退回时必须填写核实意见。"]})
