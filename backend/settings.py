@@ -174,6 +174,8 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 # Bodies above this are refused with 413 before parsing (uploads included).
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("MAX_BODY_BYTES", 2 * 1024 * 1024, minimum=1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = DATA_UPLOAD_MAX_MEMORY_SIZE
+# JSON bodies nested deeper than this are refused with 400 json_too_deep before parsing.
+JSON_MAX_DEPTH = env_int("JSON_MAX_DEPTH", 32, minimum=4)
 
 # DJANGO REST FRAMEWORK
 # ------------------------------------------------------------------------------
@@ -208,7 +210,7 @@ REST_FRAMEWORK = {
         "rest_framework_simplejwt.authentication.JWTAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["accounts.parsers.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PAGINATION_CLASS": "backend.pagination.PageNumberPagination",
     "PAGE_SIZE": 20,
