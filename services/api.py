@@ -14,6 +14,7 @@ from rest_framework import serializers
 
 from accounts import fields as strict
 from accounts.fields import MAX_ID
+from members import pii
 from services import idempotency
 from services.models import Campaign
 from stations.geo import (
@@ -92,11 +93,19 @@ class RequestSpecialtySerializer(serializers.Serializer):
 
 
 class ActorRefSerializer(serializers.Serializer):
+    """Who did something (posted, rejected, acted): the name masked as members.pii says."""
+
     id = strict.IntegerField()
     name = serializers.SerializerMethodField()
 
     def get_name(self, user) -> str:
-        return user.name or user.username
+        viewer = self.context.get("viewer")
+        if viewer is not None and not isinstance(viewer, pii.Viewer):
+            # The request serializers' context carries services' per-page viewer.
+            looker = pii.viewer_of(viewer.user)
+        else:
+            looker = pii.context_viewer(self.context)
+        return pii.shown_name(looker, user.pk, user.name or user.username)
 
 
 class PointInputMixin(serializers.Serializer):

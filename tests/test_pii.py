@@ -104,3 +104,33 @@ def test_me_shows_the_own_profile_unmasked(world, client_for):
     assert body["member"]["name"] == "王丽"
     assert body["member"]["phone"] == "13800001111"
     assert "activation_code_hash" not in body["member"]
+
+
+# ---------------------------------------------------------------- who posted, who rejected
+
+
+def test_the_poster_of_a_request_is_masked_to_members(world, client_for):
+    """created_by follows the name rule: full to staff, managers and the poster; 马* to members."""
+    from tests.factories import ServiceRequestFactory
+
+    posted = ServiceRequestFactory(station=world.station, created_by=world.lily, title="修路")
+    url = f"/api/v1/requests/{posted.pk}/"
+    seen = {
+        who: client_for(user).get(url).json()["created_by"]["name"]
+        for who, user in {
+            "member": world.alice.user,
+            "poster": world.lily,
+            "manager": world.mary,
+            "other manager": world.oscar,
+            "staff": world.sam,
+        }.items()
+    }
+    assert seen == {
+        "member": "李*",
+        "poster": "李莉",
+        "manager": "李莉",
+        "other manager": "李莉",
+        "staff": "李莉",
+    }
+    listed = client_for(world.alice.user).get("/api/v1/requests/").json()["results"]
+    assert {row["created_by"]["name"] for row in listed if row["id"] == posted.pk} == {"李*"}

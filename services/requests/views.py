@@ -70,10 +70,10 @@ def _request_body(service_request: ServiceRequest, request, serializer_class, **
     return serializer_class(fresh, context={"viewer": viewer, **context}).data
 
 
-def _claim_body(claim: Claim) -> dict:
+def _claim_body(claim: Claim, request) -> dict:
     fresh = selectors.claim_queryset().get(pk=claim.pk)
     positions = selectors.waitlist_positions([fresh])
-    return ClaimSerializer(fresh, context={"positions": positions}).data
+    return ClaimSerializer(fresh, context={"positions": positions, "request": request}).data
 
 
 @extend_schema(tags=["campaigns"])
@@ -307,7 +307,7 @@ class RequestClaimView(generics.GenericAPIView):
 
         def execute():
             claim = claim_request(user=request.user, request_id=request_id, **query.validated_data)
-            return status.HTTP_201_CREATED, _claim_body(claim)
+            return status.HTTP_201_CREATED, _claim_body(claim, request)
 
         return idempotency.respond(request, execute)
 
@@ -343,7 +343,8 @@ class ClaimListView(ClaimObjectMixin, generics.ListAPIView):
         expire_overdue()
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
         positions = selectors.waitlist_positions(page)
-        data = ClaimSerializer(page, many=True, context={"positions": positions}).data
+        context = {"positions": positions, "request": request}
+        data = ClaimSerializer(page, many=True, context=context).data
         return self.get_paginated_response(data)
 
 
@@ -355,7 +356,7 @@ class ClaimDetailView(ClaimObjectMixin, generics.RetrieveAPIView):
 
     @extend_schema(summary="认领详情")
     def get(self, request, *args, **kwargs):
-        return Response(_claim_body(self.get_object()))
+        return Response(_claim_body(self.get_object(), request))
 
 
 @extend_schema(tags=[CLAIMS])
@@ -379,7 +380,7 @@ class ClaimCancelView(ClaimObjectMixin, generics.GenericAPIView):
         data = CancelInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         claim = cancel_claim(user=request.user, claim_id=claim.pk, **data.validated_data)
-        return Response(_claim_body(claim))
+        return Response(_claim_body(claim, request))
 
 
 @extend_schema(tags=[CLAIMS])
@@ -404,7 +405,7 @@ class ClaimCheckInView(ClaimObjectMixin, generics.GenericAPIView):
         data = CheckInInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         claim = check_in(user=request.user, claim_id=claim.pk, **data.validated_data)
-        return Response(_claim_body(claim))
+        return Response(_claim_body(claim, request))
 
 
 @extend_schema(tags=[CLAIMS])
@@ -421,7 +422,7 @@ class ClaimCheckOutView(ClaimObjectMixin, generics.GenericAPIView):
     )
     def post(self, request, *args, **kwargs):
         claim = check_out(user=request.user, claim_id=self.get_object().pk)
-        return Response(_claim_body(claim))
+        return Response(_claim_body(claim, request))
 
 
 @extend_schema(tags=[CLAIMS])
@@ -442,4 +443,4 @@ class ClaimRejectView(ClaimObjectMixin, generics.GenericAPIView):
         data = CancelInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         claim = reject_claim(actor=request.user, claim_id=claim.pk, **data.validated_data)
-        return Response(_claim_body(claim))
+        return Response(_claim_body(claim, request))
