@@ -28,6 +28,8 @@ THROTTLED = "throttled"
 SERVER_ERROR = "server_error"
 SERVICE_UNAVAILABLE = "service_unavailable"
 CONFLICT = "conflict"
+UNKNOWN_FIELD = "unknown_field"
+READ_ONLY_FIELD = "read_only_field"
 
 WECHAT_UNBOUND = "wechat_unbound"
 WECHAT_CODE_INVALID = "wechat_code_invalid"
@@ -62,6 +64,20 @@ class ApplicationError(APIException):
 
 class InvalidInput(ApplicationError):
     """400: input failed a rule that a serializer cannot express on its own."""
+
+
+class UnknownField(InvalidInput):
+    """400: a body key that is no field of the operation (a typo is never silently dropped)."""
+
+    default_code = UNKNOWN_FIELD
+    default_detail = "请求中有不认识的字段。"
+
+
+class ReadOnlyField(InvalidInput):
+    """400: a body key that names a field the API shows but never takes (status, counters...)."""
+
+    default_code = READ_ONLY_FIELD
+    default_detail = "请求中有只读字段，不能写入。"
 
 
 class Conflict(ApplicationError):

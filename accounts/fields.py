@@ -9,6 +9,9 @@ stays: ``?active=true``, ``slots=3`` in an Open311 form.
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
+
 from django.conf import settings
 from django.core.validators import MaxLengthValidator, MaxValueValidator, RegexValidator
 from django.utils.datastructures import MultiValueDict
@@ -17,6 +20,8 @@ from rest_framework import serializers
 from rest_framework.relations import MANY_RELATION_KWARGS
 from rest_framework.utils import html
 
+from accounts.errors import ReadOnlyField, UnknownField
+
 # Ids beyond a signed 64-bit integer cannot exist (SQLite raises OverflowError on them): every
 # id a client sends is refused beyond it, before it reaches SQL.
 MAX_ID = 2**63 - 1
@@ -24,12 +29,23 @@ MAX_ID = 2**63 - 1
 # What ``str.strip()`` (so DRF's ``trim_whitespace``) removes, spelled out: the schema's regex
 # dialect is ECMA-262, whose ``\s`` is not Python's (it lacks U+001C-U+001F and U+0085).
 _WHITESPACE = r"\t-\r\u001c- \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+# Characters that take no room on a screen (format characters: zero-width spaces and joiners,
+# bidi marks, the BOM, the soft hyphen): text made only of them and whitespace is blank.
+_INVISIBLE = r"\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff"
+_VISIBLE = re.compile(rf"[^{_WHITESPACE}{_INVISIBLE}]")
 # Every CharField refuses U+0000 (PostgreSQL text cannot hold it).
 NO_NUL_PATTERN = r"^[^\u0000]*$"
 # Non-empty text without U+0000 (a blank-allowed field's schema adds "" as its own branch).
 SOME_TEXT_PATTERN = r"^[^\u0000]+$"
 # A field that may not be blank and trims: at least one character that is not whitespace.
-VISIBLE_TEXT_PATTERN = rf"^[^\u0000]*[^\u0000{_WHITESPACE}][^\u0000]*$"
+VISIBLE_TEXT_PATTERN = rf"^[^\u0000]*[^\u0000{_WHITESPACE}{_INVISIBLE}][^\u0000]*$"
+# The only forms of time and date the API takes (docs/api.md): ISO 8601 with an offset, and
+# YYYY-MM-DD. Python's fromisoformat would also take "20261212T0900" and a date for a time.
+DATETIME_PATTERN = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?"
+    r"([Zz]|[+-][0-9]{2}:[0-9]{2})$"
+)
+DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 
 
 def text_pattern(field: serializers.CharField) -> str:
@@ -110,13 +126,19 @@ class StrictFieldMixin:
 
 
 class CharField(StrictFieldMixin, serializers.CharField):
-    blank_text_is_missing = True
-    """A string, never a number or a boolean."""
+    """A string, never a number or a boolean; invisible characters alone count as blank."""
 
+    blank_text_is_missing = True
     default_error_messages = {"strict_type": "请填写字符串。"}
 
     def accepts(self, data) -> bool:
         return isinstance(data, str)
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if value and not self.allow_blank and self.trim_whitespace and not _VISIBLE.search(value):
+            self.fail("blank")
+        return value
 
 
 class RegexField(StrictFieldMixin, serializers.RegexField):
@@ -204,17 +226,39 @@ class DecimalField(StrictFieldMixin, serializers.DecimalField):
 
 
 class DateField(StrictFieldMixin, serializers.DateField):
+    """A date as ``YYYY-MM-DD``, in a JSON body and a query string alike."""
+
     default_error_messages = {"strict_type": "请填写 YYYY-MM-DD 格式的日期。"}
 
     def accepts(self, data) -> bool:
         return isinstance(data, str)
 
+    def to_internal_value(self, data):
+        if isinstance(data, str) and not re.fullmatch(DATE_PATTERN, data.strip()):
+            self.fail("strict_type")
+        return super().to_internal_value(data)
+
 
 class DateTimeField(StrictFieldMixin, serializers.DateTimeField):
-    default_error_messages = {"strict_type": "请填写 ISO 8601 格式的时间。"}
+    """A time as ISO 8601 with an offset (``2026-12-12T09:00:00+08:00``), shown in
+    Asia/Shanghai to the second."""
+
+    default_error_messages = {
+        "strict_type": "请填写带时区的 ISO 8601 时间，例如 2026-12-12T09:00:00+08:00。"
+    }
 
     def accepts(self, data) -> bool:
         return isinstance(data, str)
+
+    def to_internal_value(self, data):
+        if isinstance(data, str) and not re.fullmatch(DATETIME_PATTERN, data.strip()):
+            self.fail("strict_type")
+        return super().to_internal_value(data)
+
+    def to_representation(self, value):
+        if isinstance(value, datetime):
+            value = value.replace(microsecond=0)
+        return super().to_representation(value)
 
 
 class PrimaryKeyRelatedField(StrictFieldMixin, serializers.PrimaryKeyRelatedField):
@@ -253,7 +297,48 @@ class ManyRelatedField(serializers.ManyRelatedField):
         return super().to_internal_value(data)
 
 
-class ModelSerializer(serializers.ModelSerializer):
+def check_keys(serializer: serializers.Serializer, data: dict) -> None:
+    """Every key of a JSON object must be a field ``serializer`` writes: 400 ``unknown_field``
+    for the others (named), 400 ``read_only_field`` for fields it only shows."""
+    fields = serializer.fields
+    model = getattr(serializer, "shown_model", None) or getattr(
+        getattr(serializer, "Meta", None), "model", None
+    )
+    # Columns of the model the serializer writes that it does not take (status, counters, who
+    # posted): the API shows them, so a client sending one is told it cannot write it.
+    columns = {f.name for f in model._meta.get_fields()} if model is not None else set()
+    unknown = [key for key in data if key not in fields and key not in columns]
+    if unknown:
+        raise UnknownField(
+            f"不认识的字段：{'、'.join(map(str, unknown))}。",
+            fields={str(key): ["没有这个字段。"] for key in unknown},
+        )
+    read_only = [key for key in data if key not in fields or fields[key].read_only]
+    if read_only:
+        raise ReadOnlyField(
+            f"以下字段只读，不能写入：{'、'.join(read_only)}。",
+            fields={key: ["该字段只读，不能写入。"] for key in read_only},
+        )
+
+
+# In a JSON body, refuse keys that are no writable field (text inputs keep DRF's rule: a query
+# string may carry parameters other code reads). No docstring, as for Serializer below.
+class StrictInputMixin:
+    def to_internal_value(self, data):
+        if isinstance(data, dict) and not isinstance(data, MultiValueDict):
+            check_keys(self, data)
+        return super().to_internal_value(data)
+
+
+# A plain serializer whose input refuses unknown and read-only keys; ``shown_model`` names the
+# model whose other columns are read-only rather than unknown. (No docstring: the schema would
+# give it to every serializer that has none of its own.)
+class Serializer(StrictInputMixin, serializers.Serializer):
+    shown_model = None
+
+
+# Its input refuses unknown and read-only keys too (StrictInputMixin).
+class ModelSerializer(StrictInputMixin, serializers.ModelSerializer):
     """ModelSerializer whose generated fields are the strict ones above."""
 
     serializer_field_mapping = {

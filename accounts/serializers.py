@@ -37,22 +37,22 @@ class TokenPairSerializer(TokenObtainPairSerializer):
         return data
 
 
-class TokenPairOutputSerializer(serializers.Serializer):
+class TokenPairOutputSerializer(strict.Serializer):
     access = strict.CharField()
     refresh = strict.CharField()
     user = UserSerializer()
 
 
-class TokenRefreshOutputSerializer(serializers.Serializer):
+class TokenRefreshOutputSerializer(strict.Serializer):
     access = strict.CharField()
     refresh = strict.CharField()
 
 
-class LogoutInputSerializer(serializers.Serializer):
+class LogoutInputSerializer(strict.Serializer):
     refresh = strict.CharField(max_length=2000)
 
 
-class WechatLoginInputSerializer(serializers.Serializer):
+class WechatLoginInputSerializer(strict.Serializer):
     """``{code}``, or ``{code, username, password}`` to bind the first time."""
 
     code = strict.CharField(max_length=128, trim_whitespace=True)
@@ -67,7 +67,7 @@ class WechatLoginInputSerializer(serializers.Serializer):
         return attrs
 
 
-class MeBaseSerializer(serializers.Serializer):
+class MeBaseSerializer(strict.Serializer):
     """The current user and what they hold in every app (sections added by later apps)."""
 
     user = UserSerializer()
@@ -105,7 +105,7 @@ class NotificationSerializer(strict.ModelSerializer):
         return notification.read_at is not None
 
 
-class NotificationListQuerySerializer(serializers.Serializer):
+class NotificationListQuerySerializer(strict.Serializer):
     """``?unread=1`` lists only unread notifications, ``?unread=0`` only read ones."""
 
     unread = strict.BooleanField(
@@ -113,6 +113,6 @@ class NotificationListQuerySerializer(serializers.Serializer):
     )
 
 
-class NotificationReadAllOutputSerializer(serializers.Serializer):
+class NotificationReadAllOutputSerializer(strict.Serializer):
     marked = strict.IntegerField(help_text="本次标为已读的条数")
     unread_count = strict.IntegerField(help_text="剩余未读条数")

@@ -46,7 +46,7 @@ class SpecialtyBriefSerializer(strict.ModelSerializer):
         read_only_fields = fields
 
 
-class SpecialtyInputSerializer(serializers.Serializer):
+class SpecialtyInputSerializer(strict.Serializer):
     """Create or partly update a specialty."""
 
     # A RegexField, so the schema carries the pattern the code must match.
@@ -111,7 +111,7 @@ class TeamSerializer(strict.ModelSerializer):
         read_only_fields = fields
 
 
-class TeamInputSerializer(serializers.Serializer):
+class TeamInputSerializer(strict.Serializer):
     """Create or partly update a team; ``home_lat``/``home_lng`` both null clears the home."""
 
     name = strict.CharField(max_length=100)
@@ -208,7 +208,7 @@ class PhoneInputField(strict.RegexField):
         return phone
 
 
-class MemberInputSerializer(serializers.Serializer):
+class MemberInputSerializer(strict.Serializer):
     """Create or partly update a member; the account's login name is the phone number."""
 
     name = strict.CharField(max_length=50)
@@ -231,14 +231,14 @@ class MemberInputSerializer(serializers.Serializer):
         )
 
 
-class ActivationCodeSerializer(serializers.Serializer):
+class ActivationCodeSerializer(strict.Serializer):
     """A freshly issued one-time activation code."""
 
     activation_code = strict.CharField()
     activation_expires_at = strict.DateTimeField()
 
 
-class ActivateInputSerializer(serializers.Serializer):
+class ActivateInputSerializer(strict.Serializer):
     """Phone, the activation code staff handed over, and the new password."""
 
     phone = PhoneInputField()
@@ -254,7 +254,7 @@ class ActivateInputSerializer(serializers.Serializer):
     )
 
 
-class RosterUploadSerializer(serializers.Serializer):
+class RosterUploadSerializer(strict.Serializer):
     """``multipart/form-data`` with one ``file``: the .xlsx roster."""
 
     file = serializers.FileField(
@@ -263,7 +263,7 @@ class RosterUploadSerializer(serializers.Serializer):
     )
 
 
-class RosterAccountSerializer(serializers.Serializer):
+class RosterAccountSerializer(strict.Serializer):
     """A login account the import created: the code to hand to the member, shown this once."""
 
     row = strict.IntegerField(help_text="Excel 行号")
@@ -274,7 +274,7 @@ class RosterAccountSerializer(serializers.Serializer):
     activation_expires_at = strict.DateTimeField()
 
 
-class RosterResultSerializer(serializers.Serializer):
+class RosterResultSerializer(strict.Serializer):
     """What an import did."""
 
     rows = strict.IntegerField(help_text="导入的数据行数")
@@ -314,7 +314,7 @@ class OwnTeamSerializer(strict.ModelSerializer):
         read_only_fields = fields
 
 
-class MeSectionSerializer(serializers.Serializer):
+class MeSectionSerializer(strict.Serializer):
     """members' part of ``GET me/`` (``members.selectors.me_section``)."""
 
     member = OwnProfileSerializer(allow_null=True, help_text="委员档案（非委员为 null）")

@@ -17,6 +17,7 @@ from accounts.fields import MAX_ID
 from members import pii
 from services import idempotency
 from services.models import Campaign
+from stations.errors import InvalidCoordinates
 from stations.geo import (
     WGS84,
     validate_point,
@@ -64,8 +65,8 @@ class IdRelatedField(strict.PrimaryKeyRelatedField):
     def to_internal_value(self, data):
         if isinstance(data, bool):
             self.fail("incorrect_type", data_type=type(data).__name__)
-        if isinstance(data, str) and data.isdigit():
-            data = int(data)
+        if isinstance(data, str) and strict.from_text(self) and data.isdigit():
+            data = int(data)  # a query string or a form carries text; a JSON body must not
         if not isinstance(data, int):
             self.fail("incorrect_type", data_type=type(data).__name__)
         if not 1 <= data <= MAX_ID:
@@ -73,26 +74,26 @@ class IdRelatedField(strict.PrimaryKeyRelatedField):
         return super().to_internal_value(data)
 
 
-class NamedRefSerializer(serializers.Serializer):
+class NamedRefSerializer(strict.Serializer):
     """``{id, name}`` of a related object."""
 
     id = strict.IntegerField()
     name = strict.CharField()
 
 
-class CampaignRefSerializer(serializers.Serializer):
+class CampaignRefSerializer(strict.Serializer):
     id = strict.IntegerField()
     kind = strict.ChoiceField(choices=Campaign.Kind.choices)
     name = strict.CharField()
 
 
-class RequestSpecialtySerializer(serializers.Serializer):
+class RequestSpecialtySerializer(strict.Serializer):
     id = strict.IntegerField()
     code = strict.CharField()
     name = strict.CharField()
 
 
-class ActorRefSerializer(serializers.Serializer):
+class ActorRefSerializer(strict.Serializer):
     """Who did something (posted, rejected, acted): the name masked as members.pii says."""
 
     id = strict.IntegerField()
@@ -108,7 +109,7 @@ class ActorRefSerializer(serializers.Serializer):
         return pii.shown_name(looker, user.pk, user.name or user.username)
 
 
-class PointInputMixin(serializers.Serializer):
+class PointInputMixin(strict.Serializer):
     """Optional ``lat``/``lng`` with ``coord_type``; stored as validated WGS-84."""
 
     lat = LatitudeField(
@@ -126,7 +127,9 @@ class PointInputMixin(serializers.Serializer):
             return attrs
         if lat is None or lng is None:
             missing = "lat" if lat is None else "lng"
-            raise serializers.ValidationError({missing: ["纬度和经度需同时提供。"]})
+            raise InvalidCoordinates(
+                "纬度和经度需同时提供。", fields={missing: ["纬度和经度需同时提供。"]}
+            )
         attrs["point"] = validate_point(lat, lng, coord_type=coord_type)
         return attrs
 

@@ -31,8 +31,10 @@ def shorten(text: str, limit: int) -> str:
 
 
 def iso(value: datetime | None) -> str | None:
-    """An aware datetime as ISO 8601 for a payload (None stays None)."""
-    return value.isoformat() if value is not None else None
+    """An aware datetime as the API shows times: Asia/Shanghai, to the second (None stays None)."""
+    if value is None:
+        return None
+    return timezone.localtime(value).replace(microsecond=0).isoformat()
 
 
 def _local(value: datetime) -> str:

@@ -139,7 +139,7 @@ class TownSerializer(strict.ModelSerializer):
         read_only_fields = fields
 
 
-class TownInputSerializer(serializers.Serializer):
+class TownInputSerializer(strict.Serializer):
     """Create (all of name, lat, lng) or partly update a town."""
 
     name = strict.CharField(max_length=50)
@@ -189,7 +189,7 @@ class VillageSerializer(strict.ModelSerializer):
         read_only_fields = fields
 
 
-class VillageInputSerializer(serializers.Serializer):
+class VillageInputSerializer(strict.Serializer):
     """Create or partly update a village."""
 
     town = strict.PrimaryKeyRelatedField(queryset=Town.objects.filter(active=True))
@@ -233,7 +233,7 @@ class StationSerializer(strict.ModelSerializer):
         read_only_fields = fields
 
 
-class StationInputSerializer(serializers.Serializer):
+class StationInputSerializer(strict.Serializer):
     """Create (staff) or partly update a station (staff; its managers: address and position)."""
 
     name = strict.CharField(max_length=100)

@@ -53,7 +53,7 @@ def test_a_manager_invites_a_team_and_its_members_are_told(world, client_for, op
     assert note.payload["request"] == open_request.pk
     assert note.payload["team_name"] == "医卫服务团"
     assert note.payload["request_title"] == "新螺头村法律咨询"
-    assert datetime.fromisoformat(note.payload["until"]) == when
+    assert datetime.fromisoformat(note.payload["until"]) == when.replace(microsecond=0)
     assert "新螺头村法律咨询" in note.title
     assert "医卫服务团" in note.body
 

@@ -426,8 +426,8 @@ def test_postgresql_walks_the_nearest_first_index(world, campaign):
         ({"lat": "30", "lng": "181"}, geo_errors.INVALID_COORDINATES, "lng"),
         ({"lat": "nan", "lng": "122"}, geo_errors.INVALID_COORDINATES, "lat"),
         ({"lat": "30", "lng": "abc"}, geo_errors.INVALID_COORDINATES, "lng"),
-        ({"lat": "30"}, common.VALIDATION_ERROR, "lng"),
-        ({"lng": "122"}, common.VALIDATION_ERROR, "lat"),
+        ({"lat": "30"}, geo_errors.INVALID_COORDINATES, "lng"),
+        ({"lng": "122"}, geo_errors.INVALID_COORDINATES, "lat"),
         ({"coord_type": "bd09"}, geo_errors.UNKNOWN_COORD_TYPE, "coord_type"),
         (
             {"lat": "30", "lng": "122", "coord_type": "x"},

@@ -169,7 +169,6 @@ def _bad_cases(world, campaign):
         ({"title": ""}, "title"),
         ({"title": "长" * 101}, "title"),
         ({"description": "长" * 2001}, "description"),
-        ({"lat": 30.02}, "lng"),
         ({"contact_phone": "call me"}, "contact_phone"),
         ({"invite_until": soon(days=1)}, "invite_until"),
         ({"invited_team": world.team.pk, "invite_until": soon(days=4)}, "invite_until"),

@@ -100,7 +100,6 @@ def test_times_move_while_nobody_claimed(world, client_for, open_request):
         ({"starts_at": soon(hours=-2)}, "starts_at"),
         ({"specialties": [123456]}, "specialties"),
         ({"title": ""}, "title"),
-        ({"lat": 30.0}, "lng"),
         ({"invite_until": soon(days=1)}, "invite_until"),
         ({"campaign": 987654}, "campaign"),
     ],

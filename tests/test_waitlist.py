@@ -9,6 +9,7 @@ from django.conf import settings
 from accounts.models import Event, Notification
 from services import errors
 from services.models import Claim, ServiceRequest
+from services.notifications import iso
 from services.requests.expiry import expire_overdue
 from tests import services_fixtures
 from tests.factories import ClaimFactory
@@ -80,7 +81,7 @@ def test_a_cancelled_claim_hands_its_slot_to_the_first_in_line(world, client_for
     assert note.payload == {
         "request": open_request.pk,
         "claim": first["id"],
-        "starts_at": open_request.starts_at.isoformat(),
+        "starts_at": iso(open_request.starts_at),
     }
     event = Event.objects.get(verb="claim_promoted")
     assert (event.from_status, event.to_status, event.actor) == ("waitlisted", "claimed", None)

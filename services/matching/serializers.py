@@ -36,7 +36,7 @@ from stations.serializers import LatitudeField, LongitudeField
 # ---------------------------------------------------------------- input
 
 
-class MatchesQuerySerializer(serializers.Serializer):
+class MatchesQuerySerializer(strict.Serializer):
     """``?limit=``: how many teams to return."""
 
     limit = strict.IntegerField(
@@ -53,7 +53,7 @@ class MatchesQuerySerializer(serializers.Serializer):
         return attrs
 
 
-class InviteInputSerializer(serializers.Serializer):
+class InviteInputSerializer(strict.Serializer):
     """``{team, until}``: until then only that team's members may claim."""
 
     team = IdRelatedField(queryset=Team.objects.all(), help_text="受邀团队 ID（须为启用状态）")
@@ -119,7 +119,7 @@ class RecommendedQuerySerializer(PointInputMixin):
 # ---------------------------------------------------------------- output (schema)
 
 
-class ScorePartsSerializer(serializers.Serializer):
+class ScorePartsSerializer(strict.Serializer):
     """The five terms of a score, each in [0, 1]."""
 
     specialty = serializers.FloatField(help_text="专长匹配度")
@@ -129,7 +129,7 @@ class ScorePartsSerializer(serializers.Serializer):
     history = serializers.FloatField(help_text="近期在该驿站的服务经历")
 
 
-class MatchTeamSerializer(serializers.Serializer):
+class MatchTeamSerializer(strict.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
     sector = serializers.CharField(help_text="界别")
@@ -137,7 +137,7 @@ class MatchTeamSerializer(serializers.Serializer):
     member_count = serializers.IntegerField(help_text="在册委员数")
 
 
-class MatchSerializer(serializers.Serializer):
+class MatchSerializer(strict.Serializer):
     """One ranked team for a request."""
 
     team = MatchTeamSerializer()
@@ -150,7 +150,7 @@ class MatchSerializer(serializers.Serializer):
     parts = ScorePartsSerializer()
 
 
-class RecommendedRequestSerializer(serializers.Serializer):
+class RecommendedRequestSerializer(strict.Serializer):
     """An open request in a member's feed, with why it is recommended."""
 
     id = serializers.IntegerField()
@@ -178,7 +178,7 @@ class RecommendedRequestSerializer(serializers.Serializer):
     parts = ScorePartsSerializer()
 
 
-class GeoJSONPointSerializer(serializers.Serializer):
+class GeoJSONPointSerializer(strict.Serializer):
     """GeoJSON Point (RFC 7946): ``coordinates`` is ``[lng, lat]``."""
 
     type = serializers.ChoiceField(choices=["Point"])
@@ -190,7 +190,7 @@ class GeoJSONPointSerializer(serializers.Serializer):
     )
 
 
-class RequestMapPropertiesSerializer(serializers.Serializer):
+class RequestMapPropertiesSerializer(strict.Serializer):
     id = serializers.IntegerField()
     title = serializers.CharField()
     status = serializers.ChoiceField(choices=ServiceRequest.Status.choices)
@@ -203,7 +203,7 @@ class RequestMapPropertiesSerializer(serializers.Serializer):
     station_name = serializers.CharField()
 
 
-class RequestMapFeatureSerializer(serializers.Serializer):
+class RequestMapFeatureSerializer(strict.Serializer):
     """GeoJSON Feature: one request."""
 
     type = serializers.ChoiceField(choices=["Feature"])
@@ -213,7 +213,7 @@ class RequestMapFeatureSerializer(serializers.Serializer):
 
 
 @extend_schema_serializer(many=False)
-class RequestMapSerializer(serializers.Serializer):
+class RequestMapSerializer(strict.Serializer):
     """GeoJSON FeatureCollection (RFC 7946) of requests, plus whether it was cut short."""
 
     type = serializers.ChoiceField(choices=["FeatureCollection"])

@@ -73,7 +73,7 @@ def _split(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
-class Open311QuerySerializer(serializers.Serializer):
+class Open311QuerySerializer(strict.Serializer):
     """GET requests.json arguments (all optional; comma lists where the spec allows several)."""
 
     # Free text: "?service_code=" is no filter, as for every text parameter.
@@ -138,7 +138,7 @@ class Open311QuerySerializer(serializers.Serializer):
         )
 
 
-class Open311PostInputSerializer(serializers.Serializer):
+class Open311PostInputSerializer(strict.Serializer):
     """POST requests.json (``application/x-www-form-urlencoded``).
 
     Besides GeoReport's arguments it takes ``attribute[campaign]``, ``attribute[starts_at]``,
@@ -284,7 +284,7 @@ class Open311PostInputSerializer(serializers.Serializer):
         }
 
 
-class Open311ServiceSerializer(serializers.Serializer):
+class Open311ServiceSerializer(strict.Serializer):
     """One service of services.json."""
 
     service_code = strict.CharField()
@@ -296,7 +296,7 @@ class Open311ServiceSerializer(serializers.Serializer):
     group = strict.CharField(help_text="三暖类别（暖企、暖岙、暖心）或“服务需求”")
 
 
-class Open311RequestSerializer(serializers.Serializer):
+class Open311RequestSerializer(strict.Serializer):
     """One service request as the public sees it: no contact, poster or member data."""
 
     service_request_id = serializers.SerializerMethodField()
@@ -356,7 +356,7 @@ class Open311RequestSerializer(serializers.Serializer):
         return None
 
 
-class Open311PostedSerializer(serializers.Serializer):
+class Open311PostedSerializer(strict.Serializer):
     """The answer to a post: ``[{service_request_id, service_notice, account_id}]``."""
 
     service_request_id = strict.CharField()

@@ -28,7 +28,7 @@ _CAP_MESSAGE = "不能超过 %(limit_value)s。"
 # ---------------------------------------------------------------- input
 
 
-class RecordInputSerializer(serializers.Serializer):
+class RecordInputSerializer(strict.Serializer):
     """POST ``requests/{id}/record/``: what was done, for how many, and who took part."""
 
     # The caps are settings, read per request so an operator's change (or a test) applies.
@@ -68,7 +68,7 @@ class RecordInputSerializer(serializers.Serializer):
         return list(dict.fromkeys(value))
 
 
-class VerifyInputSerializer(serializers.Serializer):
+class VerifyInputSerializer(strict.Serializer):
     """POST ``records/{id}/verify/``: approve or reject, with a note."""
 
     approved = strict.BooleanField(help_text="true 通过；false 退回")
@@ -81,7 +81,7 @@ class VerifyInputSerializer(serializers.Serializer):
     )
 
 
-class RevokeInputSerializer(serializers.Serializer):
+class RevokeInputSerializer(strict.Serializer):
     """POST ``records/{id}/revoke/``: why the verification is taken back."""
 
     reason = strict.CharField(max_length=REASON_LENGTH, help_text="撤销原因（必填）")
@@ -90,7 +90,7 @@ class RevokeInputSerializer(serializers.Serializer):
 # ---------------------------------------------------------------- output
 
 
-class PersonRefSerializer(serializers.Serializer):
+class PersonRefSerializer(strict.Serializer):
     """``{id, name}`` of a member, the name masked unless the viewer may see it (members.pii)."""
 
     id = strict.IntegerField()
@@ -110,7 +110,7 @@ class UserRefField(serializers.Field):
         return {"id": user.pk, "name": shown_name(context_viewer(self.context), user.pk, name)}
 
 
-class RecordRequestSerializer(serializers.Serializer):
+class RecordRequestSerializer(strict.Serializer):
     id = strict.IntegerField()
     title = strict.CharField()
     status = strict.ChoiceField(choices=ServiceRequest.Status.choices)
@@ -131,7 +131,7 @@ class ParticipantSerializer(strict.ModelSerializer):
         read_only_fields = fields
 
 
-class FlagSerializer(serializers.Serializer):
+class FlagSerializer(strict.Serializer):
     """One anomaly flag."""
 
     code = strict.ChoiceField(choices=[(c, c) for c in anomalies.CODES])
@@ -196,7 +196,7 @@ class PointRuleSerializer(strict.ModelSerializer):
         read_only_fields = fields
 
 
-class PointEntryRequestSerializer(serializers.Serializer):
+class PointEntryRequestSerializer(strict.Serializer):
     id = strict.IntegerField()
     title = strict.CharField()
 
@@ -223,14 +223,14 @@ class PointEntrySerializer(strict.ModelSerializer):
         read_only_fields = fields
 
 
-class MePointsSectionSerializer(serializers.Serializer):
+class MePointsSectionSerializer(strict.Serializer):
     """Duty points' part of ``GET me/`` (``services.records.points.me_section``)."""
 
     points_total = strict.IntegerField(help_text="履职积分合计")
     points_recent = PointEntrySerializer(many=True, help_text="最近的积分流水（新的在前）")
 
 
-class LeaderboardQuerySerializer(serializers.Serializer):
+class LeaderboardQuerySerializer(strict.Serializer):
     """``?from=&to=&team=&limit=``: the period (service days, Asia/Shanghai) and the size."""
 
     # "from" is a Python keyword: the field is declared through the class namespace.
@@ -249,7 +249,7 @@ class LeaderboardQuerySerializer(serializers.Serializer):
     )
 
 
-class LeaderRowSerializer(serializers.Serializer):
+class LeaderRowSerializer(strict.Serializer):
     """One member on the leaderboard."""
 
     rank = strict.IntegerField(help_text="名次（同分同名次）")
@@ -267,7 +267,7 @@ class LeaderRowSerializer(serializers.Serializer):
         return {"id": row.team_id, "name": row.team_name} if row.team_id else None
 
 
-class LeaderboardSerializer(serializers.Serializer):
+class LeaderboardSerializer(strict.Serializer):
     """The period asked for and the ranked rows."""
 
     vars()["from"] = strict.DateField()

@@ -55,6 +55,8 @@ class CampaignInputSerializer(strict.ModelSerializer):
 class RequestInputSerializer(PointInputMixin):
     """POST ``requests/``: station or village (or both), campaign, what, when, how many."""
 
+    shown_model = ServiceRequest
+
     station = IdRelatedField(
         queryset=Station.objects.all(),
         required=False,
@@ -120,13 +122,13 @@ class RequestUpdateSerializer(RequestInputSerializer):
         super().__init__(*args, **kwargs)
 
 
-class CancelInputSerializer(serializers.Serializer):
+class CancelInputSerializer(strict.Serializer):
     """``{reason}`` for cancelling or rejecting."""
 
     reason = strict.CharField(max_length=200, help_text="原因（必填，200 字以内）")
 
 
-class MyClaimSerializer(serializers.Serializer):
+class MyClaimSerializer(strict.Serializer):
     id = strict.IntegerField()
     status = strict.ChoiceField(choices=Claim.Status.choices)
 
@@ -224,7 +226,7 @@ class ServiceRequestSerializer(strict.ModelSerializer):
         return round(distance, 3) if distance is not None else None
 
 
-class PossibleDuplicateSerializer(serializers.Serializer):
+class PossibleDuplicateSerializer(strict.Serializer):
     """An open request of the same village that looks like the new one."""
 
     id = strict.IntegerField()
@@ -248,7 +250,7 @@ class CreatedRequestSerializer(ServiceRequestSerializer):
         return PossibleDuplicateSerializer(self.context.get("duplicates", []), many=True).data
 
 
-class ClaimQuerySerializer(serializers.Serializer):
+class ClaimQuerySerializer(strict.Serializer):
     """``?waitlist=1``: join the waitlist when the request is full."""
 
     waitlist = strict.BooleanField(

@@ -25,7 +25,7 @@ def _renamed(fields: dict, **names: str) -> dict:
     return fields
 
 
-class StatsQuerySerializer(serializers.Serializer):
+class StatsQuerySerializer(strict.Serializer):
     """Filters every statistics endpoint takes (all optional; the default period is this
     calendar year, Asia/Shanghai)."""
 
@@ -81,7 +81,7 @@ class ExportQuerySerializer(StatsQuerySerializer):
     )
 
 
-class UnclaimedQuerySerializer(serializers.Serializer):
+class UnclaimedQuerySerializer(strict.Serializer):
     """GET stats/unclaimed/: how long without a claim, and optional town and kind."""
 
     hours = strict.IntegerField(
@@ -103,7 +103,7 @@ class UnclaimedQuerySerializer(serializers.Serializer):
 # ---------------------------------------------------------------- output
 
 
-class KindFiguresSerializer(serializers.Serializer):
+class KindFiguresSerializer(strict.Serializer):
     """The figures of one 三暖 kind."""
 
     kind = strict.ChoiceField(choices=Campaign.Kind.choices)
@@ -115,7 +115,7 @@ class KindFiguresSerializer(serializers.Serializer):
     participations = strict.IntegerField()
 
 
-class CampaignProgressSerializer(serializers.Serializer):
+class CampaignProgressSerializer(strict.Serializer):
     """A campaign's people served in the filters against its target."""
 
     id = strict.IntegerField()
@@ -130,7 +130,7 @@ class CampaignProgressSerializer(serializers.Serializer):
     )
 
 
-class PeriodSerializer(serializers.Serializer):
+class PeriodSerializer(strict.Serializer):
     """The filters a figure was computed for, defaults filled in."""
 
     date_from = strict.DateField(source="filters.date_from")
@@ -171,7 +171,7 @@ class SummarySerializer(PeriodSerializer):
     campaigns = CampaignProgressSerializer(many=True)
 
 
-class BreakdownRowSerializer(serializers.Serializer):
+class BreakdownRowSerializer(strict.Serializer):
     """One row of a breakdown."""
 
     key = strict.CharField(help_text="镇街/驿站/团队 ID（无团队为 none）、三暖类型或月份 YYYY-MM")
