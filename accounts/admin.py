@@ -1,11 +1,16 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.db import transaction
 
+from accounts.admin_audit import AuditedModelAdmin
+from accounts.audit import record_event
 from accounts.models import Event, Notification, User
 
 
 @admin.register(User)
-class UserAdmin(BaseUserAdmin):
+class UserAdmin(AuditedModelAdmin, BaseUserAdmin):
+    # Roles and is_staff are kept before and after; personal data only as "changed".
+    audit_hidden_fields = frozenset({"name", "phone", "email"})
     list_display = [
         "username",
         "name",
@@ -47,6 +52,17 @@ class UserAdmin(BaseUserAdmin):
             },
         ),
     )
+
+    def user_change_password(self, request, id, form_url=""):
+        response = super().user_change_password(request, id, form_url)
+        if request.method == "POST" and response.status_code == 302:
+            record_event(
+                actor=request.user,
+                verb="user.password_changed",
+                obj=User.objects.get(pk=id),
+                payload={"source": "admin"},
+            )
+        return response
 
 
 @admin.register(Event)
@@ -111,9 +127,23 @@ class NotificationAdmin(admin.ModelAdmin):
     @admin.action(description="重新发送所选的失败/已跳过通知")
     def requeue(self, request, queryset):
         # Only finished rows that did not go out: a pending or sending row is a sender's.
-        count = queryset.filter(
-            status__in=[Notification.Status.FAILED, Notification.Status.SKIPPED]
-        ).update(
-            status=Notification.Status.PENDING, attempts=0, next_attempt_at=None, last_error=""
-        )
+        finished = [Notification.Status.FAILED, Notification.Status.SKIPPED]
+        with transaction.atomic():
+            rows = list(
+                queryset.select_for_update().filter(status__in=finished).values("id", "status")
+            )
+            count = Notification.objects.filter(
+                pk__in=[row["id"] for row in rows], status__in=finished
+            ).update(
+                status=Notification.Status.PENDING, attempts=0, next_attempt_at=None, last_error=""
+            )
+            for row in rows:
+                record_event(
+                    actor=request.user,
+                    verb="notification.requeued",
+                    obj=Notification(pk=row["id"]),
+                    from_status=row["status"],
+                    to_status=Notification.Status.PENDING,
+                    payload={"source": "admin"},
+                )
         self.message_user(request, f"已重新排队 {count} 条通知。")

@@ -40,6 +40,8 @@ class TeamAdmin(AuditedAdmin):
 
 @admin.register(Member)
 class MemberAdmin(AuditedAdmin):
+    # Who changed what is kept; a member's name and phone are not copied into the trail.
+    audit_hidden_fields = frozenset({"name", "phone", "home_lat", "home_lng"})
     list_display = ["name", "phone", "sector", "team", "active", "updated_at"]
     list_filter = ["sector", "team", "specialties", "active"]
     search_fields = ["name", "phone", "user__username", "team__name"]

@@ -3,11 +3,12 @@ only through the capabilities' writes, so counters, events and notifications sta
 
 from django.contrib import admin
 
+from accounts.admin_audit import AuditedModelAdmin
 from services.models import Campaign, Claim, IdempotencyKey, ServiceRequest
 
 
 @admin.register(Campaign)
-class CampaignAdmin(admin.ModelAdmin):
+class CampaignAdmin(AuditedModelAdmin):
     list_display = ["name", "kind", "starts_on", "ends_on", "target_served"]
     list_filter = ["kind"]
     search_fields = ["name"]
@@ -113,7 +114,7 @@ class ServiceRecordAdmin(ReadOnlyAdmin):
 
 
 @admin.register(PointRule)
-class PointRuleAdmin(admin.ModelAdmin):
+class PointRuleAdmin(AuditedModelAdmin):
     """积分规则: staff change points and switch rules on or off; new awards use the new values,
     lines already written stay as they were (the ledger is append-only)."""
 

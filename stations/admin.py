@@ -6,6 +6,7 @@ from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
+from accounts.admin_audit import AuditedModelAdmin
 from accounts.audit import record_event
 from stations.api_keys import api_key_issue, api_key_revoke
 from stations.models import Station, StationApiKey, Town, Village
@@ -28,22 +29,13 @@ def deactivate(modeladmin, request, queryset):
     modeladmin.message_user(request, f"已停用 {count} 项。", messages.SUCCESS)
 
 
-class AuditedAdmin(admin.ModelAdmin):
+class AuditedAdmin(AuditedModelAdmin):
     """No deletes (rows are referred to: deactivate them); every save leaves an Event."""
 
     actions = [deactivate]
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
-
-    def save_model(self, request, obj, form, change) -> None:
-        super().save_model(request, obj, form, change)
-        record_event(
-            actor=request.user,
-            verb=f"{obj._meta.model_name}.{'updated' if change else 'created'}",
-            obj=obj,
-            payload={"source": "admin", "fields": list(form.changed_data)},
-        )
 
 
 @admin.register(Town)
