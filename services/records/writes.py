@@ -1,4 +1,11 @@
-"""TODO docstring."""
+"""Every state change of service records: submit, verify (approve or reject), revoke.
+
+Each is keyword-only, runs in one transaction and leaves Events. A record's writes lock its
+request first (``transitions.lock_request``), so they queue behind each other and behind the
+request's claims; the conditional ``UPDATE ... WHERE status = 'submitted'`` lets one review win,
+and the unique (member, record, rule, award) constraint makes a second award impossible. The
+verifier is a second party: never the submitter, never a participant (谁记录谁证明).
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,12 @@
-"""TODO docstring."""
+"""Every state change of claims: claim (or join the waitlist), cancel, check in, check out,
+reject.
+
+The slot is taken by one conditional UPDATE (``claimed = claimed + 1 WHERE claimed < slots``),
+never by reading the counter first; a member's other claims are checked under a lock of the
+Member row, so one member's parallel claims cannot overlap in time. Overdue claims of the
+request expire first (``expiry.expire_for_claim``), so a place held past its grace is free
+before anyone counts.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""TODO docstring."""
+"""Expiry: claims not checked in by start + grace, waitlists of ended requests, and open
+requests that ended unclaimed. Run by Celery beat, ``manage.py expire_overdue`` and lazily by
+the claim writes for one request.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,8 @@
-"""TODO docstring."""
+"""Every state change of campaigns and requests: create, edit, cancel; the duplicate warning.
+
+Each is keyword-only, runs in one transaction and leaves an Event; the shared machinery (locks,
+status moves, the waitlist) is ``transitions``.
+"""
 
 from __future__ import annotations
 
