@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from django.db import transaction
-from django.db.models import Count, Min, Q
+from django.db.models import Min
 from django.utils import timezone
 
 from accounts.audit import record_event
@@ -298,14 +298,6 @@ def _make(
         cancel_reason="天气原因，活动改期" if status == Status.CANCELLED else "",
     )
     return 1
-
-
-def demo_counts() -> dict[str, int]:
-    """Requests per status (for the seed command's summary)."""
-    rows = ServiceRequest.objects.values("status").annotate(n=Count("id"))
-    return {row["status"]: row["n"] for row in rows} | {
-        "claims": Claim.objects.filter(~Q(status=Claim.Status.CANCELLED)).count()
-    }
 
 
 # ---------------------------------------------------------------- a year of history (stats)
