@@ -31,7 +31,7 @@ def posters(stations: Iterable[Station]) -> dict[int, User | None]:
     manager role, else the first staff user; None when there is neither."""
     staff = User.objects.filter(is_staff=True, is_active=True).order_by("id").first()
     found: dict[int, User | None] = {}
-    for station in stations:
+    for station in sorted(stations, key=lambda s: s.pk):
         manager = (
             station.managers.filter(is_station_manager=True, is_active=True).order_by("id").first()
         )
