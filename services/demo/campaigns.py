@@ -2,13 +2,13 @@
 
 Every demo request, past or coming, belongs to a campaign of its kind whose period holds its
 day (the rule ``create_request`` checks), so the campaigns come first. 2026's three are the
-district's plan; other years get the same three under their year's name. ``TITLES`` are the
-needs each kind posts, shared by the demo requests and the history so both read alike.
+district's plan; another year gets the same three under its name, running the whole year, so
+the demo works on any date. ``TITLES`` are the needs each kind posts, shared by the demo
+requests and the history so both read alike.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import date
 
 from services.models import Campaign
@@ -46,45 +46,34 @@ TITLES: dict[str, list[tuple[str, tuple[str, ...]]]] = {
 }
 
 
-def _ensure(plans: Iterable[tuple[str, str, date, date, int]]) -> dict[str, Campaign]:
-    """get_or_create each planned campaign by name; the first of each kind, by kind."""
+def plans_of(year: int) -> list[tuple[str, str, date, date, int]]:
+    """2026's campaigns as planned; another year's, the same three under that year's name,
+    running the whole year (so a demo request of any day of it finds one)."""
+    if year == 2026:
+        return list(CAMPAIGNS_2026)
+    return [
+        (kind, name.replace("2026", str(year)), date(year, 1, 1), date(year, 12, 31), target)
+        for kind, name, _, _, target in CAMPAIGNS_2026
+    ]
+
+
+def seed_campaigns(*, first: date, last: date) -> dict[str, Campaign]:
+    """The campaigns of 2026 and of every year from ``first`` to ``last``, found by name or
+    made; the 2026 one of each kind, by kind."""
     found: dict[str, Campaign] = {}
-    for kind, name, starts, ends, target in plans:
-        campaign, _ = Campaign.objects.get_or_create(
-            name=name,
-            defaults={"kind": kind, "starts_on": starts, "ends_on": ends, "target_served": target},
-        )
-        found.setdefault(kind, campaign)
+    for year in sorted({2026, *range(first.year, last.year + 1)}, key=lambda y: (y != 2026, y)):
+        for kind, name, starts, ends, target in plans_of(year):
+            campaign, _ = Campaign.objects.get_or_create(
+                name=name,
+                defaults={
+                    "kind": kind,
+                    "starts_on": starts,
+                    "ends_on": ends,
+                    "target_served": target,
+                },
+            )
+            found.setdefault(kind, campaign)
     return found
-
-
-def seed_campaigns(*, today: date) -> dict[str, Campaign]:
-    """The 2026 campaigns (and ``today``'s year's, running the whole year, when it is not
-    2026, so a demo request of any day finds one); by kind of 2026."""
-    plans = list(CAMPAIGNS_2026)
-    year = today.year
-    if year != 2026:
-        plans += [
-            (kind, name.replace("2026", str(year)), date(year, 1, 1), date(year, 12, 31), target)
-            for kind, name, _, _, target in CAMPAIGNS_2026
-        ]
-    return _ensure(plans)
-
-
-def seed_campaign_years(first: date, last: date) -> None:
-    """The 三暖 campaigns of every year from ``first`` to ``last`` (2026's dates and names as a
-    template)."""
-    _ensure(
-        (
-            kind,
-            name.replace("2026", str(year)),
-            starts.replace(year=year),
-            ends.replace(year=year),
-            target,
-        )
-        for year in range(first.year, last.year + 1)
-        for kind, name, starts, ends, target in CAMPAIGNS_2026
-    )
 
 
 def campaign_for(kind: str, day: date) -> Campaign | None:

@@ -49,7 +49,7 @@ from accounts.models import User
 from members.models import Member
 from services import rollups
 from services.demo import story
-from services.demo.campaigns import KINDS, TITLES, Kind, seed_campaign_years
+from services.demo.campaigns import KINDS, TITLES, Kind, seed_campaigns
 from services.demo.places import posting, villages_by_station
 from services.models import Campaign, Claim, PointEntry, PointRule, ServiceRecord, ServiceRequest
 from services.records import anomalies, points
@@ -532,8 +532,12 @@ def _write_points(written: list[_Rows], rules: list[PointRule]) -> int:
 
 
 def seed_history_campaigns(today: date) -> None:
-    """The campaigns of every year the history of ``today`` touches."""
-    seed_campaign_years(today - timedelta(days=HISTORY_DAYS), today - timedelta(days=1))
+    """The campaigns of every year the history of ``today`` touches, up to the start of the
+    last unclaimed request."""
+    seed_campaigns(
+        first=today - timedelta(days=HISTORY_DAYS),
+        last=today + timedelta(days=max(UNCLAIMED_AGES) + 2),
+    )
 
 
 def write_history(services: list[Service]) -> DemoHistory:

@@ -258,7 +258,10 @@ def seed_requests() -> DemoRequests:
     result = DemoRequests()
     now = timezone.now()
     with transaction.atomic():
-        result.campaigns = seed_campaigns(today=timezone.localdate(now))
+        starts = [_starts_at(index, now=now) for index in range(len(PLAN) * ROUNDS)]
+        result.campaigns = seed_campaigns(
+            first=timezone.localdate(min(starts)), last=timezone.localdate(max(starts))
+        )
         stations = sorted(
             Station.objects.filter(active=True).select_related("town"),
             key=lambda s: (s.name != DEMO_STATION, s.pk),
