@@ -9,14 +9,8 @@ from django.db import transaction
 from django.db.models import Count, F, Sum
 
 from services.demo import HISTORY_DAYS, UNCLAIMED_AGES, plan_history, seed_history, story
-from services.demo.history import (
-    CANCEL_REASON,
-    CONTACT_PHONE,
-    Service,
-    seed_history_campaigns,
-    write_history,
-)
-from services.demo.places import posting
+from services.demo.bulk import CONTACT_PHONE, write_history
+from services.demo.history import Service, seed_history_campaigns
 from services.models import (
     Claim,
     PointEntry,
@@ -181,25 +175,13 @@ def replay(services: list[Service]) -> None:
     posters = story.posters({s.station for s in services})
     for s in services:
         poster = posters[s.station.pk]
-        service_request = story.post(
-            actor=poster,
-            station=s.station,
-            village=s.village,
-            campaign=s.campaign,
-            title=s.title,
-            starts_at=s.starts_at,
-            ends_at=s.ends_at,
-            slots=s.slots,
-            where=posting(s.station, s.village, s.title),
-            contact_phone=CONTACT_PHONE,
-            at=s.posted_at,
-        )
-        if s.fate == "cancelled":
+        service_request = story.post(s, actor=poster, contact_phone=CONTACT_PHONE, at=s.posted_at)
+        if s.cancelled_at is not None:
             cancel_request(
                 actor=poster,
                 request_id=service_request.pk,
-                reason=CANCEL_REASON,
-                now=s.starts_at - timedelta(days=1),
+                reason=story.CANCEL_REASON,
+                now=s.cancelled_at,
             )
         elif s.fate == "expired":
             expire_overdue(now=s.ends_at, request_ids=[service_request.pk])

@@ -9,50 +9,26 @@ stations, villages and members that exist, and every time is taken from the plan
 clock. Idempotent: a request is found by (station, title) and the title carries its date, so a
 second run the same day adds nothing and a run on a later day adds only the days since.
 
-``plan_history`` decides what happened (one ``Service`` per need, with its timeline and record
-versions); ``write_history`` puts it down with ``bulk_create``. Bulk, not the writes, because
-of the size: through the writes (``create_request``, ``claim_request``, ``check_in``,
-``check_out``, ``submit_record``, ``verify_record``, ``cancel_request``, ``expire_overdue``)
-the year's ~160 needs take about 30 s on SQLite on a busy 2-core machine, in bulk 0.3 s, and
-``make run`` would wait for them every time. So the writers mirror the rules those writes
-apply, and a test (``tests/test_stats_demo_history.py``) replays a sample of the plan
-through the writes and finds the same rows:
-
-- requests: posted by the station's manager (else staff), ``claimed`` = the crew (never above
-  the slots), status by fate (verified, completed, cancelled, expired, open),
-  ``first_claimed_at`` the first claim, cancellation time and reason;
-- claims: one per crew member (no member twice a day, so no time conflict), the team
-  snapshot, ``check_in_by`` = max(start, claim), checked in inside the window from a point
-  inside the geofence with the distance ``check_in`` records, checked out at the end with the
-  minutes ``check_out`` counts; done once the record is verified, else checked in;
-- records: version 1, or a rejected version 1 beside a corrected verified version 2; the
-  crew as participants; the request's place, campaign and day copied; submitted by a
-  participant, reviewed by the station's manager (else staff), never the submitter; the
-  anomaly flags ``submit_record`` computes (``anomalies.flags_for``);
-- points: ``points.awards_for`` of each verified record, once per participant and rule;
-- rollups: not kept row by row but recomputed by ``rollups.rebuild`` at the end.
-
-What it leaves out on purpose: the audit Events and the notices of a year that is over (a
-flood of stale messages in the demo's inboxes and outbox).
+``plan_history`` decides what happened: one ``Service`` per need, with its timeline and
+record versions. ``services.demo.bulk.write_history`` puts it down with bulk inserts (a year
+through the writes would take ~30 s; that module says which of their rules it mirrors and how
+that is tested).
 """
 
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import User
 from members.models import Member
-from services import rollups
-from services.demo import story
+from services.demo.bulk import DemoHistory, write_history
 from services.demo.campaigns import KINDS, TITLES, Kind, seed_campaigns
-from services.demo.places import posting, villages_by_station
-from services.models import Campaign, Claim, PointEntry, PointRule, ServiceRecord, ServiceRequest
-from services.records import anomalies, points
+from services.demo.places import villages_by_station
+from services.models import Campaign, ServiceRecord, ServiceRequest
 from stations.models import Station, Village
 
 Status = ServiceRequest.Status
@@ -72,10 +48,11 @@ EXPIRED_SHARE = 0.04
 # Open requests nobody has claimed yet, posted this many days ago (the follow-up list).
 UNCLAIMED_AGES = [3, 4, 6, 9, 12]
 
-CANCEL_REASON = "天气原因，活动改期"
-CONTACT_PHONE = "0580-8000000"
-REJECT_NOTE = "服务人次与签到情况不符，请核对后重新提交。"
-VERIFY_NOTE = "情况属实。"
+# The reviewer's note by the review's outcome.
+NOTES = {
+    RecordStatus.REJECTED: "服务人次与签到情况不符，请核对后重新提交。",
+    RecordStatus.VERIFIED: "情况属实。",
+}
 # A service's fate → its request's status at the end.
 FINAL_STATUS = {
     "served": Status.VERIFIED,
@@ -87,30 +64,22 @@ FINAL_STATUS = {
 }
 
 
-@dataclass
-class DemoHistory:
-    """What seed_history made (zero everywhere on a second run the same day)."""
-
-    requests: int = 0
-    records: int = 0
-    verified: int = 0
-    claims: int = 0
-    points: int = 0
-
-
 # ---------------------------------------------------------------- the plan
 
 
 @dataclass(frozen=True)
 class Version:
-    """One service record as it was submitted and reviewed."""
+    """One version of a service record: what it said, when it was sent and reviewed (its
+    number is its place in ``Service.versions``)."""
 
-    version: int
     people_served: int
     status: str
     submitted_at: datetime
-    reviewed_at: datetime | None
-    note: str
+    reviewed_at: datetime | None = None
+
+    @property
+    def note(self) -> str:
+        return NOTES.get(self.status, "")
 
 
 @dataclass(frozen=True)
@@ -138,6 +107,16 @@ class Service:
         return self.starts_at + timedelta(hours=self.hours)
 
     @property
+    def status(self) -> str:
+        """The request's status at the end."""
+        return FINAL_STATUS[self.fate]
+
+    @property
+    def cancelled_at(self) -> datetime | None:
+        """A cancelled service was called off the day before."""
+        return self.starts_at - timedelta(days=1) if self.fate == "cancelled" else None
+
+    @property
     def verified(self) -> bool:
         return self.fate in ("served", "rejected_first")
 
@@ -158,34 +137,15 @@ class Service:
         tripled) beside its corrected second, or one version verified or awaiting review."""
         people = self.figures[0]
         submitted_at = self.ends_at + timedelta(hours=self.submit_hours)
+        if self.fate == "submitted":
+            return [Version(people, RecordStatus.SUBMITTED, submitted_at)]
         found = []
         if self.fate == "rejected_first":
-            found.append(
-                Version(
-                    1,
-                    people * 3,
-                    RecordStatus.REJECTED,
-                    submitted_at,
-                    submitted_at + timedelta(hours=20),
-                    REJECT_NOTE,
-                )
-            )
+            rejected_at = submitted_at + timedelta(hours=20)
+            found.append(Version(people * 3, RecordStatus.REJECTED, submitted_at, rejected_at))
             submitted_at += timedelta(hours=30)
-        if self.fate == "submitted":
-            found.append(Version(1, people, RecordStatus.SUBMITTED, submitted_at, None, ""))
-        else:
-            reviewed_at = submitted_at + timedelta(hours=self.verify_hours)
-            found.append(
-                Version(
-                    len(found) + 1,
-                    people,
-                    RecordStatus.VERIFIED,
-                    submitted_at,
-                    reviewed_at,
-                    VERIFY_NOTE,
-                )
-            )
-        return found
+        verified_at = submitted_at + timedelta(hours=self.verify_hours)
+        return [*found, Version(people, RecordStatus.VERIFIED, submitted_at, verified_at)]
 
     def summary(self) -> str:
         people, enterprises, households = self.figures
@@ -356,19 +316,6 @@ def _plan(today: date, cast: _Cast) -> list[Service]:
     return services + _plan_unclaimed(today, cast=cast)
 
 
-# ---------------------------------------------------------------- writing it down
-
-
-@dataclass
-class _Rows:
-    """The rows written for one service."""
-
-    service: Service
-    request: ServiceRequest
-    claims: list[Claim] = field(default_factory=list)
-    verified: ServiceRecord | None = None
-
-
 def _not_yet_written(services: list[Service]) -> list[Service]:
     existing = set(
         ServiceRequest.objects.filter(title__in=[s.title for s in services]).values_list(
@@ -378,159 +325,6 @@ def _not_yet_written(services: list[Service]) -> list[Service]:
     return [s for s in services if (s.station.pk, s.title) not in existing]
 
 
-def _write_requests(services: list[Service], posters: dict[int, User | None]) -> list[_Rows]:
-    requests = []
-    for s in services:
-        where = posting(s.station, s.village, s.title)
-        requests.append(
-            ServiceRequest(
-                station=s.station,
-                village=s.village,
-                campaign=s.campaign,
-                title=s.title,
-                description=where.description,
-                lat=where.point.lat,
-                lng=where.point.lng,
-                address=where.address,
-                starts_at=s.starts_at,
-                ends_at=s.ends_at,
-                slots=s.slots,
-                claimed=len(s.crew),
-                status=FINAL_STATUS[s.fate],
-                first_claimed_at=s.claimed_at(0) if s.crew else None,
-                cancelled_at=s.starts_at - timedelta(days=1) if s.fate == "cancelled" else None,
-                cancel_reason=CANCEL_REASON if s.fate == "cancelled" else "",
-                contact_name=where.contact_name,
-                contact_phone=CONTACT_PHONE,
-                created_by=posters.get(s.station.pk),
-            )
-        )
-    ServiceRequest.objects.bulk_create(requests, batch_size=500)
-    for s, service_request in zip(services, requests, strict=True):
-        service_request.created_at = s.posted_at
-    # auto_now_add stamped "now" on insert; the history needs the posting times.
-    ServiceRequest.objects.bulk_update(requests, ["created_at"], batch_size=500)
-    return [_Rows(s, r) for s, r in zip(services, requests, strict=True)]
-
-
-def _write_claims(written: list[_Rows]) -> int:
-    """The crews' claims: checked in and out, done once the record is verified."""
-    claims = []
-    for rows in written:
-        s, service_request = rows.service, rows.request
-        for offset, member in enumerate(s.crew):
-            claimed_at = s.claimed_at(offset)
-            checked_in = s.checked_in_at(offset)
-            claim = Claim(
-                request=service_request,
-                member=member,
-                team=member.team,
-                status=Claim.Status.DONE if s.verified else Claim.Status.CHECKED_IN,
-                claimed_at=claimed_at,
-                check_in_by=max(s.starts_at, claimed_at),
-                checked_in_at=checked_in,
-                check_in_lat=story.check_in_point(service_request, offset).lat,
-                check_in_lng=story.check_in_point(service_request, offset).lng,
-                check_in_distance_m=story.check_in_distance_m(service_request, offset),
-                checked_out_at=s.ends_at,
-                duration_minutes=max(0, int((s.ends_at - checked_in).total_seconds() // 60)),
-            )
-            rows.claims.append(claim)
-            claims.append(claim)
-    Claim.objects.bulk_create(claims, batch_size=500)
-    for claim in claims:
-        claim.created_at = claim.claimed_at
-    Claim.objects.bulk_update(claims, ["created_at"], batch_size=500)
-    return len(claims)
-
-
-def _write_records(written: list[_Rows], reviewers: dict[int, User | None]) -> list[ServiceRecord]:
-    """Each version of each record (a rejected first stays beside its verified correction),
-    with the anomaly flags submission computes."""
-    records, links = [], []
-    for rows in written:
-        s = rows.service
-        if not rows.claims:
-            continue
-        reviewer = reviewers.get(s.station.pk)
-        for v in s.versions():
-            flags = anomalies.flags_for(
-                service_request=rows.request,
-                claims=rows.claims,
-                people_served=v.people_served,
-                enterprises_served=s.figures[1],
-                submitted_at=v.submitted_at,
-            )
-            record = ServiceRecord(
-                request=rows.request,
-                version=v.version,
-                people_served=v.people_served,
-                enterprises_served=s.figures[1],
-                households_visited=s.figures[2],
-                summary=s.summary(),
-                participants_count=len(rows.claims),
-                flags=flags,
-                flag_count=len(flags),
-                status=v.status,
-                submitted_by_id=s.crew[0].user_id,
-                verified_by=reviewer if v.reviewed_at else None,
-                verified_at=v.reviewed_at,
-                note=v.note,
-                station=s.station,
-                town_id=s.station.town_id,
-                campaign=s.campaign,
-                campaign_kind=s.campaign.kind,
-                service_date=timezone.localdate(s.starts_at),
-            )
-            record.stamp = v.submitted_at
-            records.append(record)
-            links.append((record, rows.claims))
-            if v.status == RecordStatus.VERIFIED:
-                rows.verified = record
-    ServiceRecord.objects.bulk_create(records, batch_size=500)
-    for record in records:
-        record.submitted_at = record.stamp
-    ServiceRecord.objects.bulk_update(records, ["submitted_at"], batch_size=500)
-    ServiceRecord.participants.through.objects.bulk_create(
-        [
-            ServiceRecord.participants.through(servicerecord=record, claim=claim)
-            for record, claims in links
-            for claim in claims
-        ],
-        batch_size=1000,
-    )
-    return records
-
-
-def _write_points(written: list[_Rows], rules: list[PointRule]) -> int:
-    """Duty points of the verified records, by the rules verification applies."""
-    entries = []
-    for rows in written:
-        record = rows.verified
-        if record is None:
-            continue
-        for award in points.awards_for(
-            claims=rows.claims, service_request=rows.request, rules=rules
-        ):
-            entry = PointEntry(
-                member_id=award.member_id,
-                team_id=award.team_id,
-                rule=award.rule,
-                points=award.points,
-                reason=award.reason,
-                record=record,
-                award=True,
-                service_date=record.service_date,
-            )
-            entry.stamp = record.verified_at
-            entries.append(entry)
-    PointEntry.objects.bulk_create(entries, batch_size=1000)
-    for entry in entries:
-        entry.created_at = entry.stamp
-    PointEntry.objects.bulk_update(entries, ["created_at"], batch_size=1000)
-    return len(entries)
-
-
 def seed_history_campaigns(today: date) -> None:
     """The campaigns of every year the history of ``today`` touches, up to the start of the
     last unclaimed request."""
@@ -538,25 +332,6 @@ def seed_history_campaigns(today: date) -> None:
         first=today - timedelta(days=HISTORY_DAYS),
         last=today + timedelta(days=max(UNCLAIMED_AGES) + 2),
     )
-
-
-def write_history(services: list[Service]) -> DemoHistory:
-    """Put planned services down with bulk inserts, as the writes would leave them, then
-    recompute the rollups (bulk inserts bypass the writes that keep them)."""
-    result = DemoHistory()
-    if not services:
-        return result
-    with transaction.atomic():
-        posters = story.posters({s.station for s in services})
-        written = _write_requests(services, posters)
-        result.requests = len(written)
-        result.claims = _write_claims(written)
-        records = _write_records(written, posters)
-        result.records = len(records)
-        result.verified = sum(1 for r in records if r.status == RecordStatus.VERIFIED)
-        result.points = _write_points(written, points.active_rules())
-        rollups.rebuild()
-    return result
 
 
 def seed_history(*, today: date | None = None) -> DemoHistory:

@@ -31,7 +31,7 @@ from accounts.models import User
 from members.models import Member, Specialty, Team
 from services.demo import story
 from services.demo.campaigns import KINDS, TITLES, campaign_for, seed_campaigns
-from services.demo.places import posting, villages_by_station
+from services.demo.places import villages_by_station
 from services.matching.invites import invite_team
 from services.models import Campaign, Claim, ServiceRequest
 from services.requests.claims import check_out
@@ -41,7 +41,6 @@ from stations.demo import DEMO_STATION
 from stations.models import Station, Village
 
 DEMO_MEMBER = "demo_member"  # accounts.demo's member login
-CANCEL_REASON = "天气原因，活动改期"
 
 # (state, days from today, start hour, hours long, slots), cycled over the stations. A start
 # hour below 0 is that many hours before now.
@@ -180,15 +179,8 @@ def _make(spec: _Spec, cast: _Cast, *, poster: User, now: datetime) -> None:
     own steps."""
     before = min(now, spec.starts_at)
     service_request = story.post(
+        spec,
         actor=poster,
-        station=spec.station,
-        village=spec.village,
-        campaign=spec.campaign,
-        title=spec.title,
-        starts_at=spec.starts_at,
-        ends_at=spec.ends_at,
-        slots=spec.slots,
-        where=posting(spec.station, spec.village, spec.title),
         contact_phone=f"0580-80{spec.index:05d}",
         specialties=spec.specialties,
         at=before - timedelta(days=2),
@@ -206,7 +198,9 @@ def _make(spec: _Spec, cast: _Cast, *, poster: User, now: datetime) -> None:
     if spec.state == "invited":
         _invite(service_request, team=cast.team, poster=poster, now=now)
     elif spec.state == "cancelled":
-        cancel_request(actor=poster, request_id=service_request.pk, reason=CANCEL_REASON, now=now)
+        cancel_request(
+            actor=poster, request_id=service_request.pk, reason=story.CANCEL_REASON, now=now
+        )
     elif spec.state == "expired":
         expire_overdue(now=now, request_ids=[service_request.pk])
     elif spec.state in ("in_progress", "done_awaiting_record"):

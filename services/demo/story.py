@@ -14,14 +14,15 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from accounts.models import User
-from members.models import Member, Specialty, Team
-from services.demo.places import Posting
-from services.models import Campaign, Claim, ServiceRequest
+from members.models import Member, Specialty
+from services.demo.places import Need, point_of, request_fields
+from services.models import Claim, ServiceRequest
 from services.requests.claims import check_in, claim_request
 from services.requests.writes import create_request
 from stations.geo import Point, distance_km
-from stations.models import Station, Village
+from stations.models import Station
 
+CANCEL_REASON = "天气原因，活动改期"
 # Check-ins land this far apart (about 22 m) from the site, one step further per member.
 CHECK_IN_STEP_DEGREES = 0.0002
 
@@ -40,40 +41,19 @@ def posters(stations: Iterable[Station]) -> dict[int, User | None]:
 
 
 def post(
+    need: Need,
     *,
     actor: User,
-    station: Station,
-    village: Village | None,
-    campaign: Campaign,
-    title: str,
-    starts_at: datetime,
-    ends_at: datetime,
-    slots: int,
-    where: Posting,
     contact_phone: str,
     at: datetime,
     specialties: Sequence[Specialty] = (),
-    invited_team: Team | None = None,
-    invite_until: datetime | None = None,
 ) -> ServiceRequest:
-    """``create_request`` as posted at ``at``."""
+    """``create_request`` of ``need`` as posted at ``at``."""
     service_request = create_request(
+        **request_fields(need, contact_phone=contact_phone),
         actor=actor,
-        campaign=campaign,
-        title=title,
-        starts_at=starts_at,
-        ends_at=ends_at,
-        slots=slots,
-        station=station,
-        village=village,
-        description=where.description,
         specialties=specialties,
-        point=where.point,
-        address=where.address,
-        invited_team=invited_team,
-        invite_until=invite_until,
-        contact_name=where.contact_name,
-        contact_phone=contact_phone,
+        point=point_of(need),
         now=at,
         source={"demo": True},
     ).request
