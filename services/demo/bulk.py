@@ -1,11 +1,12 @@
 """The year of history (``services.demo.history``'s plan) written with bulk inserts.
 
-Bulk, not the writes, because of the size: through the writes (``create_request``,
-``claim_request``, ``check_in``, ``check_out``, ``submit_record``, ``verify_record``,
-``cancel_request``, ``expire_overdue``) the year's ~160 needs take about 30 s on SQLite on a
-busy 2-core machine, in bulk 0.3 s, and ``make run`` would wait for them every time. So the
-writers below mirror the rules those writes apply, and ``tests/test_stats_demo_history.py``
-replays a sample of the plan through the writes and finds the same rows:
+Bulk, not the writes, because of the size. Measured on SQLite on the busy 2-core machine:
+through the writes (``create_request``, ``claim_request``, ``check_in``, ``check_out``,
+``submit_record``, ``verify_record``, ``cancel_request``, ``expire_overdue``) the year's ~160
+needs take 14 s of CPU (28 s on the clock), in bulk 0.5 s (1 s); all of ``seed_demo`` takes
+about 4 s of CPU, and ``make run`` would wait 3–4 times as long. So the writers below mirror
+the rules those writes apply, and ``tests/test_stats_demo_history.py`` replays a sample of the
+plan through the writes and finds the same rows:
 
 - requests: posted by the station's manager (else staff), ``claimed`` = the crew (never above
   the slots), status by fate (verified, completed, cancelled, expired, open),

@@ -11,8 +11,8 @@ second run the same day adds nothing and a run on a later day adds only the days
 
 ``plan_history`` decides what happened: one ``Service`` per need, with its timeline and
 record versions. ``services.demo.bulk.write_history`` puts it down with bulk inserts (a year
-through the writes would take ~30 s; that module says which of their rules it mirrors and how
-that is tested).
+through the writes takes ~14 s of CPU against 0.5 s; that module says which of their rules it
+mirrors and how that is tested).
 """
 
 from __future__ import annotations

@@ -14,8 +14,9 @@ back each round. Members are handed out once each, never one with a live claim o
 overlapping the window (the product's time-conflict rule), the demo member first.
 
 Idempotent: a request is found by (station, title), campaigns by name; only missing ones are
-made. Through the writes the 36 take about 0.9 s on SQLite (a busy 2-core machine), where
-writing their rows directly took 0.2 s: worth it for states that are exactly the product's.
+made. Through the writes the 36 take about 1 s of CPU on SQLite (the busy 2-core machine),
+where writing their rows directly took 0.3 s, of about 4 s for all of ``seed_demo``: worth it
+for states that are exactly the product's.
 """
 
 from __future__ import annotations
