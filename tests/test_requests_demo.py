@@ -1,12 +1,18 @@
-"""services.demo.seed_requests: campaigns and requests in every state; idempotent."""
+"""services.demo.seed_requests: campaigns and requests in every state, made through the writes;
+idempotent."""
 
 from __future__ import annotations
 
+from collections import Counter
+
 from django.utils import timezone
 
+from accounts.models import Event
+from services import rollups
 from services.demo import PLAN, ROUNDS, seed_requests
 from services.models import Campaign, Claim, ServiceRequest
-from services.requests.expiry import expire_overdue
+from services.requests.expiry import ExpiryReport, expire_overdue
+from tests.demo_fixtures import fingerprint
 from tests.factories import MemberFactory, UserFactory
 from tests.services_fixtures import assert_consistent
 
@@ -24,7 +30,7 @@ def test_without_stations_it_only_makes_the_campaigns(db):
 
 def test_it_seeds_every_state_consistently_and_only_once(world):
     demo = MemberFactory(user=UserFactory(username="demo_member", is_member=True), team=world.team)
-    for _ in range(40):
+    for _ in range(50):  # enough for every demo claim (48)
         MemberFactory(team=world.team)
 
     first = seed_requests()
@@ -39,10 +45,22 @@ def test_it_seeds_every_state_consistently_and_only_once(world):
     assert ServiceRequest.objects.filter(invited_team__isnull=False).exists()
     assert ServiceRequest.objects.filter(village__isnull=False).exists()
     assert ServiceRequest.objects.filter(village__isnull=True).exists()
-    # What the demo wrote is what the workflow would have: counters agree, expiry finds little.
+    # Made through the writes: each state's events are there, the rollups are the writes' own
+    # (a rebuild changes nothing), counters agree and nothing is overdue.
+    verbs = Counter(Event.objects.values_list("verb", flat=True))
+    assert verbs["request_created"] == len(PLAN) * ROUNDS
+    for verb in ("request_full", "claim_waitlisted", "request_team_invited", "request_started"):
+        assert verbs[verb] > 0, verb
+    for verb, state in (("request_cancelled", "cancelled"), ("request_expired", "expired")):
+        assert verbs[verb] == ServiceRequest.objects.filter(status=state).count() > 0
+    assert Claim.objects.filter(checked_out_at__isnull=False).exists()
+    rows = fingerprint()
+    assert rollups.rebuild().stamped == 0
+    assert fingerprint() == rows
     for service_request in ServiceRequest.objects.all():
         assert_consistent(service_request)
-    expire_overdue()
+        assert service_request.created_at < (service_request.first_claimed_at or timezone.now())
+    assert expire_overdue() == ExpiryReport()
     for service_request in ServiceRequest.objects.all():
         assert_consistent(service_request)
     # Open demo requests stay claimable: they start in the future.

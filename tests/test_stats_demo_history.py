@@ -4,12 +4,26 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, F, Sum
 
-from services.demo import HISTORY_DAYS, UNCLAIMED_AGES, seed_history
-from services.models import Claim, PointEntry, PointRule, ServiceRecord, ServiceRequest
+from services.demo import HISTORY_DAYS, UNCLAIMED_AGES, plan_history, seed_history, story
+from services.demo.bulk import CONTACT_PHONE, write_history
+from services.demo.history import Service, seed_history_campaigns
+from services.models import (
+    Claim,
+    PointEntry,
+    PointRule,
+    ServiceRecord,
+    ServiceRequest,
+)
+from services.records.writes import submit_record, verify_record
+from services.requests.claims import check_out
+from services.requests.expiry import expire_overdue
+from services.requests.writes import cancel_request
 from services.stats import selectors as stats
+from tests.demo_fixtures import fingerprint
 from tests.factories import MemberFactory
 
 TODAY = date(2026, 6, 15)
@@ -134,3 +148,104 @@ def test_the_statistics_show_a_year(world):
     assert summary.median_hours_to_claim is not None
     months = stats.stats_breakdown(filters=filters, by=stats.BY_MONTH)
     assert sum(1 for row in months if row["people_served"]) >= 10
+
+
+# ---------------------------------------------------------------- the bulk rows against the writes
+
+
+def submit(s: Service, service_request, claims, v) -> ServiceRecord:
+    """submit_record at ``v.submitted_at``; like the demo's other steps, the wall-clock stamp
+    (``auto_now_add``) is set to that moment before the review reads it."""
+    record = submit_record(
+        user=s.crew[0].user,
+        request_id=service_request.pk,
+        people_served=v.people_served,
+        enterprises_served=s.figures[1],
+        households_visited=s.figures[2],
+        summary=s.summary(),
+        participants=[c.pk for c in claims],
+        now=v.submitted_at,
+    )
+    ServiceRecord.objects.filter(pk=record.pk).update(submitted_at=v.submitted_at)
+    return record
+
+
+def replay(services: list[Service]) -> None:
+    """Each planned service through the product's writes, every step at its planned moment."""
+    posters = story.posters({s.station for s in services})
+    for s in services:
+        poster = posters[s.station.pk]
+        service_request = story.post(s, actor=poster, contact_phone=CONTACT_PHONE, at=s.posted_at)
+        if s.cancelled_at is not None:
+            cancel_request(
+                actor=poster,
+                request_id=service_request.pk,
+                reason=story.CANCEL_REASON,
+                now=s.cancelled_at,
+            )
+        elif s.fate == "expired":
+            expire_overdue(now=s.ends_at, request_ids=[service_request.pk])
+        claims = [story.claim(service_request, m, at=s.claimed_at(i)) for i, m in enumerate(s.crew)]
+        for i, claim in enumerate(claims):
+            story.arrive(service_request, claim, offset=i, at=s.checked_in_at(i))
+        for claim in claims:
+            check_out(user=claim.member.user, claim_id=claim.pk, now=s.ends_at)
+        for v in s.versions() if claims else []:
+            record = submit(s, service_request, claims, v)
+            if v.reviewed_at is not None:
+                verify_record(
+                    actor=poster,
+                    record_id=record.pk,
+                    approved=v.status == ServiceRecord.Status.VERIFIED,
+                    note=v.note,
+                    now=v.reviewed_at,
+                )
+
+
+def sample(services: list[Service], world) -> list[Service]:
+    """A few services of every fate, the first whose rejected version is flagged (more people
+    served than its crew could), and the first that earns each extra point rule (a team leader
+    taking part; a warm-village service at a remote village)."""
+    picked: list[Service] = []
+    for fate in ("served", "rejected_first", "submitted", "cancelled", "expired", "open"):
+        picked += [s for s in services if s.fate == fate][:3]
+    per_member = settings.RECORDS_FLAG_PEOPLE_PER_PARTICIPANT
+    picked.append(
+        next(
+            s
+            for s in services
+            if s.fate == "rejected_first"
+            and s.versions()[0].people_served > per_member * len(s.crew)
+        )
+    )
+    verified = [s for s in services if s.verified]
+    picked.append(next(s for s in verified if world.bob in s.crew))
+    picked.append(
+        next(
+            s
+            for s in verified
+            if s.village is not None and s.village.remote and s.campaign.kind == "warm_village"
+        )
+    )
+    return sorted(set(picked), key=services.index)
+
+
+def test_the_bulk_rows_are_what_the_writes_make(world):
+    """The history's bulk rows equal what the product's writes make of the same plan: the
+    requests, claims, records (flags included), participants, ledger and every rollup."""
+    members(world)
+    seed_history_campaigns(TODAY)
+    services = sample(plan_history(today=TODAY), world)
+    try:
+        with transaction.atomic():
+            write_history(services)
+            bulk = fingerprint()
+            raise Rollback
+    except Rollback:
+        pass
+    assert not ServiceRequest.objects.exists()
+    replay(services)
+    assert fingerprint() == bulk
+    rules = set(PointEntry.objects.values_list("rule__kind", flat=True))
+    assert rules == {"participation", "team_leader", "remote_village"}
+    assert ServiceRecord.objects.exclude(flag_count=0).exists()

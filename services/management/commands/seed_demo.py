@@ -25,10 +25,10 @@ class Command(BaseCommand):
                 geography, manager=users["demo_manager"], liaison=users["demo_liaison"]
             )
             member = attach_demo_member(roster, user=users["demo_member"])
-            requests = seed_requests()
-            # After seed_requests: its claims hand out members with no live claim, and the
-            # history's claims are done (live).
+            # The history first: it depends on the roster and the day alone, and the demo
+            # requests, made through the writes, then hand out only members free at their times.
             history = seed_history()
+            requests = seed_requests()
         self.stdout.write(self.style.SUCCESS("演示数据已就绪 / demo data ready"))
         self.stdout.write(
             f"  镇街 {len(geography.towns)} · 村社 {len(geography.villages)} · "
