@@ -156,14 +156,20 @@ def claim_request(
         return claim
 
 
+def _lock_own_claim(claim_id: int, user: User) -> tuple[ServiceRequest, Claim]:
+    """``lock_claim``, then 403 ``not_claimant`` unless the claim is ``user``'s."""
+    service_request, claim = lock_claim(claim_id)
+    if claim.member.user_id != user.pk:
+        raise errors.NotClaimant()
+    return service_request, claim
+
+
 def cancel_claim(*, user: User, claim_id: int, reason: str, now: datetime | None = None) -> Claim:
     """The claimant gives up a slot (before the start) or leaves the waitlist."""
     now = resolve_now(now)
     expire_for_claim(claim_id, now=now)
     with transaction.atomic():
-        service_request, claim = lock_claim(claim_id)
-        if claim.member.user_id != user.pk:
-            raise errors.NotClaimant()
+        service_request, claim = _lock_own_claim(claim_id, user)
         before = claim.status
         if before not in (ClaimStatus.CLAIMED, ClaimStatus.WAITLISTED):
             raise errors.ClaimNotActive(not_active_detail(before))
@@ -207,9 +213,7 @@ def check_in(*, user: User, claim_id: int, point: Point, now: datetime | None = 
     now = resolve_now(now)
     expire_for_claim(claim_id, now=now)
     with transaction.atomic():
-        service_request, claim = lock_claim(claim_id)
-        if claim.member.user_id != user.pk:
-            raise errors.NotClaimant()
+        service_request, claim = _lock_own_claim(claim_id, user)
         if claim.status == ClaimStatus.CHECKED_IN:
             raise errors.AlreadyCheckedIn()
         if claim.status != ClaimStatus.CLAIMED or service_request.status not in ACTIVE_REQUEST:
@@ -269,9 +273,7 @@ def check_out(*, user: User, claim_id: int, now: datetime | None = None) -> Clai
     """The claimant checks out; the minutes since check-in are recorded."""
     now = resolve_now(now)
     with transaction.atomic():
-        _, claim = lock_claim(claim_id)
-        if claim.member.user_id != user.pk:
-            raise errors.NotClaimant()
+        _, claim = _lock_own_claim(claim_id, user)
         if claim.status == ClaimStatus.CLAIMED:
             raise errors.NotCheckedIn()
         if claim.status not in (ClaimStatus.CHECKED_IN, ClaimStatus.DONE):
