@@ -78,6 +78,30 @@ class CharFieldSchema(OpenApiSerializerFieldExtension):
         return schema
 
 
+class DateTimeFieldSchema(OpenApiSerializerFieldExtension):
+    """Request schemas of times and dates state the one form the fields take."""
+
+    target_class = "rest_framework.fields.DateTimeField"
+    match_subclasses = True
+
+    def map_serializer_field(self, auto_schema, direction):
+        schema = auto_schema._map_serializer_field(self.target, direction, bypass_extensions=True)
+        if direction == "request" and isinstance(self.target, DateTimeField):
+            schema["pattern"] = DATETIME_PATTERN
+        return schema
+
+
+class DateFieldSchema(OpenApiSerializerFieldExtension):
+    target_class = "rest_framework.fields.DateField"
+    match_subclasses = True
+
+    def map_serializer_field(self, auto_schema, direction):
+        schema = auto_schema._map_serializer_field(self.target, direction, bypass_extensions=True)
+        if direction == "request" and isinstance(self.target, DateField):
+            schema["pattern"] = DATE_PATTERN
+        return schema
+
+
 def setting_max(name: str, message: str) -> MaxValueValidator:
     """At most ``settings.<name>``, read on every use (an operator's or a test's change applies)
     and stated as the schema's ``maximum`` (the value when openapi.yaml was generated).

@@ -72,3 +72,13 @@ def add_error_responses(result: dict[str, Any], generator, request, public) -> d
                 if code in _DESCRIPTIONS and "content" not in response:
                     response["content"] = {"application/json": {"schema": ref}}
     return result
+
+
+def close_request_bodies(result: dict[str, Any], generator, request, public) -> dict[str, Any]:
+    """Request bodies take exactly their properties: the API refuses any other key with 400
+    ``unknown_field`` or ``read_only_field`` (accounts.fields.check_keys), and the schema says so
+    (``additionalProperties: false`` on every request component)."""
+    for name, schema in result.get("components", {}).get("schemas", {}).items():
+        if name.endswith("Request") and schema.get("type") == "object":
+            schema.setdefault("additionalProperties", False)
+    return result
