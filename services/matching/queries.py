@@ -7,6 +7,16 @@ statement is plain SQL with ``%s`` parameters that runs unchanged on SQLite and 
 tests run on both); table names and many-to-many columns come from the models' ``_meta``, other
 columns are the fields' own names; datetimes go through the backend's adapters. The number of
 reads per call is fixed (no per-row queries) and each is bounded by a LIMIT or by the ids given.
+
+Each statement is a template below, rendered by ``_sql`` with one ``str.format`` (once per shape:
+the result is cached). Its fields are SQL text, never values:
+
+- ``{request}``, ``{rs_specialty}``, ...: table and many-to-many column names (``_fragments``);
+- ``{when:r.starts_at}``: a datetime column as these reads select it (``_when``);
+- ``{d2:r}``: squared km from the point to ``r.lat``/``r.lng`` (``_distance2``), six parameters;
+- ``{open}``, ``{finished}``: status constants as literals (``_literals``); ``{time_holding}``
+  the placeholders of TIME_HOLDING's statuses;
+- fragments the call passes, such as ``IN (...)`` for some number of ids (``_in``).
 """
 
 from __future__ import annotations
@@ -34,9 +44,22 @@ TIME_HOLDING = (Claim.Status.WAITLISTED, Claim.Status.CLAIMED, Claim.Status.CHEC
 ClaimStatus = Claim.Status
 
 
+class _Spec:
+    """A fragment written ``{name:argument}`` in a template: ``render(argument)``."""
+
+    __slots__ = ("render",)
+
+    def __init__(self, render: Callable[[str], str]) -> None:
+        self.render = render
+
+    def __format__(self, argument: str) -> str:
+        return self.render(argument)
+
+
 @functools.cache
-def _names() -> dict[str, str]:
-    """Table and column names, from the models (quoted for both databases)."""
+def _fragments() -> dict[str, Any]:
+    """What every template may name: table and column names from the models (quoted for both
+    databases), the vendor's datetime and distance expressions, and status literals."""
     q = _db().ops.quote_name
 
     def table(model) -> str:
@@ -67,11 +90,19 @@ def _names() -> dict[str, str]:
         "ts": table(team_specialties),
         "ts_team": column(team_specialties, "team"),
         "ts_specialty": column(team_specialties, "specialty"),
+        "when": _Spec(_when),
+        "d2": _Spec(_distance2_sql),
+        "open": _literals(ServiceRequest.Status.OPEN),
+        "finished": _literals(ServiceRequest.Status.COMPLETED, ServiceRequest.Status.VERIFIED),
+        "time_holding": _marks(TIME_HOLDING),
     }
 
 
-def _sql(template: str) -> str:
-    return template.format(**_names())
+@functools.lru_cache(maxsize=1024)
+def _sql(template: str, **fragments: str) -> str:
+    """``template`` with its fields filled (``_fragments``, then ``fragments``), its whitespace
+    made single spaces (no template holds a string literal with spaces in it)."""
+    return " ".join(template.format(**_fragments(), **fragments).split())
 
 
 def _marks(values: Sequence[Any]) -> str:
@@ -182,12 +213,18 @@ def _scales(point: Point) -> tuple[float, float]:
     return ky * ky, kx * kx
 
 
-def _distance2(point: Point, lat: str, lng: str) -> tuple[str, list[float]]:
-    """Squared equirectangular km from ``point`` (``_scales``), as SQL over columns
-    ``lat``/``lng`` and its parameters."""
+def _distance2_sql(alias: str) -> str:
+    """Squared equirectangular km from a point to ``alias.lat``/``alias.lng``, as SQL of six
+    parameters (``_distance2``)."""
+    lat, lng = f"{alias}.lat", f"{alias}.lng"
+    return f"(({lat} - %s) * ({lat} - %s) * %s + ({lng} - %s) * ({lng} - %s) * %s)"
+
+
+def _distance2(point: Point) -> list[float]:
+    """The parameters of ``{d2:...}`` for ``point``: squared equirectangular km from it, with
+    the local scales of ``_scales``."""
     ky2, kx2 = _scales(point)
-    sql = f"(({lat} - %s) * ({lat} - %s) * %s + ({lng} - %s) * ({lng} - %s) * %s)"
-    return sql, [point.lat, point.lat, ky2, point.lng, point.lng, kx2]
+    return [point.lat, point.lat, ky2, point.lng, point.lng, kx2]
 
 
 # ---------------------------------------------------------------- the member side
@@ -222,30 +259,40 @@ class MemberProfile(NamedTuple):
     claims: list[MemberClaim]
 
 
+# PostgreSQL types a UNION's columns pair by pair: the first part names them all but the last,
+# which the second names.
+MEMBER_PROFILE = """
+SELECT 0, m.id, m.team_id, m.home_lat, m.home_lng, m.active, s.id, s.code, s.name,
+    EXISTS (SELECT 1 FROM {ms} ms WHERE ms.{ms_member} = m.id AND ms.{ms_specialty} = s.id),
+    EXISTS (SELECT 1 FROM {ts} ts WHERE ts.{ts_team} = m.team_id AND ts.{ts_specialty} = s.id),
+    NULL
+FROM {member} m LEFT JOIN {specialty} s ON 1 = 1
+WHERE m.user_id = %s
+UNION ALL
+SELECT 1, c.request_id, r.station_id, {when:c.claimed_at}, {when:r.starts_at},
+    c.checked_out_at IS NOT NULL, NULL, c.status, NULL, c.late_cancel,
+    c.checked_in_at IS NOT NULL, {when:r.ends_at}
+FROM {claim} c JOIN {request} r ON r.id = c.request_id
+WHERE c.member_id = (SELECT x.id FROM {member} x WHERE x.user_id = %s)
+    AND (c.status IN ({time_holding}, %s, %s) OR c.claimed_at >= %s)
+"""
+
+
 def member_profile(user_id: int, *, recent: datetime) -> MemberProfile | None:
     """A user's member profile, if any, with every specialty and whether the member and their
     team hold it (a row per specialty, the member's columns on each), and the member's claims
     that matter to the feed: one statement. The claims' condition is one flat OR on the claim:
     it plans in a tenth of the time PostgreSQL takes for the exact rule across both tables."""
-    kinds = [*TIME_HOLDING, ClaimStatus.REJECTED, ClaimStatus.DONE]
     rows = _fetch(
-        _sql(
-            # PostgreSQL types a UNION's columns pair by pair: the first part names them all
-            # but the last, which the second names.
-            "SELECT 0, m.id, m.team_id, m.home_lat, m.home_lng, m.active, s.id, s.code, s.name,"  # noqa: S608 - placeholders and _meta names only
-            " EXISTS (SELECT 1 FROM {ms} ms WHERE ms.{ms_member} = m.id"
-            "  AND ms.{ms_specialty} = s.id),"
-            " EXISTS (SELECT 1 FROM {ts} ts WHERE ts.{ts_team} = m.team_id"
-            "  AND ts.{ts_specialty} = s.id), NULL"
-            " FROM {member} m LEFT JOIN {specialty} s ON 1 = 1 WHERE m.user_id = %s"
-            " UNION ALL SELECT 1, c.request_id, r.station_id,"
-            f" {_when('c.claimed_at')}, {_when('r.starts_at')}, c.checked_out_at IS NOT NULL,"
-            " NULL, c.status, NULL, c.late_cancel, c.checked_in_at IS NOT NULL,"
-            f" {_when('r.ends_at')} FROM {{claim}} c JOIN {{request}} r ON r.id = c.request_id"
-            " WHERE c.member_id = (SELECT x.id FROM {member} x WHERE x.user_id = %s)"
-            f" AND (c.status IN ({_marks(kinds)}) OR c.claimed_at >= %s)"
-        ),
-        [user_id, user_id, *kinds, _dt_param(recent)],
+        _sql(MEMBER_PROFILE),
+        [
+            user_id,
+            user_id,
+            *TIME_HOLDING,
+            ClaimStatus.REJECTED,
+            ClaimStatus.DONE,
+            _dt_param(recent),
+        ],
     )
     member: MemberRow | None = None
     specialties = []
@@ -303,6 +350,16 @@ def grid_cells(box: BBox) -> list[int]:
     return [row * GRID_LAT_FACTOR + column for row in rows for column in columns]
 
 
+NEAREST_OPEN = """
+SELECT r.id, r.lat, r.lng, {d2:r} AS d2
+FROM {request} r
+WHERE r.status = %s AND r.grid {cells}
+    AND r.lat >= %s AND r.lat <= %s AND r.lng >= %s AND r.lng <= %s AND {d2:r} <= %s
+ORDER BY d2, r.id
+LIMIT %s
+"""
+
+
 def nearest_open(point: Point, box: BBox, radius_km: float, limit: int) -> list[tuple]:
     """(id, lat, lng, d2) of the nearest ``limit`` open requests within ``radius_km``.
 
@@ -312,15 +369,10 @@ def nearest_open(point: Point, box: BBox, radius_km: float, limit: int) -> list[
     100k requests, 2.2 reads a call on average), so this read stays an index scan: joining
     the rows' facts here cost more over the rings that do not fill than one read by id after
     (PostgreSQL reads nearest first instead, once: ``nearest_open_knn``)."""
-    d2, d2_params = _distance2(point, "r.lat", "r.lng")
+    d2_params = _distance2(point)
     in_cells, cell_params = _in(grid_cells(box))
     return _fetch(
-        _sql(
-            f"SELECT r.id, r.lat, r.lng, {d2} AS d2 FROM {{request}} r"  # noqa: S608 - placeholders and _meta names only
-            f" WHERE r.status = %s AND r.grid {in_cells} AND r.lat >= %s AND r.lat <= %s"
-            f" AND r.lng >= %s AND r.lng <= %s AND {d2} <= %s"
-            " ORDER BY d2, r.id LIMIT %s"
-        ),
+        _sql(NEAREST_OPEN, cells=in_cells),
         [
             *d2_params,
             ServiceRequest.Status.OPEN,
@@ -377,6 +429,33 @@ def open_candidates(
 # covering lat, lng and id: ``ORDER BY point(lng, lat) <-> point(...)`` walks it nearest first.
 KNN_INDEX = "request_open_nearest"
 
+# The literal 'open' matches the partial index's predicate (a parameter would not). Facts are
+# joined only for the rows that may be kept: the others join nothing (a NULL key).
+NEAREST_OPEN_KNN = """
+SELECT k.id, k.lat, k.lng, k.d2, k.e,
+    {when:r.starts_at}, {when:r.ends_at}, r.station_id, r.claimed, r.slots,
+    r.invited_team_id, {when:r.invite_until},
+    CASE WHEN r.id IS NOT NULL THEN ARRAY(
+        SELECT rs.{rs_specialty} FROM {rs} rs WHERE rs.{rs_request} = r.id ORDER BY 1
+    ) END
+FROM (
+    SELECT m.*, CASE WHEN m.d2 <= %s AND m.rank <= %s THEN m.id END AS wanted
+    FROM (
+        SELECT n.id, n.lat, n.lng, n.d2, n.e, row_number() OVER (ORDER BY n.d2, n.id) AS rank
+        FROM (
+            SELECT r.id, r.lat, r.lng, {d2:r} AS d2, point(r.lng, r.lat) <-> point(%s, %s) AS e
+            FROM {request} r
+            WHERE r.status = {open}
+                AND point(r.lng, r.lat) <@ box(point(%s, %s), point(%s, %s))
+            ORDER BY point(r.lng, r.lat) <-> point(%s, %s)
+            LIMIT %s
+        ) n
+    ) m
+) k
+LEFT JOIN {request} r ON r.id = k.wanted
+ORDER BY k.rank
+"""
+
 
 def nearest_open_knn(
     point: Point, radius_km: float, limit: int, *, first_read: int | None = None
@@ -392,31 +471,13 @@ def nearest_open_knn(
     row read is nearer than that, or the whole radius is, nothing unread can rank; otherwise
     the read is made again, four times longer (1% of the benchmark's feeds)."""
     box = bounding_box(point, radius_km=radius_km)
-    d2, d2_params = _distance2(point, "r.lat", "r.lng")
+    d2_params = _distance2(point)
     floor = min(_scales(point)) * (1 - 1e-9)  # the margin absorbs rounding in e and d2
     reach = radius_km * radius_km
     # About the rows whose plane distance ranks them among the nearest ``limit`` in km: the
     # scales differ by ~15% at these latitudes.
     fetch = first_read or limit + limit // 4 + 8
-    # The literal 'open' matches the partial index's predicate (a parameter would not).
-    sql = _sql(
-        "SELECT k.id, k.lat, k.lng, k.d2, k.e,"  # noqa: S608 - placeholders and _meta names only
-        f" {_when('r.starts_at')}, {_when('r.ends_at')}, r.station_id, r.claimed, r.slots,"
-        f" r.invited_team_id, {_when('r.invite_until')},"
-        " CASE WHEN r.id IS NOT NULL THEN ARRAY(SELECT rs.{rs_specialty} FROM {rs} rs"
-        "  WHERE rs.{rs_request} = r.id ORDER BY 1) END"
-        " FROM (SELECT m.*, CASE WHEN m.d2 <= %s AND m.rank <= %s THEN m.id END AS wanted"
-        "  FROM (SELECT n.id, n.lat, n.lng, n.d2, n.e,"
-        "   row_number() OVER (ORDER BY n.d2, n.id) AS rank"
-        f"   FROM (SELECT r.id, r.lat, r.lng, {d2} AS d2,"
-        "    point(r.lng, r.lat) <-> point(%s, %s) AS e FROM {request} r"
-        f"    WHERE r.status = {_literals(ServiceRequest.Status.OPEN)}"
-        "    AND point(r.lng, r.lat) <@ box(point(%s, %s), point(%s, %s))"
-        "    ORDER BY point(r.lng, r.lat) <-> point(%s, %s) LIMIT %s) n) m) k"
-        # Facts only for the rows that may be kept: the others join nothing (a NULL key).
-        " LEFT JOIN {request} r ON r.id = k.wanted"
-        " ORDER BY k.rank"
-    )
+    sql = _sql(NEAREST_OPEN_KNN)
     while True:
         rows = _fetch(
             sql,
@@ -467,20 +528,21 @@ def _request_facts(
     )
 
 
+REQUEST_FACTS = """
+SELECT r.id, {when:r.starts_at}, {when:r.ends_at}, r.station_id, r.claimed, r.slots,
+    r.invited_team_id, {when:r.invite_until}, rs.{rs_specialty}
+FROM {request} r LEFT JOIN {rs} rs ON rs.{rs_request} = r.id
+WHERE r.id {ids}
+ORDER BY r.id, rs.{rs_specialty}
+"""
+
+
 def request_facts(ids: Sequence[int]) -> dict[int, RequestFacts]:
     """What the claim rules and the score need of each request, with its specialties."""
     if not ids:
         return {}
     in_ids, id_params = _in(ids)
-    rows = _fetch(
-        _sql(
-            f"SELECT r.id, {_when('r.starts_at')}, {_when('r.ends_at')}, r.station_id,"  # noqa: S608 - placeholders and _meta names only
-            f" r.claimed, r.slots, r.invited_team_id, {_when('r.invite_until')},"
-            " rs.{rs_specialty} FROM {request} r LEFT JOIN {rs} rs ON rs.{rs_request} = r.id"
-            f" WHERE r.id {in_ids} ORDER BY r.id, rs.{{rs_specialty}}"
-        ),
-        id_params,
-    )
+    rows = _fetch(_sql(REQUEST_FACTS, ids=in_ids), id_params)
     first: dict[int, tuple] = {}
     specialties: dict[int, list[int]] = {}
     for row in rows:
@@ -519,27 +581,27 @@ DETAIL_FIELDS = (
 )
 
 
+REQUEST_DETAILS = """
+SELECT r.id, r.title, r.status, r.campaign_id, cp.kind, cp.name, r.station_id, st.name,
+    st.town_id, tw.name, r.village_id, v.name, r.lat, r.lng, r.address,
+    {when:r.starts_at}, {when:r.ends_at}, r.slots, r.claimed, r.invited_team_id, t.name,
+    {when:r.invite_until}
+FROM {request} r
+JOIN {campaign} cp ON cp.id = r.campaign_id
+JOIN {station} st ON st.id = r.station_id
+JOIN {town} tw ON tw.id = st.town_id
+LEFT JOIN {village} v ON v.id = r.village_id
+LEFT JOIN {team} t ON t.id = r.invited_team_id
+WHERE r.id {ids}
+"""
+
+
 def request_details(ids: Sequence[int]) -> dict[int, dict[str, Any]]:
     """What a feed item shows of each request, keyed as in DETAIL_FIELDS."""
     if not ids:
         return {}
     in_ids, id_params = _in(ids)
-    rows = _fetch(
-        _sql(
-            "SELECT r.id, r.title, r.status, r.campaign_id, cp.kind, cp.name, r.station_id,"  # noqa: S608 - placeholders and _meta names only
-            " st.name, st.town_id, tw.name, r.village_id, v.name, r.lat, r.lng, r.address,"
-            f" {_when('r.starts_at')}, {_when('r.ends_at')}, r.slots, r.claimed,"
-            f" r.invited_team_id, t.name, {_when('r.invite_until')}"
-            " FROM {request} r"
-            " JOIN {campaign} cp ON cp.id = r.campaign_id"
-            " JOIN {station} st ON st.id = r.station_id"
-            " JOIN {town} tw ON tw.id = st.town_id"
-            " LEFT JOIN {village} v ON v.id = r.village_id"
-            " LEFT JOIN {team} t ON t.id = r.invited_team_id"
-            f" WHERE r.id {in_ids}"
-        ),
-        id_params,
-    )
+    rows = _fetch(_sql(REQUEST_DETAILS, ids=in_ids), id_params)
     aware = _aware()
     out = {}
     for row in rows:
@@ -568,28 +630,33 @@ class RequestSide(NamedTuple):
     served: dict[int, int]
 
 
+# PostgreSQL types a UNION's columns pair by pair: no column is NULL in both of the first two
+# parts. The statuses are written in: a prepared statement's generic plan, not knowing them,
+# read every request of the station for the few finished.
+REQUEST_SIDE = """
+SELECT 2, r.id, r.station_id, NULL, NULL, r.lat, r.lng, {when:r.starts_at}, {when:r.ends_at}
+FROM {request} r
+WHERE r.id = %s
+UNION ALL
+SELECT 0, s.id, 0, s.code, s.name, NULL, NULL, NULL, NULL
+FROM {specialty} s JOIN {rs} rs ON rs.{rs_specialty} = s.id
+WHERE rs.{rs_request} = %s
+UNION ALL
+SELECT 1, c.team_id, c.request_id, NULL, NULL, NULL, NULL, NULL, NULL
+FROM {request} r JOIN {claim} c ON c.request_id = r.id
+WHERE r.station_id = (SELECT x.station_id FROM {request} x WHERE x.id = %s)
+    AND r.status IN ({finished}) AND r.starts_at >= %s
+    AND c.status = %s AND c.team_id IS NOT NULL
+"""
+
+
 def request_side(request_id: int, *, history: datetime) -> RequestSide | None:
     """The request (None if there is none), its specialties and which teams served its
     station lately, in one statement. The last part starts from the station's finished
     requests — (station, status), a few dozen rows — then their "done" claims, so it reads no
     team's history."""
-    finished = _literals(ServiceRequest.Status.COMPLETED, ServiceRequest.Status.VERIFIED)
     rows = _fetch(
-        _sql(
-            # PostgreSQL types a UNION's columns pair by pair: no column is NULL in both.
-            "SELECT 2, r.id, r.station_id, NULL, NULL, r.lat, r.lng,"  # noqa: S608 - placeholders and _meta names only
-            f" {_when('r.starts_at')}, {_when('r.ends_at')} FROM {{request}} r WHERE r.id = %s"
-            " UNION ALL SELECT 0, s.id, 0, s.code, s.name, NULL, NULL, NULL, NULL"
-            " FROM {specialty} s JOIN {rs} rs ON rs.{rs_specialty} = s.id"
-            " WHERE rs.{rs_request} = %s"
-            " UNION ALL SELECT 1, c.team_id, c.request_id, NULL, NULL, NULL, NULL, NULL, NULL"
-            " FROM {request} r JOIN {claim} c ON c.request_id = r.id"
-            " WHERE r.station_id = (SELECT x.station_id FROM {request} x WHERE x.id = %s)"
-            # The statuses are written in: a prepared statement's generic plan, not knowing
-            # them, read every request of the station (1,450 at 100k) for the few finished.
-            f" AND r.status IN ({finished}) AND r.starts_at >= %s"
-            " AND c.status = %s AND c.team_id IS NOT NULL"
-        ),
+        _sql(REQUEST_SIDE),
         [request_id, request_id, request_id, _dt_param(history), ClaimStatus.DONE],
     )
     aware = _aware()
@@ -622,6 +689,40 @@ class TeamRow(NamedTuple):
     holds: int
 
 
+# Names and towns are joined for the ``limit`` kept only; a team without a home stands at its
+# home town's centre (the second branch of the UNION).
+TEAMS_NEAR = """
+SELECT t.id, t.name, t.sector, t.home_town_id, tw.name, z.lat, z.lng, z.holds
+FROM (
+    SELECT y.id, y.lat, y.lng, y.holds, y.d2
+    FROM (
+        SELECT x.id, x.lat, x.lng, {holds} AS holds, {d2:x} AS d2
+        FROM (
+            SELECT t.id, t.home_lat AS lat, t.home_lng AS lng
+            FROM {team} t
+            WHERE t.active = %s AND t.home_lat >= %s AND t.home_lat <= %s
+                AND t.home_lng >= %s AND t.home_lng <= %s
+            UNION ALL
+            SELECT t.id, tw.lat, COALESCE(t.home_lng, tw.lng)
+            FROM {team} t JOIN {town} tw ON tw.id = t.home_town_id
+            WHERE t.active = %s AND t.home_lat IS NULL AND tw.lat >= %s AND tw.lat <= %s
+                AND tw.lng >= %s AND tw.lng <= %s
+        ) x
+    ) y
+    WHERE y.d2 <= %s
+    ORDER BY CASE WHEN y.holds > 0 THEN 0 ELSE 1 END, y.d2, y.id
+    LIMIT %s
+) z
+JOIN {team} t ON t.id = z.id LEFT JOIN {town} tw ON tw.id = t.home_town_id
+ORDER BY CASE WHEN z.holds > 0 THEN 0 ELSE 1 END, z.d2, z.id
+"""
+
+# TEAMS_NEAR's ``{holds}`` when the request names specialties: how many of them the team holds.
+TEAM_HOLDS = """
+(SELECT COUNT(*) FROM {ts} ts WHERE ts.{ts_team} = x.id AND ts.{ts_specialty} {required})
+"""
+
+
 def teams_near(
     point: Point, box: BBox, cutoff_km: float, required: Sequence[int], limit: int
 ) -> list[TeamRow]:
@@ -629,36 +730,15 @@ def teams_near(
     they have none: teams holding a required specialty first, then the nearest — with how
     many of the required specialties each holds (one probe of the (team, specialty) unique
     index per team and specialty)."""
-    d2, d2_params = _distance2(point, "x.lat", "x.lng")
     holds, holds_params = "0", []
     if required:
         in_required, holds_params = _in(required)
-        holds = (
-            "(SELECT COUNT(*) FROM {ts} ts WHERE ts.{ts_team} = x.id"  # noqa: S608 - placeholders and _meta names only
-            f" AND ts.{{ts_specialty}} {in_required})"
-        )
-    # Names and towns are joined for the ``limit`` kept only; a team without a home stands at
-    # its home town's centre (the second branch).
+        holds = _sql(TEAM_HOLDS, required=in_required)
     rows = _fetch(
-        _sql(
-            "SELECT t.id, t.name, t.sector, t.home_town_id, tw.name, z.lat, z.lng, z.holds"  # noqa: S608 - placeholders and _meta names only
-            " FROM (SELECT y.id, y.lat, y.lng, y.holds, y.d2"
-            f"  FROM (SELECT x.id, x.lat, x.lng, {holds} AS holds, {d2} AS d2"
-            "   FROM (SELECT t.id, t.home_lat AS lat, t.home_lng AS lng FROM {team} t"
-            "    WHERE t.active = %s AND t.home_lat >= %s AND t.home_lat <= %s"
-            "    AND t.home_lng >= %s AND t.home_lng <= %s"
-            "    UNION ALL SELECT t.id, tw.lat, COALESCE(t.home_lng, tw.lng) FROM {team} t"
-            "    JOIN {town} tw ON tw.id = t.home_town_id"
-            "    WHERE t.active = %s AND t.home_lat IS NULL AND tw.lat >= %s AND tw.lat <= %s"
-            "    AND tw.lng >= %s AND tw.lng <= %s) x) y"
-            "  WHERE y.d2 <= %s ORDER BY CASE WHEN y.holds > 0 THEN 0 ELSE 1 END, y.d2, y.id"
-            "  LIMIT %s) z"
-            " JOIN {team} t ON t.id = z.id LEFT JOIN {town} tw ON tw.id = t.home_town_id"
-            " ORDER BY CASE WHEN z.holds > 0 THEN 0 ELSE 1 END, z.d2, z.id"
-        ),
+        _sql(TEAMS_NEAR, holds=holds),
         [
             *holds_params,
-            *d2_params,
+            *_distance2(point),
             *(True, box.min_lat, box.max_lat, box.min_lng, box.max_lng) * 2,
             cutoff_km * cutoff_km,
             limit,
@@ -675,6 +755,29 @@ class TeamFacts(NamedTuple):
     own: dict[int, set[int]]
     members: dict[int, set[int]]
     claims: dict[int, dict[str, int]]
+
+
+TEAM_FACTS = """
+SELECT 0, m.team_id, m.id, ms.{ms_specialty}
+FROM {member} m
+LEFT JOIN {ms} ms ON ms.{ms_member} = m.id AND ms.{ms_specialty} {required}
+WHERE m.team_id {teams} AND m.active = %s
+UNION ALL
+SELECT 1, ts.{ts_team}, ts.{ts_specialty}, NULL
+FROM {ts} ts
+WHERE ts.{ts_team} {teams} AND ts.{ts_specialty} {required}
+UNION ALL
+SELECT 2, c.team_id, c.member_id, NULL
+FROM {claim} c JOIN {request} r ON r.id = c.request_id
+WHERE c.team_id {teams} AND c.status IN ({time_holding})
+    AND c.checked_out_at IS NULL AND c.request_id <> %s
+    AND r.starts_at < %s AND r.ends_at > %s
+UNION ALL
+SELECT CASE WHEN c.checked_in_at IS NOT NULL THEN 3 ELSE 4 END, c.team_id, NULL, NULL
+FROM {claim} c
+WHERE c.team_id {teams} AND c.claimed_at >= %s
+    AND (c.checked_in_at IS NOT NULL OR c.status = %s OR (c.status = %s AND c.late_cancel = %s))
+"""
 
 
 def team_facts(
@@ -702,23 +805,7 @@ def team_facts(
     teams, team_params = _in(team_ids)
     wanted, wanted_params = _in(required) if required else ("IN (NULL)", [])
     rows = _fetch(
-        _sql(
-            "SELECT 0, m.team_id, m.id, ms.{ms_specialty} FROM {member} m"  # noqa: S608 - placeholders and _meta names only
-            f" LEFT JOIN {{ms}} ms ON ms.{{ms_member}} = m.id AND ms.{{ms_specialty}} {wanted}"
-            f" WHERE m.team_id {teams} AND m.active = %s"
-            " UNION ALL SELECT 1, ts.{ts_team}, ts.{ts_specialty}, NULL FROM {ts} ts"
-            f" WHERE ts.{{ts_team}} {teams} AND ts.{{ts_specialty}} {wanted}"
-            " UNION ALL SELECT 2, c.team_id, c.member_id, NULL FROM {claim} c"
-            " JOIN {request} r ON r.id = c.request_id"
-            f" WHERE c.team_id {teams} AND c.status IN ({_marks(TIME_HOLDING)})"
-            " AND c.checked_out_at IS NULL AND c.request_id <> %s"
-            " AND r.starts_at < %s AND r.ends_at > %s"
-            " UNION ALL"
-            " SELECT CASE WHEN c.checked_in_at IS NOT NULL THEN 3 ELSE 4 END, c.team_id, NULL, NULL"
-            f" FROM {{claim}} c WHERE c.team_id {teams} AND c.claimed_at >= %s"
-            " AND (c.checked_in_at IS NOT NULL OR c.status = %s"
-            " OR (c.status = %s AND c.late_cancel = %s))"
-        ),
+        _sql(TEAM_FACTS, teams=teams, required=wanted),
         [
             *wanted_params,
             *team_params,
