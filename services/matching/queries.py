@@ -25,7 +25,7 @@ import functools
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from django.db import DEFAULT_DB_ALIAS, connections
 
@@ -199,10 +199,19 @@ def _cursor():
     return db.make_debug_cursor(raw) if db.queries_logged else db.make_cursor(raw)
 
 
-def _fetch(sql: str, params: Sequence[Any]) -> list[tuple]:
+Row = TypeVar("Row", bound=tuple)
+
+
+def _fetch(row: type[Row], sql: str, params: Sequence[Any]) -> list[Row]:
+    """The statement's rows, each a ``row``: a NamedTuple naming the selected columns in
+    order. ``tuple.__new__`` makes them from the driver's tuples in C, so a named row costs
+    what the plain tuple did (``row._make`` would add a Python call per row)."""
     with _cursor() as cursor:
         cursor.execute(sql, list(params))
-        return cursor.fetchall()
+        rows = cursor.fetchall()
+    if rows and len(rows[0]) != len(row._fields):
+        raise TypeError(f"{row.__name__} names {len(row._fields)} of {len(rows[0])} columns")
+    return list(map(functools.partial(tuple.__new__, row), rows))
 
 
 def _scales(point: Point) -> tuple[float, float]:
@@ -250,28 +259,67 @@ class MemberClaim(NamedTuple):
     station_id: int
 
 
+class MemberSpecialty(NamedTuple):
+    """A specialty, and whether the member and their team hold it."""
+
+    id: int
+    code: str
+    name: str
+    member_holds: bool
+    team_holds: bool
+
+
 class MemberProfile(NamedTuple):
     member: MemberRow
-    # Every specialty as (id, code, name, the member holds it, their team holds it).
-    specialties: list[tuple[int, str, str, bool, bool]]
+    # Every specialty.
+    specialties: list[MemberSpecialty]
     # The claims that matter to the feed: live, rejected and completed ones, and any made
     # lately (the caller picks what it needs).
     claims: list[MemberClaim]
 
 
-# PostgreSQL types a UNION's columns pair by pair: the first part names them all but the last,
-# which the second names.
+class _ProfileRow(NamedTuple):
+    """A row of MEMBER_PROFILE: a specialty row or a claim row, as ``kind`` says; the fields of
+    the other kind are None."""
+
+    kind: str
+    # "specialty": the member (on every such row), a specialty (None when there are none) and
+    # whether the member and their team hold it.
+    member_id: int | None
+    team_id: int | None
+    home_lat: float | None
+    home_lng: float | None
+    active: bool | None
+    specialty_id: int | None
+    code: str | None
+    name: str | None
+    member_holds: bool | None
+    team_holds: bool | None
+    # "claim": one of the member's claims, with its request's station and times.
+    request_id: int | None
+    station_id: int | None
+    claimed_at: Any
+    starts_at: Any
+    ends_at: Any
+    checked_out: bool | None
+    status: str | None
+    late_cancel: bool | None
+    checked_in: bool | None
+
+
+# PostgreSQL types a UNION's columns from the first part that is not NULL in them.
 MEMBER_PROFILE = """
-SELECT 0, m.id, m.team_id, m.home_lat, m.home_lng, m.active, s.id, s.code, s.name,
+SELECT 'specialty' AS kind, m.id, m.team_id, m.home_lat, m.home_lng, m.active,
+    s.id, s.code, s.name,
     EXISTS (SELECT 1 FROM {ms} ms WHERE ms.{ms_member} = m.id AND ms.{ms_specialty} = s.id),
     EXISTS (SELECT 1 FROM {ts} ts WHERE ts.{ts_team} = m.team_id AND ts.{ts_specialty} = s.id),
-    NULL
+    NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
 FROM {member} m LEFT JOIN {specialty} s ON 1 = 1
 WHERE m.user_id = %s
 UNION ALL
-SELECT 1, c.request_id, r.station_id, {when:c.claimed_at}, {when:r.starts_at},
-    c.checked_out_at IS NOT NULL, NULL, c.status, NULL, c.late_cancel,
-    c.checked_in_at IS NOT NULL, {when:r.ends_at}
+SELECT 'claim', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+    c.request_id, r.station_id, {when:c.claimed_at}, {when:r.starts_at}, {when:r.ends_at},
+    c.checked_out_at IS NOT NULL, c.status, c.late_cancel, c.checked_in_at IS NOT NULL
 FROM {claim} c JOIN {request} r ON r.id = c.request_id
 WHERE c.member_id = (SELECT x.id FROM {member} x WHERE x.user_id = %s)
     AND (c.status IN ({time_holding}, %s, %s) OR c.claimed_at >= %s)
@@ -284,6 +332,7 @@ def member_profile(user_id: int, *, recent: datetime) -> MemberProfile | None:
     that matter to the feed: one statement. The claims' condition is one flat OR on the claim:
     it plans in a tenth of the time PostgreSQL takes for the exact rule across both tables."""
     rows = _fetch(
+        _ProfileRow,
         _sql(MEMBER_PROFILE),
         [
             user_id,
@@ -298,24 +347,38 @@ def member_profile(user_id: int, *, recent: datetime) -> MemberProfile | None:
     specialties = []
     claims = []
     aware = _aware()
-    for kind, a, b, c, d, e, f, g, h, i, j, k in rows:
-        if kind == 0:
+    for row in rows:
+        if row.kind == "specialty":
             if member is None:
-                member = MemberRow(a, b, c, d, bool(e))
-            if f is not None:
-                specialties.append((f, g, h, bool(i), bool(j)))
+                member = MemberRow(
+                    id=row.member_id,
+                    team_id=row.team_id,
+                    home_lat=row.home_lat,
+                    home_lng=row.home_lng,
+                    active=bool(row.active),
+                )
+            if row.specialty_id is not None:
+                specialties.append(
+                    MemberSpecialty(
+                        id=row.specialty_id,
+                        code=row.code,
+                        name=row.name,
+                        member_holds=bool(row.member_holds),
+                        team_holds=bool(row.team_holds),
+                    )
+                )
         else:
             claims.append(
                 MemberClaim(
-                    request_id=a,
-                    status=g,
-                    checked_out=bool(e),
-                    late_cancel=bool(i),
-                    claimed_at=aware(c),
-                    checked_in=bool(j),
-                    starts_at=aware(d),
-                    ends_at=aware(k),
-                    station_id=b,
+                    request_id=row.request_id,
+                    status=row.status,
+                    checked_out=bool(row.checked_out),
+                    late_cancel=bool(row.late_cancel),
+                    claimed_at=aware(row.claimed_at),
+                    checked_in=bool(row.checked_in),
+                    starts_at=aware(row.starts_at),
+                    ends_at=aware(row.ends_at),
+                    station_id=row.station_id,
                 )
             )
     if member is None:
@@ -333,6 +396,16 @@ class RequestFacts(NamedTuple):
     invited_team_id: int | None
     invite_until: datetime | None
     specialties: tuple[int, ...]
+
+
+class Candidate(NamedTuple):
+    """An open request near the feed's point: where it is, and its squared km from the point
+    (``_distance2``), by which candidates rank (ties by id)."""
+
+    id: int
+    lat: float
+    lng: float
+    d2: float
 
 
 def grid_cells(box: BBox) -> list[int]:
@@ -360,8 +433,8 @@ LIMIT %s
 """
 
 
-def nearest_open(point: Point, box: BBox, radius_km: float, limit: int) -> list[tuple]:
-    """(id, lat, lng, d2) of the nearest ``limit`` open requests within ``radius_km``.
+def nearest_open(point: Point, box: BBox, radius_km: float, limit: int) -> list[Candidate]:
+    """The nearest ``limit`` open requests within ``radius_km``.
 
     Reads only the covering (status, grid, lat, lng) index, the cells the box touches, so
     rows are touched only for the ids it returns (``request_facts``); the other rules are
@@ -372,6 +445,7 @@ def nearest_open(point: Point, box: BBox, radius_km: float, limit: int) -> list[
     d2_params = _distance2(point)
     in_cells, cell_params = _in(grid_cells(box))
     return _fetch(
+        Candidate,
         _sql(NEAREST_OPEN, cells=in_cells),
         [
             *d2_params,
@@ -397,13 +471,13 @@ RINGS = (0.25, 0.5, 1.0)
 
 def nearest_open_rings(
     point: Point, radius_km: float, limit: int, fractions: Sequence[float] = RINGS
-) -> list[tuple]:
+) -> list[Candidate]:
     """``nearest_open`` over circles of growing radius (``fractions`` of ``radius_km``): the
     rows of the first circle holding ``limit`` open requests, else of the whole radius — the
     nearest ``limit`` within ``radius_km`` either way, but in dense areas the larger circles
     are never read. (One statement per circle: folding them into one gated statement was
     measured no faster on PostgreSQL — the round trips are not where the time goes.)"""
-    rows: list[tuple] = []
+    rows: list[Candidate] = []
     for fraction in fractions:
         radius = radius_km * fraction
         rows = nearest_open(point, bounding_box(point, radius_km=radius), radius, limit)
@@ -414,20 +488,40 @@ def nearest_open_rings(
 
 def open_candidates(
     point: Point, radius_km: float, limit: int
-) -> tuple[list[tuple], dict[int, RequestFacts]]:
-    """The feed's candidates: (id, lat, lng, d2) of the nearest ``limit`` open requests within
-    ``radius_km``, nearest first (ties by id), and their facts. The same rows on both
+) -> tuple[list[Candidate], dict[int, RequestFacts]]:
+    """The feed's candidates: the nearest ``limit`` open requests within ``radius_km``,
+    nearest first (ties by id), and their facts. The same rows on both
     databases, read as each reads them fastest: PostgreSQL walks a nearest-first index
     (``nearest_open_knn``), SQLite reads grid rings and then the facts by id."""
     if _db().vendor == "postgresql":
         return nearest_open_knn(point, radius_km, limit)
-    rows = nearest_open_rings(point, radius_km, limit)
-    return rows, request_facts([row[0] for row in rows])
+    candidates = nearest_open_rings(point, radius_km, limit)
+    return candidates, request_facts([candidate.id for candidate in candidates])
 
 
 # The PostgreSQL-only GiST index on point(lng, lat) of open requests (migration services/0007),
 # covering lat, lng and id: ``ORDER BY point(lng, lat) <-> point(...)`` walks it nearest first.
 KNN_INDEX = "request_open_nearest"
+
+
+class _NearestRow(NamedTuple):
+    """A row of NEAREST_OPEN_KNN: a candidate, its distance in degrees (``e``, the index's
+    order), and its facts — None unless it may be kept (``nearest_open_knn``)."""
+
+    id: int
+    lat: float
+    lng: float
+    d2: float
+    e: float
+    starts_at: Any
+    ends_at: Any
+    station_id: int | None
+    claimed: int | None
+    slots: int | None
+    invited_team_id: int | None
+    invite_until: Any
+    specialties: list[int] | None
+
 
 # The literal 'open' matches the partial index's predicate (a parameter would not). Facts are
 # joined only for the rows that may be kept: the others join nothing (a NULL key).
@@ -459,7 +553,7 @@ ORDER BY k.rank
 
 def nearest_open_knn(
     point: Point, radius_km: float, limit: int, *, first_read: int | None = None
-) -> tuple[list[tuple], dict[int, RequestFacts]]:
+) -> tuple[list[Candidate], dict[int, RequestFacts]]:
     """``open_candidates`` on PostgreSQL: one statement reads the open requests of the
     radius's box nearest first from the GiST index (``KNN_INDEX``), only as many as needed
     whatever the density, and joins the facts of the nearest ``limit`` within the radius.
@@ -480,6 +574,7 @@ def nearest_open_knn(
     sql = _sql(NEAREST_OPEN_KNN)
     while True:
         rows = _fetch(
+            _NearestRow,
             sql,
             [
                 reach,
@@ -496,36 +591,51 @@ def nearest_open_knn(
                 fetch,
             ],
         )
-        inside = [row for row in rows[:limit] if row[3] <= reach]
+        inside = [row for row in rows[:limit] if row.d2 <= reach]
         if len(rows) < fetch:
             break  # the whole box was read
-        bound = floor * max(row[4] for row in rows) ** 2
-        if reach < bound or (len(inside) == limit and inside[-1][3] < bound):
+        bound = floor * max(row.e for row in rows) ** 2
+        if reach < bound or (len(inside) == limit and inside[-1].d2 < bound):
             break
         fetch *= 4
     aware = _aware()
-    return [row[:4] for row in inside], {
-        row[0]: _request_facts(aware, row[0], row[5:12], row[12]) for row in inside
+    return [Candidate(row.id, row.lat, row.lng, row.d2) for row in inside], {
+        row.id: _request_facts(aware, row, row.specialties) for row in inside
     }
 
 
 def _request_facts(
-    aware: Callable[[Any], datetime | None], pk: int, columns: Sequence[Any], specialties
+    aware: Callable[[Any], datetime | None],
+    row: _NearestRow | _FactsRow,
+    specialties: Sequence[int],
 ) -> RequestFacts:
-    """RequestFacts from the columns both reads select, in order: starts_at, ends_at,
-    station_id, claimed, slots, invited_team_id, invite_until (datetimes as ``_when``)."""
-    starts_at, ends_at, station_id, claimed, slots, invited_team_id, invite_until = columns
+    """RequestFacts from a row of either read of them (datetimes as ``_when`` selects them)."""
     return RequestFacts(
-        pk,
-        aware(starts_at),
-        aware(ends_at),
-        station_id,
-        claimed,
-        slots,
-        invited_team_id,
-        aware(invite_until),
+        row.id,
+        aware(row.starts_at),
+        aware(row.ends_at),
+        row.station_id,
+        row.claimed,
+        row.slots,
+        row.invited_team_id,
+        aware(row.invite_until),
         tuple(specialties),
     )
+
+
+class _FactsRow(NamedTuple):
+    """A row of REQUEST_FACTS: a request's facts and one of its specialties (a row each; None
+    when it has none)."""
+
+    id: int
+    starts_at: Any
+    ends_at: Any
+    station_id: int
+    claimed: int
+    slots: int
+    invited_team_id: int | None
+    invite_until: Any
+    specialty_id: int | None
 
 
 REQUEST_FACTS = """
@@ -542,43 +652,44 @@ def request_facts(ids: Sequence[int]) -> dict[int, RequestFacts]:
     if not ids:
         return {}
     in_ids, id_params = _in(ids)
-    rows = _fetch(_sql(REQUEST_FACTS, ids=in_ids), id_params)
-    first: dict[int, tuple] = {}
+    rows = _fetch(_FactsRow, _sql(REQUEST_FACTS, ids=in_ids), id_params)
+    first: dict[int, _FactsRow] = {}
     specialties: dict[int, list[int]] = {}
     for row in rows:
-        if row[0] not in first:
-            first[row[0]] = row
-            specialties[row[0]] = []
-        if row[8] is not None:
-            specialties[row[0]].append(row[8])
+        if row.id not in first:
+            first[row.id] = row
+            specialties[row.id] = []
+        if row.specialty_id is not None:
+            specialties[row.id].append(row.specialty_id)
     aware = _aware()
-    return {pk: _request_facts(aware, pk, row[1:8], specialties[pk]) for pk, row in first.items()}
+    return {pk: _request_facts(aware, row, specialties[pk]) for pk, row in first.items()}
 
 
-DETAIL_FIELDS = (
-    "id",
-    "title",
-    "status",
-    "campaign_id",
-    "campaign__kind",
-    "campaign__name",
-    "station_id",
-    "station__name",
-    "station__town_id",
-    "station__town__name",
-    "village_id",
-    "village__name",
-    "lat",
-    "lng",
-    "address",
-    "starts_at",
-    "ends_at",
-    "slots",
-    "claimed",
-    "invited_team_id",
-    "invited_team__name",
-    "invite_until",
-)
+class RequestDetails(NamedTuple):
+    """What a feed item shows of a request."""
+
+    id: int
+    title: str
+    status: str
+    campaign_id: int
+    campaign_kind: str
+    campaign_name: str
+    station_id: int
+    station_name: str
+    town_id: int
+    town_name: str
+    village_id: int | None
+    village_name: str | None
+    lat: float
+    lng: float
+    address: str
+    starts_at: datetime
+    ends_at: datetime
+    slots: int
+    claimed: int
+    invited_team_id: int | None
+    invited_team_name: str | None
+    invite_until: datetime | None
 
 
 REQUEST_DETAILS = """
@@ -596,23 +707,30 @@ WHERE r.id {ids}
 """
 
 
-def request_details(ids: Sequence[int]) -> dict[int, dict[str, Any]]:
-    """What a feed item shows of each request, keyed as in DETAIL_FIELDS."""
+def request_details(ids: Sequence[int]) -> dict[int, RequestDetails]:
+    """What a feed item shows of each request, by id."""
     if not ids:
         return {}
     in_ids, id_params = _in(ids)
-    rows = _fetch(_sql(REQUEST_DETAILS, ids=in_ids), id_params)
+    rows = _fetch(RequestDetails, _sql(REQUEST_DETAILS, ids=in_ids), id_params)
     aware = _aware()
-    out = {}
-    for row in rows:
-        item = dict(zip(DETAIL_FIELDS, row, strict=True))
-        for name in ("starts_at", "ends_at", "invite_until"):
-            item[name] = aware(item[name])
-        out[item["id"]] = item
-    return out
+    return {
+        row.id: row._replace(
+            starts_at=aware(row.starts_at),
+            ends_at=aware(row.ends_at),
+            invite_until=aware(row.invite_until),
+        )
+        for row in rows
+    }
 
 
 # ---------------------------------------------------------------- the team side
+
+
+class RequestSpecialty(NamedTuple):
+    id: int
+    code: str
+    name: str
 
 
 class RequestSide(NamedTuple):
@@ -624,25 +742,48 @@ class RequestSide(NamedTuple):
     lng: float
     starts_at: datetime
     ends_at: datetime
-    # (id, code, name) of its specialties, by id.
-    specialties: list[tuple[int, str, str]]
+    # Its specialties, by id.
+    specialties: list[RequestSpecialty]
     # Team → distinct requests of this station it completed lately ("done" claims).
     served: dict[int, int]
 
 
-# PostgreSQL types a UNION's columns pair by pair: no column is NULL in both of the first two
-# parts. The statuses are written in: a prepared statement's generic plan, not knowing them,
-# read every request of the station for the few finished.
+class _SideRow(NamedTuple):
+    """A row of REQUEST_SIDE, of the ``kind`` "request", "specialty" or "served"; the fields
+    its kind does not use are None."""
+
+    kind: str
+    # "request": the request itself; "served": a finished request of its station.
+    request_id: int | None
+    # "request":
+    station_id: int | None
+    lat: float | None
+    lng: float | None
+    starts_at: Any
+    ends_at: Any
+    # "specialty": one of the request's specialties.
+    specialty_id: int | None
+    code: str | None
+    name: str | None
+    # "served": the team of a "done" claim on that finished request.
+    team_id: int | None
+
+
+# PostgreSQL types a UNION's columns pair by pair: a column NULL in both of the first two parts
+# would be text by the third, hence the typed NULL. The statuses are written in: a prepared
+# statement's generic plan, not knowing them, read every request of the station for the few
+# finished.
 REQUEST_SIDE = """
-SELECT 2, r.id, r.station_id, NULL, NULL, r.lat, r.lng, {when:r.starts_at}, {when:r.ends_at}
+SELECT 'request' AS kind, r.id, r.station_id, r.lat, r.lng,
+    {when:r.starts_at}, {when:r.ends_at}, NULL, NULL, NULL, CAST(NULL AS BIGINT)
 FROM {request} r
 WHERE r.id = %s
 UNION ALL
-SELECT 0, s.id, 0, s.code, s.name, NULL, NULL, NULL, NULL
+SELECT 'specialty', NULL, NULL, NULL, NULL, NULL, NULL, s.id, s.code, s.name, NULL
 FROM {specialty} s JOIN {rs} rs ON rs.{rs_specialty} = s.id
 WHERE rs.{rs_request} = %s
 UNION ALL
-SELECT 1, c.team_id, c.request_id, NULL, NULL, NULL, NULL, NULL, NULL
+SELECT 'served', c.request_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, c.team_id
 FROM {request} r JOIN {claim} c ON c.request_id = r.id
 WHERE r.station_id = (SELECT x.station_id FROM {request} x WHERE x.id = %s)
     AND r.status IN ({finished}) AND r.starts_at >= %s
@@ -656,20 +797,31 @@ def request_side(request_id: int, *, history: datetime) -> RequestSide | None:
     requests — (station, status), a few dozen rows — then their "done" claims, so it reads no
     team's history."""
     rows = _fetch(
+        _SideRow,
         _sql(REQUEST_SIDE),
         [request_id, request_id, request_id, _dt_param(history), ClaimStatus.DONE],
     )
     aware = _aware()
     found: RequestSide | None = None
-    specialties: list[tuple[int, str, str]] = []
+    specialties: list[RequestSpecialty] = []
     served: dict[int, set[int]] = defaultdict(set)
-    for kind, key, other, code, name, lat, lng, starts_at, ends_at in rows:
-        if kind == 2:
-            found = RequestSide(key, other, lat, lng, aware(starts_at), aware(ends_at), [], {})
-        elif kind == 0:
-            specialties.append((key, code, name))
+    for row in rows:
+        kind = row.kind
+        if kind == "served":
+            served[row.team_id].add(row.request_id)
+        elif kind == "specialty":
+            specialties.append(RequestSpecialty(row.specialty_id, row.code, row.name))
         else:
-            served[key].add(other)
+            found = RequestSide(
+                id=row.request_id,
+                station_id=row.station_id,
+                lat=row.lat,
+                lng=row.lng,
+                starts_at=aware(row.starts_at),
+                ends_at=aware(row.ends_at),
+                specialties=[],
+                served={},
+            )
     if found is None:
         return None
     found.specialties.extend(sorted(specialties))
@@ -734,7 +886,8 @@ def teams_near(
     if required:
         in_required, holds_params = _in(required)
         holds = _sql(TEAM_HOLDS, required=in_required)
-    rows = _fetch(
+    return _fetch(
+        TeamRow,
         _sql(TEAMS_NEAR, holds=holds),
         [
             *holds_params,
@@ -744,7 +897,6 @@ def teams_near(
             limit,
         ],
     )
-    return [TeamRow(*row) for row in rows]
 
 
 class TeamFacts(NamedTuple):
@@ -757,23 +909,40 @@ class TeamFacts(NamedTuple):
     claims: dict[int, dict[str, int]]
 
 
+class _TeamFactRow(NamedTuple):
+    """A row of TEAM_FACTS, of the ``kind``
+
+    - "member": an active member of the team, with a required specialty they hold (a row
+      each; None when they hold none);
+    - "own": a required specialty the team itself holds;
+    - "busy": a member's live claim around the request's time;
+    - "kept", "no_shows": a claim of the team's lately, kept or not.
+    """
+
+    kind: str
+    team_id: int
+    member_id: int | None
+    specialty_id: int | None
+
+
 TEAM_FACTS = """
-SELECT 0, m.team_id, m.id, ms.{ms_specialty}
+SELECT 'member' AS kind, m.team_id, m.id, ms.{ms_specialty}
 FROM {member} m
 LEFT JOIN {ms} ms ON ms.{ms_member} = m.id AND ms.{ms_specialty} {required}
 WHERE m.team_id {teams} AND m.active = %s
 UNION ALL
-SELECT 1, ts.{ts_team}, ts.{ts_specialty}, NULL
+SELECT 'own', ts.{ts_team}, NULL, ts.{ts_specialty}
 FROM {ts} ts
 WHERE ts.{ts_team} {teams} AND ts.{ts_specialty} {required}
 UNION ALL
-SELECT 2, c.team_id, c.member_id, NULL
+SELECT 'busy', c.team_id, c.member_id, NULL
 FROM {claim} c JOIN {request} r ON r.id = c.request_id
 WHERE c.team_id {teams} AND c.status IN ({time_holding})
     AND c.checked_out_at IS NULL AND c.request_id <> %s
     AND r.starts_at < %s AND r.ends_at > %s
 UNION ALL
-SELECT CASE WHEN c.checked_in_at IS NOT NULL THEN 3 ELSE 4 END, c.team_id, NULL, NULL
+SELECT CASE WHEN c.checked_in_at IS NOT NULL THEN 'kept' ELSE 'no_shows' END, c.team_id,
+    NULL, NULL
 FROM {claim} c
 WHERE c.team_id {teams} AND c.claimed_at >= %s
     AND (c.checked_in_at IS NOT NULL OR c.status = %s OR (c.status = %s AND c.late_cancel = %s))
@@ -805,6 +974,7 @@ def team_facts(
     teams, team_params = _in(team_ids)
     wanted, wanted_params = _in(required) if required else ("IN (NULL)", [])
     rows = _fetch(
+        _TeamFactRow,
         _sql(TEAM_FACTS, teams=teams, required=wanted),
         [
             *wanted_params,
@@ -826,18 +996,19 @@ def team_facts(
     )
     claims = {team: {"tasks": 0, "busy": 0, "no_shows": 0, "kept": 0} for team in team_ids}
     busy: dict[int, set[int]] = defaultdict(set)
-    for kind, team, a, b in rows:
-        if kind == 0:
-            facts.people.setdefault(team, set()).add(a)
-            if b is not None:
-                facts.members.setdefault(team, set()).add(b)
-        elif kind == 1:
-            facts.own.setdefault(team, set()).add(a)
-        elif kind == 2:
-            claims[team]["tasks"] += 1
-            busy[team].add(a)
-        else:
-            claims[team]["kept" if kind == 3 else "no_shows"] += 1
+    for row in rows:
+        kind = row.kind
+        if kind == "member":
+            facts.people.setdefault(row.team_id, set()).add(row.member_id)
+            if row.specialty_id is not None:
+                facts.members.setdefault(row.team_id, set()).add(row.specialty_id)
+        elif kind == "own":
+            facts.own.setdefault(row.team_id, set()).add(row.specialty_id)
+        elif kind == "busy":
+            claims[row.team_id]["tasks"] += 1
+            busy[row.team_id].add(row.member_id)
+        else:  # "kept" or "no_shows": the counter's name
+            claims[row.team_id][kind] += 1
     for team, members in busy.items():
         claims[team]["busy"] = len(members)
     facts.claims.update(claims)

@@ -96,8 +96,8 @@ def match_teams(
             raise ServiceRequest.DoesNotExist(service_request.pk)
     side = target
     point = Point(lat=side.lat, lng=side.lng)
-    required = tuple(pk for pk, _code, _name in side.specialties)
-    refs = {pk: SpecialtyRef(pk, code, name) for pk, code, name in side.specialties}
+    required = tuple(specialty.id for specialty in side.specialties)
+    refs = {s.id: SpecialtyRef(s.id, s.code, s.name) for s in side.specialties}
     teams = queries.teams_near(
         point,
         bounding_box(point, radius_km=cutoff),
