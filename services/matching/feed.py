@@ -87,8 +87,8 @@ class _MemberClaims:
 
     # Requests they hold a live claim on, or were rejected from: not claimable again.
     taken: set[int] = field(default_factory=set)
-    # (starts_at, ends_at) of requests they are committed to: overlaps are not claimable.
-    windows: list[tuple[datetime, datetime]] = field(default_factory=list)
+    # Live claims they are committed to: requests overlapping their times are not claimable.
+    commitments: list[queries.MemberClaim] = field(default_factory=list)
     no_shows: int = 0
     kept: int = 0
     served: dict[int, int] = field(default_factory=dict)
@@ -107,7 +107,7 @@ def _member_claims(
         ):
             out.taken.add(claim.request_id)
         if claim.status in queries.TIME_HOLDING and not claim.checked_out:
-            out.windows.append((claim.starts_at, claim.ends_at))
+            out.commitments.append(claim)
         if claim.claimed_at is not None and claim.claimed_at >= recent:
             if claim.status == ClaimStatus.EXPIRED or (
                 claim.status == ClaimStatus.CANCELLED and claim.late_cancel
@@ -185,8 +185,11 @@ def recommend_for_member(
                 request.specialties, actor.primary, actor.secondary, model.secondary_credit
             )[0]
         tasks = 0
-        for busy_from, busy_to in mine.windows:
-            if busy_from < request.ends_at + padding and busy_to > request.starts_at - padding:
+        for claim in mine.commitments:
+            if (
+                claim.starts_at < request.ends_at + padding
+                and claim.ends_at > request.starts_at - padding
+            ):
                 tasks += 1
         total = (
             s_fit * fit
@@ -227,8 +230,8 @@ def _claimable(
     if request.id in mine.taken:
         return False
     return not any(
-        busy_from < request.ends_at and busy_to > request.starts_at
-        for busy_from, busy_to in mine.windows
+        claim.starts_at < request.ends_at and claim.ends_at > request.starts_at
+        for claim in mine.commitments
     )
 
 
