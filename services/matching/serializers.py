@@ -260,7 +260,7 @@ def match_data(match: TeamMatch) -> dict[str, Any]:
             "id": match.team_id,
             "name": match.name,
             "sector": match.sector,
-            "home_town": {"id": town[0], "name": town[1]} if town else None,
+            "home_town": {"id": town.id, "name": town.name} if town else None,
             "member_count": match.member_count,
         },
         "score": round(match.score, 3),
