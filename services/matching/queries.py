@@ -1,12 +1,13 @@
 """The SQL behind matching: a few fixed, hand-written reads for the hot paths.
 
-Why not the ORM here: measured on the benchmark data (bench/matching.py), compiling one of these
-querysets costs 0.5–0.9 ms in Django — several times what the database then needs to run it —
-and the feed needs seven reads per call, against a budget of twice a trivial endpoint. Each
-statement is plain SQL with ``%s`` parameters that runs unchanged on SQLite and PostgreSQL (the
-tests run on both); table names and many-to-many columns come from the models' ``_meta``, other
-columns are the fields' own names; datetimes go through the backend's adapters. The number of
-reads per call is fixed (no per-row queries) and each is bounded by a LIMIT or by the ids given.
+Why not the ORM here: for these reads Django takes several times longer to compile a queryset
+than the database takes to run it, and the feed and the team ranking make several reads per
+call (bench/matching.py measures them; the docs have the figures). Each statement is plain SQL
+with ``%s`` parameters that runs on SQLite and PostgreSQL (the tests run on both); table names
+and many-to-many columns come from the models' ``_meta``, other columns are the fields' own
+names; datetimes go through the backend's adapters. The number of reads per call is fixed (no
+per-row queries) and each is bounded by a LIMIT or by the ids given. Rows come back as
+NamedTuples (``_fetch``).
 
 Each statement is a template below, rendered by ``_sql`` with one ``str.format`` (once per shape:
 the result is cached). Its fields are SQL text, never values:
@@ -120,9 +121,9 @@ def _literals(*values: str) -> str:
 
 def _in(values: Sequence[Any]) -> tuple[str, list[Any]]:
     """``IN (...)`` for ``values``, and its parameters. On PostgreSQL it is ``= ANY(%s)`` with
-    one array parameter: the statement then reads the same for any number of ids, and psycopg
-    keeps its parsed form (it caches statements of at most 50 parameters; an IN-list of 100 ids
-    was parsed again on every call, about a millisecond per request)."""
+    one array parameter: the statement then reads the same for any number of ids, so psycopg
+    keeps its parsed form (it caches only statements of at most 50 parameters) and prepares it
+    once (``_cursor``)."""
     if _db().vendor == "postgresql":
         return "= ANY(%s)", [list(values)]
     return f"IN ({_marks(values)})", list(values)
@@ -139,9 +140,9 @@ def _dt_param(value: datetime) -> Any:
 
 def _when(column: str) -> str:
     """A datetime column as these reads select it (``_aware`` turns it back into a datetime).
-    The drivers' own conversions run in Python — psycopg parses a timestamp's text through
-    Django's time zone loader, sqlite3 calls Django's converter — a few microseconds each and
-    hundreds per feed. So PostgreSQL sends seconds since the epoch, which become a datetime in
+    The drivers' own conversions run in Python for every value — psycopg parses a timestamp's
+    text through Django's time zone loader, sqlite3 calls Django's converter — and a feed reads
+    hundreds of them. So PostgreSQL sends seconds since the epoch, which become a datetime in
     C (exact to the microsecond: a double holds today's epoch seconds to a quarter of one),
     and SQLite its stored ISO text, which ``datetime.fromisoformat`` reads in C."""
     if _db().vendor == "postgresql":
@@ -179,9 +180,8 @@ def _cursor():
     """A cursor for these reads. On PostgreSQL with prepared statements on (settings:
     ``DB_PREPARE_THRESHOLD``), a server-side binding cursor reading binary rows, so that
     psycopg prepares each of these fixed statements after a few runs on a connection and
-    PostgreSQL reuses its plan: planning the joins of one of them took 1–1.5 ms, more than
-    running it. Django's wrapper goes around it as around any cursor (query logging,
-    execute_wrapper)."""
+    PostgreSQL reuses its plan: planning their joins costs more than running them. Django's
+    wrapper goes around it as around any cursor (query logging, execute_wrapper)."""
     db = _db()
     if db.vendor != "postgresql":
         return db.cursor()
@@ -194,7 +194,7 @@ def _cursor():
     with db.wrap_database_errors:
         raw = ServerBindingCursor(db.connection)
     # Rows in PostgreSQL's binary format: numbers and arrays arrive as machine values, not
-    # text for psycopg to parse (the feed's candidates: 1.8 -> 1.25 ms a read, measured).
+    # text for psycopg to parse.
     raw.format = pq.Format.BINARY
     return db.make_debug_cursor(raw) if db.queries_logged else db.make_cursor(raw)
 
@@ -204,8 +204,8 @@ Row = TypeVar("Row", bound=tuple)
 
 def _fetch(row: type[Row], sql: str, params: Sequence[Any]) -> list[Row]:
     """The statement's rows, each a ``row``: a NamedTuple naming the selected columns in
-    order. ``tuple.__new__`` makes them from the driver's tuples in C, so a named row costs
-    what the plain tuple did (``row._make`` would add a Python call per row)."""
+    order. ``tuple.__new__`` makes them from the driver's tuples in C, without the Python call
+    per row that ``row._make`` costs."""
     with _cursor() as cursor:
         cursor.execute(sql, list(params))
         rows = cursor.fetchall()
@@ -329,8 +329,9 @@ WHERE c.member_id = (SELECT x.id FROM {member} x WHERE x.user_id = %s)
 def member_profile(user_id: int, *, recent: datetime) -> MemberProfile | None:
     """A user's member profile, if any, with every specialty and whether the member and their
     team hold it (a row per specialty, the member's columns on each), and the member's claims
-    that matter to the feed: one statement. The claims' condition is one flat OR on the claim:
-    it plans in a tenth of the time PostgreSQL takes for the exact rule across both tables."""
+    that matter to the feed: one statement. The claims' condition is one flat OR on the claim,
+    wider than the feed's rules (it picks what it needs): PostgreSQL plans it in a fraction of
+    the time the exact rule across both tables takes."""
     rows = _fetch(
         _ProfileRow,
         _sql(MEMBER_PROFILE),
@@ -438,10 +439,10 @@ def nearest_open(point: Point, box: BBox, radius_km: float, limit: int) -> list[
 
     Reads only the covering (status, grid, lat, lng) index, the cells the box touches, so
     rows are touched only for the ids it returns (``request_facts``); the other rules are
-    checked on those. The feed on SQLite reads rings of growing radius until one fills (at
-    100k requests, 2.2 reads a call on average), so this read stays an index scan: joining
-    the rows' facts here cost more over the rings that do not fill than one read by id after
-    (PostgreSQL reads nearest first instead, once: ``nearest_open_knn``)."""
+    checked on those. The feed on SQLite reads rings of growing radius until one fills
+    (``nearest_open_rings``), so this read stays an index scan: facts joined here would also be
+    read for the rings that do not fill, so they are read once by id after (PostgreSQL reads
+    nearest first instead, once: ``nearest_open_knn``)."""
     d2_params = _distance2(point)
     in_cells, cell_params = _in(grid_cells(box))
     return _fetch(
@@ -475,8 +476,7 @@ def nearest_open_rings(
     """``nearest_open`` over circles of growing radius (``fractions`` of ``radius_km``): the
     rows of the first circle holding ``limit`` open requests, else of the whole radius — the
     nearest ``limit`` within ``radius_km`` either way, but in dense areas the larger circles
-    are never read. (One statement per circle: folding them into one gated statement was
-    measured no faster on PostgreSQL — the round trips are not where the time goes.)"""
+    are never read. One statement per circle."""
     rows: list[Candidate] = []
     for fraction in fractions:
         radius = radius_km * fraction
@@ -563,7 +563,7 @@ def nearest_open_knn(
     exact by a bound: a row not read lies at least the last row's ``e`` away, so its ``d2``
     is at least ``floor · e²`` (``floor`` the smaller squared scale). When the ``limit``-th
     row read is nearer than that, or the whole radius is, nothing unread can rank; otherwise
-    the read is made again, four times longer (1% of the benchmark's feeds)."""
+    the read is made again, four times longer."""
     box = bounding_box(point, radius_km=radius_km)
     d2_params = _distance2(point)
     floor = min(_scales(point)) * (1 - 1e-9)  # the margin absorbs rounding in e and d2
@@ -771,8 +771,8 @@ class _SideRow(NamedTuple):
 
 # PostgreSQL types a UNION's columns pair by pair: a column NULL in both of the first two parts
 # would be text by the third, hence the typed NULL. The statuses are written in: a prepared
-# statement's generic plan, not knowing them, read every request of the station for the few
-# finished.
+# statement's generic plan, not knowing them, would read every request of the station for the
+# few finished ones.
 REQUEST_SIDE = """
 SELECT 'request' AS kind, r.id, r.station_id, r.lat, r.lng,
     {when:r.starts_at}, {when:r.ends_at}, NULL, NULL, NULL, CAST(NULL AS BIGINT)
@@ -901,7 +901,7 @@ def teams_near(
 
 class TeamFacts(NamedTuple):
     """Per team: active members, the required specialties held by the team itself and by
-    its active members, and what its claims say (``claim_counts``)."""
+    its active members, and what its claims say (``claims``: tasks, busy, kept, no_shows)."""
 
     people: dict[int, set[int]]
     own: dict[int, set[int]]
