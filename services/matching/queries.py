@@ -656,11 +656,12 @@ def request_facts(ids: Sequence[int]) -> dict[int, RequestFacts]:
     first: dict[int, _FactsRow] = {}
     specialties: dict[int, list[int]] = {}
     for row in rows:
-        if row.id not in first:
-            first[row.id] = row
-            specialties[row.id] = []
+        pk = row.id
+        if pk not in first:
+            first[pk] = row
+            specialties[pk] = []
         if row.specialty_id is not None:
-            specialties[row.id].append(row.specialty_id)
+            specialties[pk].append(row.specialty_id)
     aware = _aware()
     return {pk: _request_facts(aware, row, specialties[pk]) for pk, row in first.items()}
 
