@@ -461,9 +461,9 @@ def test_postgresql_prepares_the_fixed_reads_and_answers_the_same(
         prepared = [row[0] for row in cursor.fetchall()]
     # The request's side, the candidate teams, their members and claims.
     for start in (
-        "SELECT 2, r.id, r.station_id",
+        "SELECT 'request' AS kind, r.id, r.station_id",
         "SELECT t.id, t.name, t.sector",
-        "SELECT 0, m.team_id",
+        "SELECT 'member' AS kind, m.team_id",
     ):
         assert any(sql.startswith(start) for sql in prepared), (start, prepared)
 

@@ -72,7 +72,7 @@ class Feed:
 class FeedItem:
     """A feed entry with what a client shows."""
 
-    details: dict[str, Any]
+    details: queries.RequestDetails
     specialties: list[SpecialtyRef]
     score: float
     parts: dict[str, float]
@@ -87,8 +87,8 @@ class _MemberClaims:
 
     # Requests they hold a live claim on, or were rejected from: not claimable again.
     taken: set[int] = field(default_factory=set)
-    # (starts_at, ends_at) of requests they are committed to: overlaps are not claimable.
-    windows: list[tuple[datetime, datetime]] = field(default_factory=list)
+    # Live claims they are committed to: requests overlapping their times are not claimable.
+    commitments: list[queries.MemberClaim] = field(default_factory=list)
     no_shows: int = 0
     kept: int = 0
     served: dict[int, int] = field(default_factory=dict)
@@ -107,7 +107,7 @@ def _member_claims(
         ):
             out.taken.add(claim.request_id)
         if claim.status in queries.TIME_HOLDING and not claim.checked_out:
-            out.windows.append((claim.starts_at, claim.ends_at))
+            out.commitments.append(claim)
         if claim.claimed_at is not None and claim.claimed_at >= recent:
             if claim.status == ClaimStatus.EXPIRED or (
                 claim.status == ClaimStatus.CANCELLED and claim.late_cancel
@@ -149,17 +149,17 @@ def recommend_for_member(
     )
 
     refs, primary, secondary = {}, set(), set()
-    for pk, code, name, mine, team in profile.specialties:
-        refs[pk] = SpecialtyRef(pk, code, name)
-        if mine:
-            primary.add(pk)
-        if team:
-            secondary.add(pk)
+    for specialty in profile.specialties:
+        refs[specialty.id] = SpecialtyRef(specialty.id, specialty.code, specialty.name)
+        if specialty.member_holds:
+            primary.add(specialty.id)
+        if specialty.team_holds:
+            secondary.add(specialty.id)
     actor = Actor(primary=frozenset(primary), secondary=frozenset(secondary), capacity=1)
     mine = _member_claims(profile.claims, model=model, now=now)
 
     cap = settings.MATCHING_CANDIDATE_LIMIT
-    rows, facts = queries.open_candidates(point, radius_km, cap)
+    candidates, facts = queries.open_candidates(point, radius_km, cap)
 
     # The weighted terms that do not depend on the request, once: the same products the
     # weighted mean of ``terms`` adds, in the same order, so totals match ``score`` exactly.
@@ -174,19 +174,22 @@ def recommend_for_member(
     padding = model.padding
     half_km = model.half_km
     entries = []
-    for request_id, lat, lng, _d2 in rows:
-        request = facts.get(request_id)
+    for candidate in candidates:
+        request = facts.get(candidate.id)
         if request is None or not _claimable(request, member.team_id, mine, now):
             continue
-        km = fast_distance_km(point.lat, point.lng, lat, lng)
+        km = fast_distance_km(point.lat, point.lng, candidate.lat, candidate.lng)
         fit = fits.get(request.specialties)
         if fit is None:
             fit = fits[request.specialties] = specialty_term(
                 request.specialties, actor.primary, actor.secondary, model.secondary_credit
             )[0]
         tasks = 0
-        for busy_from, busy_to in mine.windows:
-            if busy_from < request.ends_at + padding and busy_to > request.starts_at - padding:
+        for claim in mine.commitments:
+            if (
+                claim.starts_at < request.ends_at + padding
+                and claim.ends_at > request.starts_at - padding
+            ):
                 tasks += 1
         total = (
             s_fit * fit
@@ -196,7 +199,7 @@ def recommend_for_member(
             + history.get(request.station_id, 0.0)
         )
         served = mine.served.get(request.station_id, 0)
-        entries.append(FeedEntry(total, km, request, lat, lng, tasks, served))
+        entries.append(FeedEntry(total, km, request, candidate.lat, candidate.lng, tasks, served))
     entries.sort(key=lambda e: (-e.total, e.km, e.request.id))
     return Feed(
         point=point,
@@ -207,7 +210,7 @@ def recommend_for_member(
         no_shows=mine.no_shows,
         kept=mine.kept,
         specialties=refs,
-        candidates=len(rows),
+        candidates=len(candidates),
     )
 
 
@@ -227,8 +230,8 @@ def _claimable(
     if request.id in mine.taken:
         return False
     return not any(
-        busy_from < request.ends_at and busy_to > request.starts_at
-        for busy_from, busy_to in mine.windows
+        claim.starts_at < request.ends_at and claim.ends_at > request.starts_at
+        for claim in mine.commitments
     )
 
 

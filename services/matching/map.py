@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from django.conf import settings
 from django.db.models import ExpressionWrapper, F, FloatField, Q, QuerySet, Value
@@ -25,8 +26,7 @@ from stations.geo import (
 )
 
 
-@dataclass(frozen=True)
-class MapFeature:
+class MapFeature(NamedTuple):
     """One request on the map (coordinates in the client's coordinate system)."""
 
     id: int
@@ -41,6 +41,13 @@ class MapFeature:
     claimed: int
     station_id: int
     station_name: str
+
+
+# The ORM's names of MapFeature's fields, in their order: a row of these is a MapFeature.
+FEATURE_COLUMNS = tuple(
+    {"campaign_kind": "campaign__kind", "station_name": "station__name"}.get(name, name)
+    for name in MapFeature._fields
+)
 
 
 @dataclass(frozen=True)
@@ -103,26 +110,14 @@ def map_features(
         )
         .annotate(_d2=_box_distance2(centre))
         .order_by("_d2", "id")
-        .values_list(
-            "id",
-            "lat",
-            "lng",
-            "title",
-            "status",
-            "campaign__kind",
-            "starts_at",
-            "ends_at",
-            "slots",
-            "claimed",
-            "station_id",
-            "station__name",
-        )[: cap + 1]
+        .values_list(*FEATURE_COLUMNS)[: cap + 1]
     )
-    features = []
-    for row in rows[:cap]:
-        lat, lng = row[1], row[2]
-        if coord_type == GCJ02:
-            lat, lng = wgs84_to_gcj02(lat, lng)
-            lat, lng = round(lat, 6), round(lng, 6)
-        features.append(MapFeature(row[0], lat, lng, *row[3:]))
+    features = list(map(MapFeature._make, rows[:cap]))
+    if coord_type == GCJ02:
+        features = [_in_gcj02(feature) for feature in features]
     return MapResult(features=features, truncated=len(rows) > cap, limit=cap, coord_type=coord_type)
+
+
+def _in_gcj02(feature: MapFeature) -> MapFeature:
+    lat, lng = wgs84_to_gcj02(feature.lat, feature.lng)
+    return feature._replace(lat=round(lat, 6), lng=round(lng, 6))

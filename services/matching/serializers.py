@@ -260,7 +260,7 @@ def match_data(match: TeamMatch) -> dict[str, Any]:
             "id": match.team_id,
             "name": match.name,
             "sector": match.sector,
-            "home_town": {"id": town[0], "name": town[1]} if town else None,
+            "home_town": {"id": town.id, "name": town.name} if town else None,
             "member_count": match.member_count,
         },
         "score": round(match.score, 3),
@@ -279,34 +279,28 @@ def feed_items_data(items: list[FeedItem]) -> list[dict[str, Any]]:
 
 def _feed_item(item: FeedItem, _dt: Callable[[datetime | None], str | None]) -> dict[str, Any]:
     row = item.details
-    invited = row["invited_team_id"] is not None
+    invited = row.invited_team_id is not None
     return {
-        "id": row["id"],
-        "title": row["title"],
-        "status": row["status"],
-        "campaign": {
-            "id": row["campaign_id"],
-            "kind": row["campaign__kind"],
-            "name": row["campaign__name"],
-        },
-        "station": {"id": row["station_id"], "name": row["station__name"]},
-        "town": {"id": row["station__town_id"], "name": row["station__town__name"]},
-        "village": (
-            {"id": row["village_id"], "name": row["village__name"]} if row["village_id"] else None
-        ),
+        "id": row.id,
+        "title": row.title,
+        "status": row.status,
+        "campaign": {"id": row.campaign_id, "kind": row.campaign_kind, "name": row.campaign_name},
+        "station": {"id": row.station_id, "name": row.station_name},
+        "town": {"id": row.town_id, "name": row.town_name},
+        "village": {"id": row.village_id, "name": row.village_name} if row.village_id else None,
         "specialties": _specialties(item.specialties),
-        "lat": row["lat"],
-        "lng": row["lng"],
-        "address": row["address"],
-        "starts_at": _dt(row["starts_at"]),
-        "ends_at": _dt(row["ends_at"]),
-        "slots": row["slots"],
-        "claimed": row["claimed"],
-        "available": max(0, row["slots"] - row["claimed"]),
+        "lat": row.lat,
+        "lng": row.lng,
+        "address": row.address,
+        "starts_at": _dt(row.starts_at),
+        "ends_at": _dt(row.ends_at),
+        "slots": row.slots,
+        "claimed": row.claimed,
+        "available": max(0, row.slots - row.claimed),
         "invited_team": (
-            {"id": row["invited_team_id"], "name": row["invited_team__name"]} if invited else None
+            {"id": row.invited_team_id, "name": row.invited_team_name} if invited else None
         ),
-        "invite_until": _dt(row["invite_until"]) if invited else None,
+        "invite_until": _dt(row.invite_until) if invited else None,
         "score": round(item.score, 3),
         "distance_km": round(item.distance_km, 3),
         "matched_specialties": _specialties(item.matched_specialties),

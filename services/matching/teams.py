@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from django.conf import settings
 from django.utils import timezone
@@ -31,6 +32,11 @@ from stations.geo import (
 )
 
 
+class TownRef(NamedTuple):
+    id: int
+    name: str
+
+
 @dataclass(frozen=True)
 class TeamMatch:
     """One ranked team for a request."""
@@ -38,7 +44,7 @@ class TeamMatch:
     team_id: int
     name: str
     sector: str
-    home_town: tuple[int, str] | None
+    home_town: TownRef | None
     member_count: int
     score: float
     parts: dict[str, float]
@@ -55,6 +61,25 @@ class MatchResult:
     matches: list[TeamMatch]
     candidates: int
     read_in_full: int = 0
+
+
+class _Candidate(NamedTuple):
+    """A team within reach, with the best score it could have (``bound``)."""
+
+    bound: float
+    km: float
+    team: queries.TeamRow
+    served: int
+
+
+class _Scored(NamedTuple):
+    """A team read in full, with its exact score and what it was scored on."""
+
+    total: float
+    km: float
+    team: queries.TeamRow
+    actor: Actor
+    seen: dict[str, int]
 
 
 def match_target(request_id: int, *, now: datetime | None = None) -> queries.RequestSide | None:
@@ -96,8 +121,8 @@ def match_teams(
             raise ServiceRequest.DoesNotExist(service_request.pk)
     side = target
     point = Point(lat=side.lat, lng=side.lng)
-    required = tuple(pk for pk, _code, _name in side.specialties)
-    refs = {pk: SpecialtyRef(pk, code, name) for pk, code, name in side.specialties}
+    required = tuple(specialty.id for specialty in side.specialties)
+    refs = {s.id: SpecialtyRef(s.id, s.code, s.name) for s in side.specialties}
     teams = queries.teams_near(
         point,
         bounding_box(point, radius_km=cutoff),
@@ -119,29 +144,30 @@ def match_teams(
             else 1.0
         )
         parts = terms(model, fit=fit, km=km, busy=0, capacity=1, no_shows=0, kept=0, served=served)
-        candidates.append((weighted(shares, parts), km, team, served))
-    candidates.sort(key=lambda item: (-item[0], item[1], item[2].id))
+        candidates.append(_Candidate(weighted(shares, parts), km, team, served))
+    candidates.sort(key=lambda c: (-c.bound, c.km, c.team.id))
 
-    ranked: list[tuple] = []
+    ranked: list[_Scored] = []
     read_in_full = 0
     rest = candidates
     first = limit + settings.MATCHING_BOUND_MARGIN
     for batch_size in (first, len(candidates)):
         if len(ranked) >= limit:
             # Below the limit-th score so far (strictly: a tie may still win on distance).
-            floor = sorted(item[0] for item in ranked)[-limit]
-            rest = [item for item in rest if item[0] >= floor]
+            floor = sorted(scored.total for scored in ranked)[-limit]
+            rest = [candidate for candidate in rest if candidate.bound >= floor]
         batch, rest = rest[:batch_size], rest[batch_size:]
         if not batch:
             break
         ranked += _score_teams(model, batch, required, side, now)
         read_in_full += len(batch)
-    ranked.sort(key=lambda item: (-item[0], item[1], item[2].id))
+    ranked.sort(key=lambda scored: (-scored.total, scored.km, scored.team.id))
 
     names = {pk: ref.name for pk, ref in refs.items()}
     matches = []
-    for _total, km, team, actor, seen in ranked[:limit]:
-        facts = Facts(required=required, km=km, tasks=seen["tasks"], **_team_counts(seen))
+    for scored in ranked[:limit]:
+        team, actor, seen = scored.team, scored.actor, scored.seen
+        facts = Facts(required=required, km=scored.km, tasks=seen["tasks"], **_team_counts(seen))
         result = score(model, actor, facts)
         shown = geodesic_km(point, Point(lat=team.lat, lng=team.lng))
         matches.append(
@@ -149,7 +175,9 @@ def match_teams(
                 team_id=team.id,
                 name=team.name,
                 sector=team.sector,
-                home_town=(team.home_town_id, team.home_town_name) if team.home_town_id else None,
+                home_town=(
+                    TownRef(team.home_town_id, team.home_town_name) if team.home_town_id else None
+                ),
                 member_count=actor.capacity,
                 score=result.total,
                 parts=result.parts,
@@ -163,15 +191,15 @@ def match_teams(
 
 def _score_teams(
     model: ScoringModel,
-    batch: list[tuple],
+    batch: list[_Candidate],
     required: tuple[int, ...],
     side: queries.RequestSide,
     now: datetime,
-) -> list[tuple]:
-    """Exact scores of a batch of (bound, km, team, served) candidates: one read of their
-    members and claims. Teams nobody can go for are not ranked."""
+) -> list[_Scored]:
+    """Exact scores of a batch of candidates: one read of their members and claims. Teams
+    nobody can go for are not ranked."""
     facts = queries.team_facts(
-        [team.id for _bound, _km, team, _served in batch],
+        [candidate.team.id for candidate in batch],
         required,
         request_id=side.id,
         busy_from=side.starts_at - model.padding,
@@ -180,7 +208,8 @@ def _score_teams(
     )
     shares = model.shares
     scored = []
-    for _bound, km, team, served in batch:
+    for candidate in batch:
+        team = candidate.team
         capacity = len(facts.people.get(team.id, ()))
         if not capacity:
             continue
@@ -190,9 +219,10 @@ def _score_teams(
             capacity=capacity,
         )
         fit, _ = specialty_term(required, actor.primary, actor.secondary, model.secondary_credit)
-        seen = {**facts.claims[team.id], "served": served}
+        seen = {**facts.claims[team.id], "served": candidate.served}
+        km = candidate.km
         parts = terms(model, fit=fit, km=km, capacity=capacity, **_team_counts(seen))
-        scored.append((weighted(shares, parts), km, team, actor, seen))
+        scored.append(_Scored(weighted(shares, parts), km, team, actor, seen))
     return scored
 
 
