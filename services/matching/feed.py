@@ -139,23 +139,14 @@ def recommend_for_member(
         raise errors.MemberProfileRequired()
     member = profile.member
     if point is None:
-        if member.home_lat is None or member.home_lng is None:
-            raise errors.LocationRequired()
-        point = Point(lat=member.home_lat, lng=member.home_lng)
+        point = _home(member)
     radius_km = check_radius(
         radius_km,
         default=settings.MATCHING_FEED_DEFAULT_RADIUS_KM,
         limit=settings.MATCHING_FEED_MAX_RADIUS_KM,
     )
 
-    refs, primary, secondary = {}, set(), set()
-    for specialty in profile.specialties:
-        refs[specialty.id] = SpecialtyRef(specialty.id, specialty.code, specialty.name)
-        if specialty.member_holds:
-            primary.add(specialty.id)
-        if specialty.team_holds:
-            secondary.add(specialty.id)
-    actor = Actor(primary=frozenset(primary), secondary=frozenset(secondary), capacity=1)
+    refs, actor = _actor(profile)
     mine = _member_claims(profile.claims, model=model, now=now)
 
     cap = settings.MATCHING_CANDIDATE_LIMIT
@@ -173,6 +164,8 @@ def recommend_for_member(
     fits: dict[tuple[int, ...], float] = {}
     padding = model.padding
     half_km = model.half_km
+    # The scoring loop stays inline: it runs for every candidate of every feed call, and the
+    # terms that do not depend on the request are computed once above (docs/matching.md).
     entries = []
     for candidate in candidates:
         request = facts.get(candidate.id)
@@ -212,6 +205,25 @@ def recommend_for_member(
         specialties=refs,
         candidates=len(candidates),
     )
+
+
+def _home(member: queries.MemberRow) -> Point:
+    """Where the feed looks without a point: the member's home (400 without one)."""
+    if member.home_lat is None or member.home_lng is None:
+        raise errors.LocationRequired()
+    return Point(lat=member.home_lat, lng=member.home_lng)
+
+
+def _actor(profile: queries.MemberProfile) -> tuple[dict[int, SpecialtyRef], Actor]:
+    """The member as the scoring model sees them: own specialties first, the team's second."""
+    refs, primary, secondary = {}, set(), set()
+    for specialty in profile.specialties:
+        refs[specialty.id] = SpecialtyRef(specialty.id, specialty.code, specialty.name)
+        if specialty.member_holds:
+            primary.add(specialty.id)
+        if specialty.team_holds:
+            secondary.add(specialty.id)
+    return refs, Actor(primary=frozenset(primary), secondary=frozenset(secondary), capacity=1)
 
 
 def _claimable(

@@ -111,7 +111,6 @@ def match_teams(
     bounds, the second for every team left that can still enter."""
     now = now or timezone.now()
     model = ScoringModel.from_settings()
-    shares = model.shares
     cutoff = settings.MATCHING_MAX_DISTANCE_KM
     if target is None:
         if service_request is None:
@@ -131,6 +130,26 @@ def match_teams(
         settings.MATCHING_CANDIDATE_LIMIT,
     )
 
+    candidates = _bounds(model, teams, side, point=point, required=required, cutoff=cutoff)
+    ranked, read_in_full = _rank(model, candidates, side, required=required, limit=limit, now=now)
+    matches = [
+        _match(model, scored, point=point, required=required, refs=refs)
+        for scored in ranked[:limit]
+    ]
+    return MatchResult(matches=matches, candidates=len(candidates), read_in_full=read_in_full)
+
+
+def _bounds(
+    model: ScoringModel,
+    teams,
+    side: queries.RequestSide,
+    *,
+    point: Point,
+    required: tuple[int, ...],
+    cutoff: float,
+) -> list[_Candidate]:
+    """Each team within ``cutoff`` with its bound (the best score it could reach), best first."""
+    shares = model.shares
     candidates = []
     for team in teams:
         km = fast_distance_km(point.lat, point.lng, team.lat, team.lng)
@@ -146,7 +165,20 @@ def match_teams(
         parts = terms(model, fit=fit, km=km, busy=0, capacity=1, no_shows=0, kept=0, served=served)
         candidates.append(_Candidate(weighted(shares, parts), km, team, served))
     candidates.sort(key=lambda c: (-c.bound, c.km, c.team.id))
+    return candidates
 
+
+def _rank(
+    model: ScoringModel,
+    candidates: list[_Candidate],
+    side: queries.RequestSide,
+    *,
+    required: tuple[int, ...],
+    limit: int,
+    now: datetime,
+) -> tuple[list[_Scored], int]:
+    """Score candidates in full, best bound first, skipping those that can no longer enter the
+    top ``limit``; returns the scored (best first) and how many were read in full."""
     ranked: list[_Scored] = []
     read_in_full = 0
     rest = candidates
@@ -162,31 +194,35 @@ def match_teams(
         ranked += _score_teams(model, batch, required, side, now)
         read_in_full += len(batch)
     ranked.sort(key=lambda scored: (-scored.total, scored.km, scored.team.id))
+    return ranked, read_in_full
 
+
+def _match(
+    model: ScoringModel,
+    scored: _Scored,
+    *,
+    point: Point,
+    required: tuple[int, ...],
+    refs: dict[int, SpecialtyRef],
+) -> TeamMatch:
+    """A scored team as the answer shows it: its parts, reasons and geodesic distance."""
     names = {pk: ref.name for pk, ref in refs.items()}
-    matches = []
-    for scored in ranked[:limit]:
-        team, actor, seen = scored.team, scored.actor, scored.seen
-        facts = Facts(required=required, km=scored.km, tasks=seen["tasks"], **_team_counts(seen))
-        result = score(model, actor, facts)
-        shown = geodesic_km(point, Point(lat=team.lat, lng=team.lng))
-        matches.append(
-            TeamMatch(
-                team_id=team.id,
-                name=team.name,
-                sector=team.sector,
-                home_town=(
-                    TownRef(team.home_town_id, team.home_town_name) if team.home_town_id else None
-                ),
-                member_count=actor.capacity,
-                score=result.total,
-                parts=result.parts,
-                distance_km=shown,
-                matched_specialties=[refs[pk] for pk in result.matched],
-                reasons=reasons(model, facts, result, names=names, display_km=shown),
-            )
-        )
-    return MatchResult(matches=matches, candidates=len(candidates), read_in_full=read_in_full)
+    team, actor, seen = scored.team, scored.actor, scored.seen
+    facts = Facts(required=required, km=scored.km, tasks=seen["tasks"], **_team_counts(seen))
+    result = score(model, actor, facts)
+    shown = geodesic_km(point, Point(lat=team.lat, lng=team.lng))
+    return TeamMatch(
+        team_id=team.id,
+        name=team.name,
+        sector=team.sector,
+        home_town=(TownRef(team.home_town_id, team.home_town_name) if team.home_town_id else None),
+        member_count=actor.capacity,
+        score=result.total,
+        parts=result.parts,
+        distance_km=shown,
+        matched_specialties=[refs[pk] for pk in result.matched],
+        reasons=reasons(model, facts, result, names=names, display_km=shown),
+    )
 
 
 def _score_teams(
