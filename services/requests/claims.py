@@ -14,14 +14,12 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import DateTimeField, F, Value
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.audit import record_event
 from accounts.models import User
 from members.models import Member
-from services import errors, notifications, rollups
+from services import errors, notifications
 from services.models import (
     Claim,
     ServiceRequest,
@@ -41,6 +39,7 @@ from services.requests.transitions import (
     release_slots,
     resolve_now,
     set_status,
+    take_slot,
 )
 from stations.geo import Point, distance_km
 
@@ -121,18 +120,8 @@ def claim_request(
         Member.objects.select_for_update(no_key=True).filter(pk=member.pk).values_list("pk").first()
         service_request = lock_request(request_id)
         _check_claimable(service_request, member, now=now)
-        took = ServiceRequest.objects.filter(
-            pk=service_request.pk,
-            status=Status.OPEN,
-            claimed__lt=F("slots"),
-            ends_at__gt=now,
-        ).update(
-            claimed=F("claimed") + 1,
-            first_claimed_at=Coalesce(F("first_claimed_at"), Value(now, DateTimeField())),
-            updated_at=now,
-        )
+        took = take_slot(service_request, statuses=[Status.OPEN], now=now)
         if took:
-            rollups.request_claimed(service_request)
             claim = _insert_claim(service_request, member, status=ClaimStatus.CLAIMED, now=now)
             record_event(
                 actor=user,

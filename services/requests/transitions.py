@@ -149,6 +149,25 @@ def release_slots(
     refresh_fullness(service_request, actor=actor, now=now)
 
 
+def take_slot(service_request: ServiceRequest, *, statuses: Iterable[str], now: datetime) -> bool:
+    """Take one slot with one conditional UPDATE (``claimed = claimed + 1 WHERE claimed < slots``
+    and the request in ``statuses``, not ended); stamps the first claim and its rollup. Whether
+    it took one: the counter is never read first."""
+    took = ServiceRequest.objects.filter(
+        pk=service_request.pk,
+        status__in=list(statuses),
+        claimed__lt=F("slots"),
+        ends_at__gt=now,
+    ).update(
+        claimed=F("claimed") + 1,
+        first_claimed_at=Coalesce(F("first_claimed_at"), Value(now, DateTimeField())),
+        updated_at=now,
+    )
+    if took:
+        rollups.request_claimed(service_request)
+    return bool(took)
+
+
 def promote_waitlist(service_request: ServiceRequest, *, now: datetime) -> list[Claim]:
     """Fill free slots from the waitlist, first come first served; caller holds the lock."""
     promoted: list[Claim] = []
@@ -162,19 +181,8 @@ def promote_waitlist(service_request: ServiceRequest, *, now: datetime) -> list[
         )
         if waiting is None:
             break
-        took = ServiceRequest.objects.filter(
-            pk=service_request.pk,
-            status__in=ACTIVE_REQUEST,
-            claimed__lt=F("slots"),
-            ends_at__gt=now,
-        ).update(
-            claimed=F("claimed") + 1,
-            first_claimed_at=Coalesce(F("first_claimed_at"), Value(now, DateTimeField())),
-            updated_at=now,
-        )
-        if not took:
+        if not take_slot(service_request, statuses=ACTIVE_REQUEST, now=now):
             break
-        rollups.request_claimed(service_request)
         starts_at = service_request.starts_at
         Claim.objects.filter(pk=waiting.pk, status=ClaimStatus.WAITLISTED).update(
             status=ClaimStatus.CLAIMED,
