@@ -194,9 +194,10 @@ _throttle_rates = {
     "records": env_str("THROTTLE_RECORDS", "20/min"),
     "exports": env_str("THROTTLE_EXPORTS", "10/min"),
 }
-# How many proxies put their hop in X-Forwarded-For: throttles then key on the address the
-# nearest one saw (1 behind the nginx of docs/operations.md). Unset, DRF keys on the whole
-# header, which a client can vary at will.
+# How many proxies in front append their peer to X-Forwarded-For (1 behind the nginx of
+# docs/operations.md). Unset or 0, throttles key on the socket peer (REMOTE_ADDR) and ignore the
+# header, which the client writes; N, on the N-th address from its right
+# (accounts.throttles.client_address).
 _num_proxies = (
     {"NUM_PROXIES": env_int("NUM_PROXIES", 0, minimum=0)}
     if env_str("NUM_PROXIES", "").strip()
