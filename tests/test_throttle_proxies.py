@@ -11,7 +11,7 @@ import random
 
 import pytest
 from django.conf import settings as django_settings
-from django.test import RequestFactory
+from django.test import Client, RequestFactory
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from accounts import errors
@@ -173,3 +173,37 @@ def test_behind_one_proxy_each_client_has_its_own_count(anon, settings):
     assert [attempt(f"{_random_ip()}, 198.51.100.1") for _ in range(4)] == [401] * 3 + [429]
     # Another client behind the same proxy is not locked out by the first.
     assert attempt("198.51.100.2") == 401
+
+
+# ------------------------------------------------------------------ the dashboard's login form
+
+
+@pytest.mark.django_db
+def test_the_dashboard_login_keys_on_the_same_client(settings):
+    """/dashboard/login/ is a Django form, not a DRF view, and counts with the same identity."""
+
+    def throttled(response) -> bool:
+        return "登录尝试过于频繁" in response.content.decode()
+
+    _proxies(settings, None, login="3/min")
+    client = Client()
+    wrong = {"username": "nobody", "password": "nope"}
+    outcomes = [
+        throttled(client.post("/dashboard/login/", wrong, HTTP_X_FORWARDED_FOR=_random_ip()))
+        for _ in range(4)
+    ]
+    assert outcomes == [False, False, False, True]
+
+    # Behind one proxy every request comes from 127.0.0.1: one client's guesses do not lock
+    # out another's.
+    _proxies(settings, 1, login="3/min")
+
+    def attempt(forwarded: str) -> bool:
+        return throttled(
+            client.post(
+                "/dashboard/login/", wrong, REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR=forwarded
+            )
+        )
+
+    assert [attempt("198.51.100.1") for _ in range(4)] == [False, False, False, True]
+    assert attempt("198.51.100.2") is False
