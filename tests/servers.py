@@ -9,6 +9,7 @@ from __future__ import annotations
 import http.client
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -16,6 +17,7 @@ import time
 from pathlib import Path
 from urllib.parse import quote
 
+import gunicorn
 from django.db import connection
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -60,25 +62,38 @@ def server_env(**extra: str) -> dict[str, str]:
 
 
 class Gunicorn:
-    """``gunicorn <args> --bind 127.0.0.1:<free port> backend.wsgi``; a context manager that
-    waits for /healthz and stops it (SIGTERM, then SIGKILL) on the way out."""
+    """gunicorn serving ``backend.wsgi`` on a free loopback port; a context manager that waits for
+    /healthz and stops it (SIGTERM, then SIGKILL) on the way out.
 
-    def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
+    ``config`` given: ``gunicorn -c <config> <args>``, the port in ``GUNICORN_BIND`` as the
+    config file reads it; otherwise ``--bind`` on the command line (gunicorn still reads
+    ./gunicorn.conf.py, the command line winning)."""
+
+    def __init__(
+        self, *args: str, env: dict[str, str] | None = None, config: str | None = None
+    ) -> None:
         self.port = free_port()
         self.args = args
+        self.config = config
         self.env = env if env is not None else server_env()
         self.log = Path(tempfile.mkstemp(prefix="gunicorn-test-", suffix=".log")[1])
         self.process: subprocess.Popen | None = None
 
+    def command(self) -> list[str]:
+        command = [sys.executable, "-m", "gunicorn"]
+        if gunicorn.version_info >= (25, 1):
+            # Not the user's one control socket ($HOME/.gunicorn), which another gunicorn may own.
+            command.append("--no-control-socket")
+        if self.config:
+            return [*command, "-c", self.config, *self.args, "backend.wsgi"]
+        return [*command, *self.args, "--bind", f"127.0.0.1:{self.port}", "backend.wsgi"]
+
     def __enter__(self) -> Gunicorn:
         with self.log.open("wb") as log:
             self.process = subprocess.Popen(
-                [
-                    *(sys.executable, "-m", "gunicorn", *self.args),
-                    *("--bind", f"127.0.0.1:{self.port}", "backend.wsgi"),
-                ],
+                self.command(),
                 cwd=ROOT,
-                env=self.env,
+                env={**self.env, "GUNICORN_BIND": f"127.0.0.1:{self.port}"},
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
@@ -118,3 +133,39 @@ class Gunicorn:
             return response.status, dict(response.getheaders()), response.read()
         finally:
             conn.close()
+
+
+def raw_request(port: int, data: bytes, *, tls: bool = False, timeout: float = 15) -> bytes:
+    """Send ``data`` as it is (no client library to fix it up) and read until the server closes."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    if tls:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE  # the test's own self-signed certificate
+        sock = context.wrap_socket(sock)
+    with sock:
+        sock.sendall(data)
+        received = b""
+        while True:
+            try:
+                chunk = sock.recv(65536)
+            except (ConnectionResetError, ssl.SSLError):
+                break
+            if not chunk:
+                break
+            received += chunk
+        return received
+
+
+def parse_response(received: bytes) -> tuple[int, dict[str, str], bytes]:
+    """Status, headers (lower-case names) and body of one HTTP/1.x response."""
+    head, _, body = received.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    if "content-length" in headers:
+        body = body[: int(headers["content-length"])]
+    return status, headers, body
