@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import shutil
 import socket
 import ssl
 import subprocess
@@ -169,3 +170,99 @@ def parse_response(received: bytes) -> tuple[int, dict[str, str], bytes]:
     if "content-length" in headers:
         body = body[: int(headers["content-length"])]
     return status, headers, body
+
+
+NGINX_SITE = ROOT / "deploy" / "nginx" / "wwqz.conf"
+NGINX_ERRORS = ROOT / "deploy" / "nginx" / "wwqz-errors.conf"
+
+
+class Nginx:
+    """deploy/nginx/wwqz.conf run by a private nginx (``nginx -p <tmp>``, foreground), with only
+    what a test machine must change: ports, the upstream, certificates, the snippet's path."""
+
+    def __init__(
+        self, workdir: Path, *, upstream_port: int, cert: Path, key: Path, **replace: str
+    ) -> None:
+        self.dir = workdir
+        self.http_port, self.https_port = free_port(), free_port()
+        # Readable by nginx's workers, which run as nobody when the tests run as root.
+        self.static = Path(tempfile.mkdtemp(prefix="nginx-static-"))
+        self.static.chmod(0o755)
+        (self.static / "present.txt").write_text("static\n")
+        (self.static / "present.txt").chmod(0o644)
+        site = NGINX_SITE.read_text()
+        for old, new in {
+            "server 127.0.0.1:8000;": f"server 127.0.0.1:{upstream_port};",
+            "listen 80;": f"listen 127.0.0.1:{self.http_port};",
+            "listen [::]:80;": "",
+            "listen 443 ssl http2;": f"listen 127.0.0.1:{self.https_port} ssl http2;",
+            "listen [::]:443 ssl http2;": "",
+            "/etc/letsencrypt/live/api.example.org/fullchain.pem": str(cert),
+            "/etc/letsencrypt/live/api.example.org/privkey.pem": str(key),
+            "/etc/nginx/snippets/wwqz-errors.conf": str(NGINX_ERRORS),
+            "/srv/wwqz/staticfiles/": f"{self.static}/",
+            **replace,
+        }.items():
+            assert old in site, f"{old!r} is no longer in {NGINX_SITE.name}"
+            site = site.replace(old, new)
+        (workdir / "site.conf").write_text(site)
+        temp = "\n".join(
+            f"    {kind}_temp_path {workdir}/{kind};"
+            for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+        )
+        (workdir / "nginx.conf").write_text(
+            f"pid {workdir}/nginx.pid;\n"
+            f"error_log {workdir}/error.log warn;\n"
+            "events { worker_connections 64; }\n"
+            "http {\n"
+            f"    access_log off;\n{temp}\n"
+            f"    include {workdir}/site.conf;\n"
+            "}\n"
+        )
+        self.process: subprocess.Popen | None = None
+
+    def command(self, *extra: str) -> list[str]:
+        nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+        return [
+            nginx, "-p", str(self.dir), "-c", str(self.dir / "nginx.conf"),
+            "-e", str(self.dir / "error.log"), *extra,
+        ]  # fmt: skip
+
+    def check(self) -> subprocess.CompletedProcess:
+        """``nginx -t`` of this configuration (instead of running it)."""
+        try:
+            return subprocess.run(self.command("-t"), capture_output=True, text=True, timeout=30)
+        finally:
+            shutil.rmtree(self.static, ignore_errors=True)
+
+    def __enter__(self) -> Nginx:
+        self.process = subprocess.Popen(
+            self.command("-g", "daemon off;"), stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and self.process.poll() is None:
+            try:
+                socket.create_connection(("127.0.0.1", self.https_port), timeout=1).close()
+                return self
+            except OSError:
+                time.sleep(0.1)
+        self.__exit__()
+        raise RuntimeError(f"nginx did not start:\n{self.errors()}")
+
+    def __exit__(self, *exc) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()  # SIGTERM: fast shutdown of master and workers
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        shutil.rmtree(self.static, ignore_errors=True)
+
+    def errors(self) -> str:
+        """nginx's error log (and, once it has exited, what it printed)."""
+        log = self.dir / "error.log"
+        output = ""
+        if self.process is not None and self.process.poll() is not None:
+            output = self.process.stdout.read().decode(errors="replace")
+        return output + (log.read_text(errors="replace") if log.exists() else "")

@@ -1,20 +1,53 @@
-"""gunicorn.conf.py: the shipped configuration starts, and the errors gunicorn answers before
-Django sees the request (a request line over limit_request_line, a malformed header or
-Content-Length, too many or too large headers) are JSON in the error shape, not gunicorn's HTML.
+"""gunicorn.conf.py and deploy/nginx/: the shipped configuration starts, and every error a client
+can get — also those answered before Django sees the request — is JSON in the error shape.
+
+gunicorn's own error pages (a request line over limit_request_line, a malformed header or
+Content-Length, too many or too large headers) were HTML; gunicorn.conf.py rewrites them. nginx's
+(413, 414, a header too large, 502, 504) are mapped by deploy/nginx/wwqz-errors.conf. The nginx
+tests run the real site file with a private nginx and skip where nginx (Debian's ``nginx-light``)
+or ``openssl`` is not installed; with REQUIRE_NGINX=1 they fail instead.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import random
+import re
+import shutil
+import socket
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from tests.servers import ROOT, Gunicorn, parse_response, raw_request, server_env
+from tests.servers import (
+    NGINX_ERRORS,
+    ROOT,
+    Gunicorn,
+    Nginx,
+    free_port,
+    parse_response,
+    raw_request,
+    server_env,
+)
 from tests.test_errors import CJK
+from tests.test_throttle_shared import database_cache  # noqa: F401 - fixture
+
+NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
+OPENSSL = shutil.which("openssl")
+
+
+def require_nginx() -> None:
+    """Skip without nginx and openssl; with REQUIRE_NGINX=1 (for CI) fail instead."""
+    if NGINX and OPENSSL:
+        return
+    reason = "needs nginx (apt-get install nginx-light) and openssl"
+    if os.environ.get("REQUIRE_NGINX") == "1":
+        pytest.fail(f"REQUIRE_NGINX=1 but the test {reason}")
+    pytest.skip(reason)
 
 
 def assert_error_shape(received: bytes, status: int, code: str) -> dict:
@@ -158,3 +191,156 @@ def test_a_request_line_within_the_limit_reaches_django(gunicorn):
     line = b"GET /" + b"a" * (4094 - len(b"GET / HTTP/1.1")) + b" HTTP/1.1"
     assert len(line) == 4094
     assert_error_shape(raw_request(gunicorn.port, _request(line)), 404, "not_found")
+
+
+# ------------------------------------------------------------------ deploy/nginx/
+
+
+def test_every_nginx_error_body_is_the_error_shape():
+    text = NGINX_ERRORS.read_text()
+    bodies = re.findall(r"return (\d{3}) '(.*)';", text)
+    assert {int(status) for status, _ in bodies} == {400, 403, 404, 413, 414, 500, 502, 504}
+    for _, body in bodies:
+        data = json.loads(body)
+        assert set(data) == {"code", "detail"} and CJK.search(data["detail"]), body
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory):
+    """A self-signed certificate for the site's HTTPS server; every nginx test needs one."""
+    require_nginx()
+    where = tmp_path_factory.mktemp("tls")
+    cert, key = where / "cert.pem", where / "key.pem"
+    subprocess.run(
+        [
+            *(OPENSSL, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
+            *("-subj", "/CN=api.example.org", "-keyout", str(key), "-out", str(cert)),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    return cert, key
+
+
+def _nginx(tmp_path_factory, certificate, upstream_port: int, **replace: str) -> Nginx:
+    cert, key = certificate
+    return Nginx(
+        tmp_path_factory.mktemp("nginx"),
+        upstream_port=upstream_port,
+        cert=cert,
+        key=key,
+        **replace,
+    )
+
+
+@pytest.fixture(scope="module")
+def nginx(tmp_path_factory, certificate, gunicorn):
+    with _nginx(tmp_path_factory, certificate, gunicorn.port) as server:
+        yield server
+
+
+def test_nginx_accepts_the_site_file(tmp_path_factory, certificate):
+    result = _nginx(tmp_path_factory, certificate, 8000).check()
+    assert result.returncode == 0, result.stderr
+    assert "test is successful" in result.stderr
+
+
+def test_nginx_proxies_to_gunicorn(nginx):
+    received = raw_request(nginx.https_port, _request(b"GET /healthz HTTP/1.1"), tls=True)
+    status, _, body = parse_response(received)
+    assert status == 200 and json.loads(body)["status"] == "ok", nginx.errors()
+    # Static files come from nginx itself.
+    status, _, body = parse_response(
+        raw_request(nginx.https_port, _request(b"GET /static/present.txt HTTP/1.1"), tls=True)
+    )
+    assert (status, body) == (200, b"static\n")
+    # Plain HTTP: the health check for probes, a redirect for everything else.
+    assert (
+        parse_response(raw_request(nginx.http_port, _request(b"GET /healthz HTTP/1.1")))[0] == 200
+    )
+    status, headers, _ = parse_response(
+        raw_request(nginx.http_port, _request(b"GET /api/v1/ HTTP/1.1"))
+    )
+    assert status == 301 and headers["location"].startswith("https://")
+
+
+NGINX_ERRORS_CASES = {
+    # Over large_client_header_buffers (8k): nginx's own 414.
+    "nginx-414": (_request(b"GET /" + b"a" * 10000 + b" HTTP/1.1"), 414, "uri_too_long"),
+    # Under nginx's limit, over gunicorn's: gunicorn's JSON 414 passes through.
+    "gunicorn-414": (_request(b"GET /" + b"a" * 5000 + b" HTTP/1.1"), 414, "uri_too_long"),
+    "header-too-large": (
+        _request(b"GET /healthz HTTP/1.1", b"X-Big: " + b"b" * 9000),
+        400,
+        "headers_too_large",
+    ),
+    "not-http": (b"GARBAGE / HTTP/1.1\r\n\r\n", 400, "validation_error"),
+    "no-host": (b"GET /healthz HTTP/1.1\r\n\r\n", 400, "validation_error"),
+    # Over client_max_body_size (2m): refused on the header, before any body is read.
+    "body-too-large": (
+        _request(
+            b"POST /api/v1/auth/token/ HTTP/1.1",
+            b"Content-Type: application/json",
+            b"Content-Length: 3000000",
+        ),
+        413,
+        "request_too_large",
+    ),
+    # nginx's own 404s: a file missing under /static/, the error locations themselves.
+    "static-404": (_request(b"GET /static/nothing-here.css HTTP/1.1"), 404, "not_found"),
+    "internal-404": (_request(b"GET /_wwqz_error/502 HTTP/1.1"), 404, "not_found"),
+    # Django's own errors are left as they are.
+    "django-404": (_request(b"GET /api/v1/nothing-here/ HTTP/1.1"), 404, "not_found"),
+}
+
+
+@pytest.mark.parametrize(
+    ("data", "status", "code"), list(NGINX_ERRORS_CASES.values()), ids=list(NGINX_ERRORS_CASES)
+)
+def test_errors_through_nginx_are_json_in_the_error_shape(nginx, data, status, code):
+    assert_error_shape(raw_request(nginx.https_port, data, tls=True), status, code)
+
+
+def test_the_plain_http_server_answers_its_errors_in_json_too(nginx):
+    received = raw_request(nginx.http_port, _request(b"GET /" + b"a" * 10000 + b" HTTP/1.1"))
+    assert_error_shape(received, 414, "uri_too_long")
+
+
+def test_502_when_gunicorn_is_not_there(tmp_path_factory, certificate):
+    with _nginx(tmp_path_factory, certificate, free_port()) as server:
+        received = raw_request(server.https_port, _request(b"GET /api/v1/ HTTP/1.1"), tls=True)
+    assert_error_shape(received, 502, "service_unavailable")
+
+
+def test_504_when_gunicorn_does_not_answer_in_time(tmp_path_factory, certificate):
+    with socket.socket() as silent:  # accepts, never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        port = silent.getsockname()[1]
+        with _nginx(
+            tmp_path_factory,
+            certificate,
+            port,
+            **{"proxy_read_timeout    65s;": "proxy_read_timeout    1s;"},
+        ) as server:
+            received = raw_request(server.https_port, _request(b"GET /api/v1/ HTTP/1.1"), tls=True)
+    assert_error_shape(received, 504, "gateway_timeout")
+
+
+@pytest.mark.usefixtures("database_cache")
+def test_behind_nginx_with_num_proxies_1_a_random_forwarded_for_does_not_escape(nginx):
+    """nginx appends the peer it saw; NUM_PROXIES=1 takes that one, not what the client wrote."""
+
+    def attempt() -> int:
+        forwarded = ".".join(str(random.randint(1, 254)) for _ in range(4))
+        body = b'{"username": "nobody", "password": "wrong-password"}'
+        data = _request(
+            b"POST /api/v1/auth/token/ HTTP/1.1",
+            b"Content-Type: application/json",
+            b"Content-Length: %d" % len(body),
+            b"X-Forwarded-For: " + forwarded.encode(),
+        )
+        return parse_response(raw_request(nginx.https_port, data + body, tls=True))[0]
+
+    assert Counter(attempt() for _ in range(14)) == {401: 10, 429: 4}
