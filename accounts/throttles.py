@@ -73,16 +73,12 @@ def hit(cache, key: str, limit: int, duration: int, now: float) -> float | None:
     carried = previous * (duration - elapsed) / duration - 1e-9
     if carried + 1 > limit:  # refused without counting: the previous window alone fills it
         return _wait(limit, duration, elapsed, previous, cache.get(current, 0))
-    # Long enough for the next window to read this one as its previous (the database cache
-    # stores expiry in whole seconds, hence the extra second).
-    timeout = 2 * duration + 1
-    if cache.add(current, 1, timeout):
-        count = 1
-    else:
-        try:
-            count = cache.incr(current)
-        except ValueError:  # expired or evicted between add and incr: start it again
-            count = 1 if cache.add(current, 1, timeout) else cache.incr(current)
+    try:
+        count = cache.incr(current)
+    except ValueError:  # the window's first request (or one of several in parallel)
+        # Long enough for the next window to read this one as its previous (the database cache
+        # stores expiry in whole seconds, hence the extra second).
+        count = 1 if cache.add(current, 1, 2 * duration + 1) else cache.incr(current)
     if carried + count <= limit:
         return None
     with contextlib.suppress(ValueError):  # gone already: nothing to give back
