@@ -1,9 +1,10 @@
 """The embedded shared cache: Django's database cache with an atomic ``incr``, and its table.
 
-Without ``REDIS_URL`` the cache is a table in the project's own database, so every process on the
-machine (gunicorn workers, the Celery worker, management commands) sees the same throttle counters
-and cached WeChat tokens. LocMemCache, the old default, kept one private cache per worker: with 4
-gunicorn workers a 10/min login limit let 37–40 guesses a minute through.
+Without ``REDIS_URL`` the cache is a table in the project's own database, so every process that
+uses the database (gunicorn workers, the Celery worker, management commands; on every machine,
+with PostgreSQL) sees the same throttle counters and cached WeChat tokens. LocMemCache, the old
+default, kept one private cache per worker: with 4 gunicorn workers a 10/min login limit let
+37–40 guesses a minute through.
 
 Django's ``DatabaseCache.incr`` is the generic get-then-set: two processes can both read 9 and
 both write 10, and the set also resets the entry's expiry to the default timeout. The throttle

@@ -140,9 +140,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # CACHES
 # ------------------------------------------------------------------------------
 # Throttle counters and cached WeChat tokens must be one store for every process, or each
-# gunicorn worker counts alone. Redis when REDIS_URL is set (shared across machines too);
-# otherwise a table in the project's database, shared by every process that uses it
-# (backend/cache.py: atomic counters; migrate creates the table).
+# gunicorn worker counts alone. Redis when REDIS_URL is set; otherwise a table in the project's
+# database, shared by every process that uses the database (backend/cache.py: atomic counters;
+# migrate creates the table).
 REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
     CACHES = {
