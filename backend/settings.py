@@ -51,6 +51,8 @@ INSTALLED_APPS = [
     "stations",
     "members",
     "services",
+    # Creates the database cache's table on migrate (backend/cache.py); no models.
+    "backend.cache.CacheTableConfig",
 ]
 
 # MIDDLEWARE
@@ -137,6 +139,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # CACHES
 # ------------------------------------------------------------------------------
+# Throttle counters and cached WeChat tokens must be one store for every process, or each
+# gunicorn worker counts alone. Redis when REDIS_URL is set; otherwise a table in the project's
+# database, shared by every process that uses the database (backend/cache.py: atomic counters;
+# migrate creates the table).
 REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
     CACHES = {
@@ -148,7 +154,15 @@ if REDIS_URL:
         }
     }
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CACHES = {
+        "default": {
+            "BACKEND": "backend.cache.DatabaseCache",
+            "LOCATION": "wwqz_cache",
+            # Past this many rows a write first deletes the expired ones, then a third of the
+            # rest: keep it well above the live counters (clients × scopes × 2 windows).
+            "OPTIONS": {"MAX_ENTRIES": env_int("CACHE_MAX_ENTRIES", 100_000, minimum=1000)},
+        }
+    }
 
 # AUTHENTICATION
 # ------------------------------------------------------------------------------
@@ -180,8 +194,8 @@ JSON_MAX_DEPTH = env_int("JSON_MAX_DEPTH", 32, minimum=4)
 # DJANGO REST FRAMEWORK
 # ------------------------------------------------------------------------------
 # Throttles. Scoped rates, "N/sec|min|hour|day" (accounts.throttles.ScopedThrottle reads them
-# per request). Counters live in the Django cache, which is Redis when REDIS_URL is set, so the
-# limits hold across gunicorn workers and hosts.
+# per request). Counters live in the shared cache above (the database, or Redis when REDIS_URL
+# is set), so the limits hold across gunicorn workers, and across hosts with Redis.
 _throttle_rates = {
     # Anonymous, so per client address: token obtain and refresh, WeChat sign-in, activation.
     "login": env_str("THROTTLE_LOGIN", "10/min"),
@@ -196,9 +210,10 @@ _throttle_rates = {
     "records": env_str("THROTTLE_RECORDS", "20/min"),
     "exports": env_str("THROTTLE_EXPORTS", "10/min"),
 }
-# How many proxies put their hop in X-Forwarded-For: throttles then key on the address the
-# nearest one saw (1 behind the nginx of docs/operations.md). Unset, DRF keys on the whole
-# header, which a client can vary at will.
+# How many proxies in front append their peer to X-Forwarded-For (1 behind the nginx of
+# docs/operations.md). Unset or 0, throttles key on the socket peer (REMOTE_ADDR) and ignore the
+# header, which the client writes; N, on the N-th address from its right
+# (accounts.throttles.client_address).
 _num_proxies = (
     {"NUM_PROXIES": env_int("NUM_PROXIES", 0, minimum=0)}
     if env_str("NUM_PROXIES", "").strip()

@@ -7,6 +7,7 @@ same functions the API calls, so the page and the API never disagree.
 
 from __future__ import annotations
 
+import time
 from urllib.parse import quote
 
 from django.conf import settings
@@ -21,6 +22,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from accounts.errors import ApplicationError
+from accounts.throttles import client_address, hit
 from members.pii import viewer_of
 from services.models import Campaign
 from services.records import points
@@ -54,13 +56,12 @@ class DashboardLoginForm(AuthenticationForm):
             raise ValidationError(self.error_messages["not_allowed"], code="not_allowed")
 
     def _check_rate(self) -> None:
-        # The same per-client rate as the API's password login (THROTTLE_LOGIN).
+        # The same per-client rate as the API's password login (THROTTLE_LOGIN), the client and
+        # the count as the API's throttles have them (behind nginx REMOTE_ADDR is nginx's).
         count, period = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["login"].split("/")
         allowed, seconds = int(count), {"s": 1, "m": 60, "h": 3600, "d": 86400}[period[0]]
-        address = self.request.META.get("REMOTE_ADDR", "") if self.request else ""
-        key = f"dashboard-login:{address}"
-        cache.add(key, 0, seconds)
-        if cache.incr(key) > allowed:
+        address = client_address(self.request) if self.request else ""
+        if hit(cache, f"dashboard-login:{address}", allowed, seconds, time.time()) is not None:
             raise ValidationError(self.error_messages["throttled"], code="throttled")
 
 
