@@ -14,7 +14,6 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from accounts import inbox
-from accounts.errors import Forbidden
 from accounts.logins import wechat_login
 from accounts.models import Notification
 from accounts.serializers import (
@@ -25,11 +24,13 @@ from accounts.serializers import (
     TokenPairOutputSerializer,
     TokenPairSerializer,
     TokenRefreshOutputSerializer,
+    TokenRefreshSerializer,
     UserSerializer,
     WechatLoginInputSerializer,
     me_serializer_class,
 )
 from accounts.throttles import ScopedThrottle
+from accounts.tokens import logout
 
 
 def tokens_for(user) -> dict:
@@ -63,12 +64,15 @@ class TokenView(TokenObtainPairView):
     summary="刷新令牌（轮换）",
     responses={
         200: TokenRefreshOutputSerializer,
-        401: OpenApiResponse(description="刷新令牌无效、过期或已注销（token_not_valid）"),
+        401: OpenApiResponse(
+            description="刷新令牌无效、过期、已用过（每个刷新令牌只能用一次）或已退出登录（token_not_valid）"
+        ),
     },
 )
 class TokenRefresh(TokenRefreshView):
-    """A refresh token → a new pair; the old refresh token is blacklisted."""
+    """A refresh token → a new pair; the old refresh token is spent (one use only)."""
 
+    serializer_class = TokenRefreshSerializer
     throttle_classes = [ScopedThrottle]
     throttle_scope = "login"
 
@@ -83,13 +87,9 @@ class LogoutView(APIView):
         data = LogoutInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         try:
-            token = RefreshToken(data.validated_data["refresh"])
+            logout(user=request.user, raw=data.validated_data["refresh"])
         except TokenError as exc:
             raise InvalidToken(str(exc)) from None
-        user_claim = settings.SIMPLE_JWT.get("USER_ID_CLAIM", "user_id")
-        if str(token.get(user_claim)) != str(request.user.pk):
-            raise Forbidden("只能注销自己的登录凭证。")
-        token.blacklist()
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
