@@ -30,7 +30,9 @@ class UserSerializer(strict.ModelSerializer):
 
 
 class TokenPairSerializer(jwt_serializers.TokenObtainPairSerializer):
-    """simplejwt's pair, plus the user, so the client needs no second call."""
+    """simplejwt's pair, in a new session, plus the user, so the client needs no second call."""
+
+    token_class = tokens.SessionRefreshToken
 
     def validate(self, attrs):
         data = super().validate(attrs)

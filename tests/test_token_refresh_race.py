@@ -130,3 +130,25 @@ def test_30_parallel_logouts_of_one_token_end_the_session_once():
     assert statuses == {204: 1, 401: PARALLEL - 1}, statuses
     _assert_token_not_valid([r for r in results if r[0] != 204])
     _assert_token_not_valid([(r.status_code, r.json()) for r in [_refresh(tokens["refresh"])]])
+
+
+def test_refreshes_racing_a_logout_leave_no_live_token():
+    """Whoever wins, the session ends: a pair minted by a refresh that beat the logout is dead."""
+    user = UserFactory(username="alice")
+    tokens = _login(user)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens['access']}")
+    calls = [post(client, LOGOUT, {"refresh": tokens["refresh"]})]
+    calls += [post(APIClient(), REFRESH, {"refresh": tokens["refresh"]}) for _ in range(15)]
+
+    results = run_together(calls, workers=len(calls))
+
+    assert not _crashes(results), results
+    assert results[0][0] == 204, results[0]
+    refreshed = [body for status, body in results[1:] if status == 200]
+    assert len(refreshed) <= 1, Counter(status for status, _ in results)
+    _assert_token_not_valid([r for r in results[1:] if r[0] != 200])
+    for pair in refreshed:
+        _assert_token_not_valid([(r.status_code, r.json()) for r in [_refresh(pair["refresh"])]])
+        me = APIClient().get("/api/v1/me/", HTTP_AUTHORIZATION=f"Bearer {pair['access']}")
+        _assert_token_not_valid([(me.status_code, me.json())])
