@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from django.contrib.auth.hashers import is_password_usable
 from django.contrib.auth.models import AbstractUser
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Q
 
 
@@ -39,6 +40,35 @@ class User(AbstractUser):
     def __str__(self) -> str:
         return self.name or self.username
 
+    # A password replaced or disabled ends every session of the user (TokenState.end_all):
+    # set_password/set_unusable_password note it, save() acts on it. Setting the first password
+    # of an account that had none (activation, a factory) ends nothing, and neither does a hash
+    # upgrade at login (Django's check_password clears ``_password`` for it).
+    _had_password = False
+    _password_disabled = False
+
+    def set_password(self, raw_password) -> None:
+        self._had_password = self._has_password()
+        super().set_password(raw_password)
+
+    def set_unusable_password(self) -> None:
+        self._password_disabled = self._has_password()
+        super().set_unusable_password()
+
+    def _has_password(self) -> bool:
+        return bool(self.password) and is_password_usable(self.password)
+
+    def save(self, *args, **kwargs) -> None:
+        replaced = self._password is not None and self._had_password
+        end_sessions = (replaced or self._password_disabled) and not self._state.adding
+        self._had_password = self._password_disabled = False
+        if not end_sessions:
+            super().save(*args, **kwargs)
+            return
+        with transaction.atomic():
+            super().save(*args, **kwargs)
+            TokenState.end_all(user_id=self.pk)
+
     @property
     def roles(self) -> list[str]:
         """The role values this user holds, in a stable order."""
@@ -50,6 +80,49 @@ class User(AbstractUser):
             (self.is_superuser, Role.SUPERUSER),
         ]
         return [role.value for held, role in flags if held]
+
+
+class TokenState(models.Model):
+    """What ends a user's JWTs before they expire (accounts.tokens): the version every token
+    carries, raised when the password changes, and the sessions ended by logout.
+
+    A row of its own rather than columns on User, so an ordinary save of a User loaded earlier
+    never writes an older version back. No row means version 0 and no session ended."""
+
+    user = models.OneToOneField(
+        User,
+        verbose_name="用户",
+        primary_key=True,
+        on_delete=models.CASCADE,
+        related_name="token_state",
+    )
+    version = models.PositiveIntegerField("令牌版本", default=0)
+    # session id → the Unix time until which it must be remembered (its last refresh token's
+    # lifetime); older entries are dropped whenever the row is written.
+    ended_sessions = models.JSONField("已退出的会话", default=dict, blank=True)
+    updated_at = models.DateTimeField("更新时间", auto_now=True)
+
+    class Meta:
+        verbose_name = "登录令牌状态"
+        verbose_name_plural = "登录令牌状态"
+
+    def __str__(self) -> str:
+        return f"{self.user_id} v{self.version}"
+
+    @classmethod
+    def locked(cls, *, user_id: int) -> TokenState:
+        """The user's row, created when missing, locked until the transaction ends."""
+        state, _created = cls.objects.select_for_update().get_or_create(user_id=user_id)
+        return state
+
+    @classmethod
+    def end_all(cls, *, user_id: int) -> None:
+        """Raise the version: every token minted so far, access or refresh, stops working."""
+        with transaction.atomic():
+            state = cls.locked(user_id=user_id)
+            state.version += 1
+            state.ended_sessions = {}
+            state.save(update_fields=["version", "ended_sessions", "updated_at"])
 
 
 class Event(models.Model):

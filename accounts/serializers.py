@@ -7,9 +7,10 @@ import functools
 from django.conf import settings
 from django.utils.module_loading import import_string
 from rest_framework import serializers
-from rest_framework_simplejwt.serializers import TokenObtainPairSerializer
+from rest_framework_simplejwt import serializers as jwt_serializers
 
 from accounts import fields as strict
+from accounts import tokens
 from accounts.models import Notification, Role, User
 
 
@@ -28,13 +29,22 @@ class UserSerializer(strict.ModelSerializer):
         return bool(user.wechat_openid)
 
 
-class TokenPairSerializer(TokenObtainPairSerializer):
-    """simplejwt's pair, plus the user, so the client needs no second call."""
+class TokenPairSerializer(strict.StrictInputMixin, jwt_serializers.TokenObtainPairSerializer):
+    """simplejwt's pair, in a new session, plus the user, so the client needs no second call."""
+
+    token_class = tokens.SessionRefreshToken
 
     def validate(self, attrs):
         data = super().validate(attrs)
         data["user"] = UserSerializer(self.user).data
         return data
+
+
+class TokenRefreshSerializer(strict.StrictInputMixin, jwt_serializers.TokenRefreshSerializer):
+    """simplejwt's fields; the refresh token is spent once (``accounts.tokens.rotate``)."""
+
+    def validate(self, attrs):
+        return tokens.rotate(attrs["refresh"])
 
 
 class TokenPairOutputSerializer(strict.Serializer):

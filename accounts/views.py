@@ -10,11 +10,9 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
-from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from accounts import inbox
-from accounts.errors import Forbidden
 from accounts.logins import wechat_login
 from accounts.models import Notification
 from accounts.serializers import (
@@ -25,16 +23,18 @@ from accounts.serializers import (
     TokenPairOutputSerializer,
     TokenPairSerializer,
     TokenRefreshOutputSerializer,
+    TokenRefreshSerializer,
     UserSerializer,
     WechatLoginInputSerializer,
     me_serializer_class,
 )
 from accounts.throttles import ScopedThrottle
+from accounts.tokens import SessionRefreshToken, end_session
 
 
 def tokens_for(user) -> dict:
-    """A fresh access/refresh pair and the user."""
-    refresh = RefreshToken.for_user(user)
+    """A fresh access/refresh pair, in a new session, and the user."""
+    refresh = SessionRefreshToken.for_user(user)
     return {
         "access": str(refresh.access_token),
         "refresh": str(refresh),
@@ -63,33 +63,46 @@ class TokenView(TokenObtainPairView):
     summary="刷新令牌（轮换）",
     responses={
         200: TokenRefreshOutputSerializer,
-        401: OpenApiResponse(description="刷新令牌无效、过期或已注销（token_not_valid）"),
+        401: OpenApiResponse(
+            description="刷新令牌无效、过期、已用过（每个刷新令牌只能用一次）或已退出登录（token_not_valid）"
+        ),
     },
 )
 class TokenRefresh(TokenRefreshView):
-    """A refresh token → a new pair; the old refresh token is blacklisted."""
+    """A refresh token → a new pair; the old refresh token is spent (one use only)."""
 
+    serializer_class = TokenRefreshSerializer
     throttle_classes = [ScopedThrottle]
     throttle_scope = "login"
 
 
 class LogoutView(APIView):
-    """Blacklist the given refresh token of the signed-in user."""
+    """End the session of the given refresh token of the signed-in user."""
 
     @extend_schema(
-        tags=["auth"], summary="退出登录", request=LogoutInputSerializer, responses={204: None}
+        tags=["auth"],
+        summary="退出登录",
+        request=LogoutInputSerializer,
+        responses={
+            204: None,
+            401: OpenApiResponse(
+                description="刷新令牌无效、过期，或该会话已退出登录（token_not_valid）"
+            ),
+            403: OpenApiResponse(description="刷新令牌属于其他用户（permission_denied）"),
+        },
+        description=(
+            "结束 `refresh` 所属的这一次登录（会话）：该刷新令牌、由它轮换出的刷新令牌和这次登录"
+            "签发的访问令牌都立即失效；同一用户在其他设备上的登录不受影响。再次用同一会话的令牌"
+            "退出 → 401 `token_not_valid`。修改密码则结束该用户的全部登录。"
+        ),
     )
     def post(self, request):
         data = LogoutInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         try:
-            token = RefreshToken(data.validated_data["refresh"])
+            end_session(user=request.user, raw=data.validated_data["refresh"])
         except TokenError as exc:
             raise InvalidToken(str(exc)) from None
-        user_claim = settings.SIMPLE_JWT.get("USER_ID_CLAIM", "user_id")
-        if str(token.get(user_claim)) != str(request.user.pk):
-            raise Forbidden("只能注销自己的登录凭证。")
-        token.blacklist()
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -196,3 +196,14 @@ def test_the_check_in_window_is_in_shanghai_time(world, client_for, open_request
     )
     body = assert_error(response, 409, "check_in_window")
     assert body["opens_at"].endswith("+08:00") and body["closes_at"].endswith("+08:00")
+
+
+def test_sign_in_and_refresh_refuse_unknown_fields(world, anon):
+    body = {"username": "alice", "password": "x", "remember": True}
+    assert_error(anon.post("/api/v1/auth/token/", body, format="json"), 400, common.UNKNOWN_FIELD)
+    refresh = {"refresh": "x.y.z", "token": "a"}
+    assert_error(
+        anon.post("/api/v1/auth/token/refresh/", refresh, format="json"),
+        400,
+        common.UNKNOWN_FIELD,
+    )
