@@ -56,7 +56,7 @@ def run_in_threads(target, count: int) -> list:
 @pytest.fixture
 def wx(httpserver, settings) -> fake_wechat.FakeSubscribe:
     fake = fake_wechat.serve_subscribe(httpserver, settings)
-    fake.delay_seconds = 0.02  # sends take a moment, so every sender gets rows even under load
+    fake.delay_seconds = 0.05  # sends take a moment, so every sender gets rows even under load
     return fake
 
 
