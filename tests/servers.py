@@ -33,6 +33,20 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def point_at_test_database(env: dict[str, str]) -> None:
+    """Point a child process's environment at the test database this test runs on."""
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        env.pop("DATABASE_URL", None)
+        env["SQLITE_PATH"] = str(db["NAME"])
+        return
+    credentials = quote(db["USER"] or "", safe="")
+    if db.get("PASSWORD"):
+        credentials += ":" + quote(db["PASSWORD"], safe="")
+    host, port = db["HOST"] or "127.0.0.1", db["PORT"] or 5432
+    env["DATABASE_URL"] = f"postgres://{credentials}@{host}:{port}/{db['NAME']}"
+
+
 def server_env(**extra: str) -> dict[str, str]:
     """The environment of a server process on this test's database, real settings."""
     env = {
@@ -46,18 +60,7 @@ def server_env(**extra: str) -> dict[str, str]:
         PYTHONUNBUFFERED="1",
         LOG_LEVEL="WARNING",
     )
-    db = connection.settings_dict
-    if connection.vendor == "sqlite":
-        env.pop("DATABASE_URL", None)
-        env["SQLITE_PATH"] = str(db["NAME"])
-    else:
-        credentials = quote(db["USER"] or "", safe="")
-        if db.get("PASSWORD"):
-            credentials += ":" + quote(db["PASSWORD"], safe="")
-        env["DATABASE_URL"] = (
-            f"postgres://{credentials}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/"
-            f"{db['NAME']}"
-        )
+    point_at_test_database(env)
     env.update(extra)
     return env
 

@@ -11,16 +11,15 @@ import threading
 import time
 from io import StringIO
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 from django.core.management import call_command
-from django.db import connection
 
 from accounts.audit import notify
 from accounts.models import Notification
 from tests import fake_wechat
 from tests.factories import UserFactory
+from tests.servers import point_at_test_database
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -36,18 +35,7 @@ def subprocess_env(wechat_base: str, **extra: str) -> dict[str, str]:
         WECHAT_API_BASE=wechat_base,
         WECHAT_TEMPLATE_REMINDER=fake_wechat.TEMPLATE_ID,
     )
-    db = connection.settings_dict
-    if connection.vendor == "sqlite":
-        env.pop("DATABASE_URL", None)
-        env["SQLITE_PATH"] = str(db["NAME"])
-    else:
-        credentials = quote(db["USER"] or "", safe="")
-        if db.get("PASSWORD"):
-            credentials += ":" + quote(db["PASSWORD"], safe="")
-        env["DATABASE_URL"] = (
-            f"postgres://{credentials}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/"
-            f"{db['NAME']}"
-        )
+    point_at_test_database(env)
     env.update(extra)
     return env
 
