@@ -8,6 +8,7 @@ serializers). No request of this API nests deeper than a few levels, so anything
 
 from __future__ import annotations
 
+import io
 import re
 
 from django.conf import settings
@@ -55,17 +56,6 @@ class JSONParser(DRFJSONParser):
         if json_depth(data, limit=limit) > limit:
             raise JsonTooDeep(f"请求体的 JSON 嵌套层级过深（最多 {limit} 层）。")
         try:
-            return super().parse(_Replay(data), media_type, parser_context)
+            return super().parse(io.BytesIO(data), media_type, parser_context)
         except RecursionError:
             raise ParseError() from None
-
-
-class _Replay:
-    """The body read once, handed to DRF's parser as the stream it expects."""
-
-    def __init__(self, data: bytes) -> None:
-        self._data = data
-
-    def read(self, *args) -> bytes:
-        data, self._data = self._data, b""
-        return data

@@ -116,13 +116,18 @@ def _user_of(token: Token) -> User:
     return user
 
 
+def _outstanding_fields(token: Token, user: User) -> dict:
+    return {
+        "user": user,
+        "token": str(token),
+        "created_at": token.current_time,
+        "expires_at": datetime_from_epoch(token["exp"]),
+    }
+
+
 def _outstand(token: Token, user: User) -> OutstandingToken:
     return OutstandingToken.objects.create(
-        user=user,
-        jti=token[api_settings.JTI_CLAIM],
-        token=str(token),
-        created_at=token.current_time,
-        expires_at=datetime_from_epoch(token["exp"]),
+        jti=token[api_settings.JTI_CLAIM], **_outstanding_fields(token, user)
     )
 
 
@@ -132,13 +137,7 @@ def _blacklist(token: Token, user: User) -> bool:
     The blacklist row is unique per token, so of parallel calls exactly one INSERT succeeds
     (on PostgreSQL the others wait for it to commit, then fail; SQLite runs them one by one)."""
     outstanding, _created = OutstandingToken.objects.get_or_create(
-        jti=token[api_settings.JTI_CLAIM],
-        defaults={
-            "user": user,
-            "token": str(token),
-            "created_at": token.current_time,
-            "expires_at": datetime_from_epoch(token["exp"]),
-        },
+        jti=token[api_settings.JTI_CLAIM], defaults=_outstanding_fields(token, user)
     )
     try:
         with transaction.atomic():
