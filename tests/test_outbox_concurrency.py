@@ -57,6 +57,10 @@ def run_in_threads(target, count: int) -> list:
 def wx(httpserver, settings) -> fake_wechat.FakeSubscribe:
     fake = fake_wechat.serve_subscribe(httpserver, settings)
     fake.delay_seconds = 0.05  # sends take a moment, so every sender gets rows even under load
+    # The fake answers one request at a time: four senders queue behind each other, and on a
+    # loaded machine the suite's 1 s timeout would turn a slow answer into a retry (the row is
+    # then sent once, as it must, but counted as not sent yet).
+    settings.WECHAT_TIMEOUT = 10.0
     return fake
 
 
