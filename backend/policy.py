@@ -21,6 +21,10 @@ SERVICES_GEOFENCE_METERS = env_int("SERVICES_GEOFENCE_METERS", 500, minimum=1)
 SERVICES_CHECK_IN_OPENS_MINUTES = env_int("SERVICES_CHECK_IN_OPENS_MINUTES", 60, minimum=0)
 # A claim with no check-in by max(starts_at, claimed_at) + grace expires and frees its slot.
 SERVICES_CLAIM_GRACE_MINUTES = env_int("SERVICES_CLAIM_GRACE_MINUTES", 30, minimum=0)
+# Hours: check-in to check-out counts from starts_at - grace to ends_at + grace at most, and
+# whoever is still checked in at ends_at + grace is checked out by the sweep
+# (docs/records-and-points.md#hours).
+SERVICES_HOURS_GRACE_MINUTES = env_int("SERVICES_HOURS_GRACE_MINUTES", 30, minimum=0)
 # Cancelling a claim less than this many hours before starts_at is recorded as late.
 SERVICES_LATE_CANCEL_HOURS = env_int("SERVICES_LATE_CANCEL_HOURS", 24, minimum=0)
 # near=lat,lng searches: the radius_km used when none is given.

@@ -17,6 +17,7 @@ from accounts.fields import MAX_ID
 from members import pii
 from services import idempotency
 from services.models import Campaign
+from services.records.hours import as_hours
 from stations.errors import InvalidCoordinates
 from stations.geo import (
     WGS84,
@@ -72,6 +73,26 @@ class IdRelatedField(strict.PrimaryKeyRelatedField):
         if not 1 <= data <= MAX_ID:
             self.fail("does_not_exist", pk_value=data)
         return super().to_internal_value(data)
+
+
+class HoursField(serializers.FloatField):
+    """Verified minutes shown as hours to one decimal (read only; ``source`` the minutes), the
+    one format of hours in the API, the exports, the dashboard and certificates."""
+
+    def __init__(self, **kwargs):
+        kwargs["read_only"] = True
+        kwargs.setdefault("help_text", "核实服务时长（小时，保留一位小数）")
+        super().__init__(**kwargs)
+
+    def to_representation(self, value):
+        return as_hours(value)
+
+
+class HoursFiguresSerializer(strict.Serializer):
+    """The verified service time of a set of records: exact minutes and hours to show."""
+
+    service_minutes = strict.IntegerField(help_text="核实服务时长（分钟，精确值）")
+    service_hours = HoursField(source="service_minutes")
 
 
 class NamedRefSerializer(strict.Serializer):

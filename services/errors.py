@@ -274,6 +274,8 @@ RECORD_NOT_PENDING = "record_not_pending"
 RECORD_NOT_VERIFIED = "record_not_verified"
 NOTE_REQUIRED = "note_required"
 FLAGS_NOT_ACKNOWLEDGED = "flags_not_acknowledged"
+INVALID_HOURS = "invalid_hours"
+HOURS_ABOVE_WINDOW = "hours_above_window"
 INVALID_PERIOD = "invalid_period"
 
 
@@ -360,6 +362,21 @@ class FlagsNotAcknowledged(InvalidInput):
 
     default_code = FLAGS_NOT_ACKNOWLEDGED
     default_detail = "该记录有异常标记，请在核实意见中说明核查情况。"
+
+
+class InvalidHours(InvalidInput):
+    """400: hours given for a claim that is not a participant, twice, without a reason for a
+    correction, or with a rejection."""
+
+    default_code = INVALID_HOURS
+    default_detail = "服务时长填写有误。"
+
+
+class HoursAboveWindow(InvalidInput):
+    """400: a participant's corrected minutes exceed the request's window plus grace."""
+
+    default_code = HOURS_ABOVE_WINDOW
+    default_detail = "服务时长不能超过该需求的服务时段（含前后宽限）。"
 
 
 class InvalidPeriod(InvalidInput):

@@ -233,7 +233,11 @@ class Claim(models.Model):
     check_in_lng = models.FloatField("签到经度", null=True, blank=True)
     check_in_distance_m = models.FloatField("签到距离（米）", null=True, blank=True)
     checked_out_at = models.DateTimeField("签退时间", null=True, blank=True)
+    # Check-in to check-out, clamped to the request's window plus SERVICES_HOURS_GRACE_MINUTES
+    # (services.records.hours.clamped_minutes; docs/records-and-points.md#hours).
     duration_minutes = models.PositiveIntegerField("服务时长（分钟）", null=True, blank=True)
+    # Checked out by the sweep at the window's end + grace, not by the member.
+    auto_checked_out = models.BooleanField("自动签退", default=False)
     cancelled_at = models.DateTimeField("取消时间", null=True, blank=True)
     cancel_reason = models.CharField("取消原因", max_length=200, blank=True)
     # 临时取消: cancelled within SERVICES_LATE_CANCEL_HOURS of the start.
@@ -386,6 +390,9 @@ class ServiceRecord(models.Model):
     note = models.CharField("核实意见", max_length=500, blank=True)
     revoked_at = models.DateTimeField("撤销时间", null=True, blank=True)
     revoke_reason = models.CharField("撤销原因", max_length=200, blank=True)
+    # The participants' verified minutes (their current ServiceHours entries), written at
+    # verification; what the statistics add up as hours.
+    service_minutes = models.PositiveIntegerField("核实服务时长（分钟）", default=0)
 
     # Denormalised from the request at submission (statistics read these, never the joins).
     station = models.ForeignKey(
@@ -445,6 +452,96 @@ class ServiceRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.request_id} v{self.version} ({self.status})"
+
+
+class ServiceHours(models.Model):
+    """服务时长: one participant's minutes on one verified record (docs/records-and-points.md).
+
+    Written when the record is verified: the minutes the check-in and check-out give, and, when
+    the verifier corrects them, a second entry with the corrected minutes and the reason, the
+    first staying as it was (``current`` False). ``counted`` marks the entries the statistics
+    add up: current, of a record that is verified (cleared when the verification is revoked).
+    The record's place, campaign and day are copied so hours per member or team read this table
+    alone.
+    """
+
+    class Source(models.TextChoices):
+        RECORDED = "recorded", "签到签退"
+        CORRECTED = "corrected", "核实更正"
+
+    record = models.ForeignKey(
+        ServiceRecord, verbose_name="服务记录", on_delete=models.PROTECT, related_name="hours"
+    )
+    claim = models.ForeignKey(
+        Claim, verbose_name="认领", on_delete=models.PROTECT, related_name="hours"
+    )
+    member = models.ForeignKey(
+        Member, verbose_name="委员", on_delete=models.PROTECT, related_name="service_hours"
+    )
+    # The claim's team snapshot (the member's team when they claimed).
+    team = models.ForeignKey(
+        Team,
+        verbose_name="团队",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="service_hours",
+    )
+    minutes = models.PositiveIntegerField("服务时长（分钟）")
+    source = models.CharField("来源", max_length=10, choices=Source.choices)
+    reason = models.CharField("更正原因", max_length=200, blank=True)
+    entered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="录入人",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField("录入时间")
+    current = models.BooleanField("现行", default=True)
+    counted = models.BooleanField("计入统计", default=False)
+    # Denormalised from the record.
+    service_date = models.DateField("服务日期")
+    station = models.ForeignKey(
+        Station, verbose_name="驿站/工作室", on_delete=models.PROTECT, related_name="+"
+    )
+    town = models.ForeignKey(
+        "stations.Town", verbose_name="镇/街道", on_delete=models.PROTECT, related_name="+"
+    )
+    campaign_kind = models.CharField("三暖类型", max_length=20, choices=Campaign.Kind.choices)
+
+    class Meta:
+        verbose_name = "服务时长"
+        verbose_name_plural = "服务时长"
+        ordering = ["record", "claim", "id"]
+        indexes = [
+            models.Index(
+                fields=["member", "service_date"],
+                condition=Q(counted=True),
+                name="hours_counted_member",
+            ),
+            models.Index(
+                fields=["service_date", "team"],
+                condition=Q(counted=True),
+                name="hours_counted_date_team",
+            ),
+        ]
+        constraints = [
+            # One entry stands for each participant of a record.
+            models.UniqueConstraint(
+                fields=["record", "claim"], condition=Q(current=True), name="hours_one_current"
+            ),
+            models.CheckConstraint(
+                condition=Q(counted=False) | Q(current=True), name="hours_counted_is_current"
+            ),
+            models.CheckConstraint(
+                condition=Q(source="recorded") | ~Q(reason=""), name="hours_correction_reason"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.record_id}/{self.claim_id} {self.minutes} min ({self.source})"
 
 
 # A rule is worth 0 (switched off in effect) to 100 points; penalties are not rules.
@@ -570,6 +667,7 @@ class DailyServiceStat(models.Model):
     enterprises_served = models.BigIntegerField("服务企业数", default=0)
     households_visited = models.BigIntegerField("走访户数", default=0)
     participations = models.BigIntegerField("参与人次", default=0)
+    service_minutes = models.BigIntegerField("核实服务时长（分钟）", default=0)
 
     class Meta:
         verbose_name = "服务日汇总"

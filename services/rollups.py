@@ -74,6 +74,7 @@ SUMS = {
     "enterprises_served": "enterprises_served",
     "households_visited": "households_visited",
     "participations": "participants_count",
+    "service_minutes": "service_minutes",
 }
 # RequestStat's counters, and which request statuses each counts (posted: all of them).
 REQUEST_COUNTS: dict[str, tuple[str, ...] | None] = {

@@ -27,6 +27,7 @@ def expire_overdue() -> dict[str, int]:
         "promoted": report.promoted,
         "waitlisted": report.waitlisted,
         "requests": report.requests,
+        "checked_out": report.checked_out,
         "idempotency_keys": idempotency.purge_expired(),
     }
 

@@ -7,6 +7,7 @@ records workflow. The ``ledger`` fixture's figures are listed in ``Ledger`` for 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -14,7 +15,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from services import rollups
-from services.models import Campaign, Claim, ServiceRecord, ServiceRequest
+from services.models import Campaign, Claim, ServiceHours, ServiceRecord, ServiceRequest
+from services.records import hours
 from tests.factories import (
     CampaignFactory,
     ClaimFactory,
@@ -51,8 +53,10 @@ def served(
     status: str = ServiceRecord.Status.VERIFIED,
     hours_to_verify: float | None = None,
     hours_to_claim: float | None = None,
+    minutes: Sequence[int] | None = None,
 ) -> ServiceRecord:
-    """A service on ``day`` at ``station`` with ``members`` taking part, recorded as ``status``."""
+    """A service on ``day`` at ``station`` with ``members`` taking part, recorded as ``status``;
+    a verified one with each member's verified ``minutes`` (60 each unless given)."""
     request_status = (
         ServiceRequest.Status.VERIFIED
         if status == ServiceRecord.Status.VERIFIED
@@ -94,6 +98,11 @@ def served(
         ),
     )
     record.refresh_from_db()
+    if status == ServiceRecord.Status.VERIFIED:
+        entries = hours.bulk_entries(record, claims, minutes or [60] * len(claims))
+        ServiceHours.objects.bulk_create(entries)
+        record.service_minutes = sum(e.minutes for e in entries)
+        ServiceRecord.objects.filter(pk=record.pk).update(service_minutes=record.service_minutes)
     # Written by factories, not the workflow: the rollups are recomputed as a bulk load's are.
     rollups.rebuild()
     return record
@@ -112,6 +121,8 @@ class Ledger:
     households_visited: int = 13
     records_verified: int = 3
     participations: int = 5
+    # 120 + 90 (r1), 45 (r2), 180 + 60 (r3).
+    service_minutes: int = 495
     active_members: int = 3
     requests_posted: int = 8
     requests_completed: int = 5
@@ -150,6 +161,7 @@ def ledger(world) -> Ledger:
         members=[w.alice, w.bob],
         hours_to_claim=2,
         hours_to_verify=1,
+        minutes=[120, 90],
     )
     r2 = served(
         station=w.station,
@@ -160,6 +172,7 @@ def ledger(world) -> Ledger:
         members=[w.alice],
         hours_to_claim=4,
         hours_to_verify=3,
+        minutes=[45],
     )
     r3 = served(
         station=w.other_station,
@@ -170,6 +183,7 @@ def ledger(world) -> Ledger:
         members=[w.charlie, w.bob],
         hours_to_claim=10,
         hours_to_verify=5,
+        minutes=[180, 60],
     )
     # Not counted: awaiting verification, rejected, and last year.
     served(

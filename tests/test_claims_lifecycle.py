@@ -194,10 +194,14 @@ def test_only_a_claimed_place_checks_in(world, client_for, starting, status):
 # ---------------------------------------------------------------- check-out
 
 
-def test_checking_out_records_the_duration(world, client_for, alices):
+def test_checking_out_records_the_duration(world, client_for, alices, starting):
     client = client_for(world.alice.user)
     assert_error(post(client, alices, "check-out"), 409, errors.NOT_CHECKED_IN)
     post(client, alices, "check-in", {"lat": SITE[0], "lng": SITE[1]})
+    # The service began two hours ago: the 95 minutes lie inside its window.
+    ServiceRequest.objects.filter(pk=starting.pk).update(
+        starts_at=timezone.now() - timedelta(hours=2)
+    )
     Claim.objects.filter(pk=alices.pk).update(checked_in_at=timezone.now() - timedelta(minutes=95))
     response = post(client, alices, "check-out")
     assert response.status_code == 200, response.content

@@ -153,6 +153,8 @@ def test_the_tiles_show_the_api_summary(world, ledger, client_for):
     assert page["people_served"] == "62"
     assert page["completion_rate"] == f"{api['completion_rate'] * 100:.1f}%"
     assert page["median_hours_to_verify"] == "3 小时"
+    # 495 verified minutes, shown as hours to one decimal (as the API's service_hours).
+    assert page["service_hours"] == "8.2" and api["service_hours"] == 8.2
 
 
 def test_the_charts_carry_the_api_breakdowns(world, ledger, client_for):

@@ -65,6 +65,7 @@ def test_xlsx_has_one_sheet_per_breakdown_with_the_api_figures(world, ledger, cl
     assert figures["开始日期"] == f"{YEAR}-01-01" and figures["结束日期"] == f"{YEAR}-12-31"
     assert figures["服务群众人次"] == api["people_served"] == 62
     assert figures["委员参与人次"] == 5 and figures["参与委员人数"] == 3
+    assert figures["核实服务时长（小时）"] == 8.2  # 495 minutes
     assert figures["完成率"] == pytest.approx(api["completion_rate"])
     assert figures["提交到核实中位时长（小时）"] == 3.0
     kind_rows = {row[0]: row for row in summary if row and row[0] in ("暖企", "暖岙", "暖心")}
@@ -88,12 +89,20 @@ def test_xlsx_has_one_sheet_per_breakdown_with_the_api_figures(world, ledger, cl
             "服务企业数",
             "走访户数",
             "委员参与人次",
+            "核实服务时长（小时）",
         )
         expected = staff.get(BREAKDOWN_URL, {**PERIOD, "by": by}).json()["rows"]
         assert [
-            (r["label"], r["key"], r["records"], r["people_served"], r["participations"])
+            (
+                r["label"],
+                r["key"],
+                r["records"],
+                r["people_served"],
+                r["participations"],
+                r["service_hours"],
+            )
             for r in expected
-        ] == [(row[0], row[1], row[2], row[3], row[6]) for row in rows[1:]], name
+        ] == [(row[0], row[1], row[2], row[3], row[6], row[7]) for row in rows[1:]], name
     assert sheet_rows(book, "按镇街")[0][:2] == ("镇/街道", "镇街编号")
     assert sheet_rows(book, "按镇街")[1][:4] == ("昌国街道", str(world.town.pk), 2, 42)
 
@@ -115,8 +124,9 @@ def test_csv_is_utf8_with_bom_and_chinese_headers(world, ledger, client_for):
         "服务企业数",
         "走访户数",
         "委员参与人次",
+        "核实服务时长（小时）",
     ]
-    assert rows[1] == ["昌国街道", str(world.town.pk), "2", "42", "4", "5", "3"]
+    assert rows[1] == ["昌国街道", str(world.town.pk), "2", "42", "4", "5", "3", "4.2"]
     assert rows[2][0] == "金塘镇" and rows[2][3] == "20"
     assert "-town.csv" in response["Content-Disposition"]
 

@@ -79,6 +79,8 @@ def test_summary_splits_by_kind_and_tracks_campaign_targets(world, ledger, clien
         "enterprises_served": 0,
         "households_visited": 13,
         "participations": 4,
+        "service_minutes": 450,
+        "service_hours": 7.5,
     }
     assert kinds["warm_enterprise"]["people_served"] == 12
     assert kinds["warm_heart"]["people_served"] == 0
@@ -246,8 +248,11 @@ def test_breakdown_by_town(world, ledger, client_for):
         "enterprises_served": 4,
         "households_visited": 5,
         "participations": 3,
+        "service_minutes": 255,
+        "service_hours": 4.2,
     }
     assert rows[str(world.other_town.pk)]["people_served"] == 20
+    assert rows[str(world.other_town.pk)]["service_minutes"] == 240
     assert [row["people_served"] for row in body["rows"]] == [42, 20]  # largest first
 
 
@@ -276,6 +281,8 @@ def test_breakdown_by_team_shares_people_and_counts_participations_exactly(
     assert law["label"] == "法律服务团"
     assert sum(row["people_served"] for row in rows.values()) == 62
     assert sum(row["participations"] for row in rows.values()) == 5
+    # law: alice 120 + 45, bob 90 + 60; medical: charlie 180.
+    assert law["service_minutes"] == 315 and medical["service_minutes"] == 180
 
 
 def test_breakdown_by_team_uses_the_team_when_claimed(world, ledger, client_for):
@@ -324,7 +331,7 @@ def test_breakdown_rows_add_up_to_the_summary(world, ledger, client_for):
     total = summary(staff)
     for by in stats.BREAKDOWNS:
         rows = breakdown(staff, by)["rows"]
-        for name in ("people_served", "participations"):
+        for name in ("people_served", "participations", "service_minutes"):
             assert sum(row[name] for row in rows) == total[name], (by, name)
 
 

@@ -42,8 +42,16 @@ from accounts.models import User
 from services import rollups
 from services.demo import story
 from services.demo.places import point_of, request_fields
-from services.models import Claim, PointEntry, PointRule, ServiceRecord, ServiceRequest
-from services.records import anomalies, points
+from services.models import (
+    Claim,
+    PointEntry,
+    PointRule,
+    ServiceHours,
+    ServiceRecord,
+    ServiceRequest,
+)
+from services.records import anomalies, hours, points
+from services.requests.checkout import clamped_minutes
 
 if TYPE_CHECKING:
     from services.demo.history import Service, Version
@@ -111,7 +119,7 @@ def _claim_of(s: Service, service_request: ServiceRequest, offset: int) -> Claim
         check_in_lng=point.lng,
         check_in_distance_m=story.check_in_distance_m(service_request, offset),
         checked_out_at=s.ends_at,
-        duration_minutes=max(0, int((s.ends_at - checked_in).total_seconds() // 60)),
+        duration_minutes=clamped_minutes(service_request, checked_in, s.ends_at),
     )
 
 
@@ -153,6 +161,10 @@ def _record_of(rows: _Rows, number: int, v: Version, reviewer: User | None) -> S
         verified_by=reviewer if v.reviewed_at else None,
         verified_at=v.reviewed_at,
         note=v.note,
+        # What verification settles when nobody corrects the hours (services.records.hours).
+        service_minutes=(
+            sum(c.duration_minutes for c in rows.claims) if v.status == RecordStatus.VERIFIED else 0
+        ),
         station=s.station,
         town_id=s.station.town_id,
         campaign=s.campaign,
@@ -181,6 +193,23 @@ def _write_records(written: list[_Rows], reviewers: dict[int, User | None]) -> l
     return records
 
 
+def _write_hours(written: list[_Rows], reviewers: dict[int, User | None]) -> int:
+    """Each verified record's hours entries, the crew's minutes confirmed as recorded."""
+    entries = [
+        entry
+        for rows in written
+        if rows.verified is not None
+        for entry in hours.bulk_entries(
+            rows.verified,
+            rows.claims,
+            [c.duration_minutes for c in rows.claims],
+            entered_by=reviewers.get(rows.service.station.pk),
+        )
+    ]
+    ServiceHours.objects.bulk_create(entries, batch_size=1000)
+    return len(entries)
+
+
 def _write_points(written: list[_Rows], rules: list[PointRule]) -> int:
     """Duty points of the verified records, by the rules verification applies, booked when
     the record was verified (an award's fields are its ledger line's)."""
@@ -206,6 +235,7 @@ class DemoHistory:
     records: int = 0
     verified: int = 0
     claims: int = 0
+    hours: int = 0
     points: int = 0
 
 
@@ -223,6 +253,7 @@ def write_history(services: list[Service]) -> DemoHistory:
         records = _write_records(written, posters)
         result.records = len(records)
         result.verified = sum(1 for r in records if r.status == RecordStatus.VERIFIED)
+        result.hours = _write_hours(written, posters)
         result.points = _write_points(written, points.active_rules())
         rollups.rebuild()
     return result

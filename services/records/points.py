@@ -20,7 +20,8 @@ from django.utils import timezone
 from accounts.models import User
 from members.models import Member
 from members.pii import Viewer, shown_name
-from services.models import Campaign, Claim, PointEntry, PointRule, ServiceRequest
+from services.models import Campaign, Claim, PointEntry, PointRule, ServiceHours, ServiceRequest
+from services.records.hours import as_hours
 from services.records.serializers import MePointsSectionSerializer, PointEntrySerializer
 
 REASON_LENGTH = 100
@@ -156,12 +157,19 @@ class LeaderRow:
     team_name: str | None
     points: int
     participations: int
+    # Verified minutes of services in the period (the counted hours entries).
+    service_minutes: int = 0
+
+    @property
+    def service_hours(self) -> float:
+        return as_hours(self.service_minutes)
 
 
 def leaderboard(
     *, viewer: Viewer, period: Period, team_id: int | None = None, limit: int
 ) -> list[LeaderRow]:
-    """Members by net points earned for services in ``period``, best first (one query).
+    """Members by net points earned for services in ``period``, best first, with their
+    verified hours beside (two queries).
 
     ``team`` filters on the team the points were earned with; the row shows the member's
     current team. Members whose points net to zero or less are left out. Ties share a rank
@@ -185,6 +193,21 @@ def leaderboard(
         .filter(total__gt=0)
         .order_by("-total", "member_id")[:limit]
     )
+    rows = list(rows)
+    hours = ServiceHours.objects.filter(
+        counted=True,
+        member_id__in=[row["member_id"] for row in rows],
+        service_date__gte=period.start,
+        service_date__lte=period.end,
+    )
+    if team_id is not None:
+        hours = hours.filter(team_id=team_id)
+    minutes = dict(
+        hours.order_by()
+        .values("member_id")
+        .annotate(m=Sum("minutes"))
+        .values_list("member_id", "m")
+    )
     board: list[LeaderRow] = []
     rank = 0
     previous: int | None = None
@@ -200,6 +223,7 @@ def leaderboard(
                 team_name=row["member__team__name"],
                 points=int(row["total"]),
                 participations=int(row["awarded"] - row["reversed"]),
+                service_minutes=int(minutes.get(row["member_id"]) or 0),
             )
         )
     return board

@@ -12,7 +12,7 @@ from rest_framework.permissions import BasePermission
 from accounts.models import User
 from accounts.permissions import is_staff
 from services import errors
-from services.models import Campaign, Claim, PointEntry, ServiceRecord
+from services.models import Campaign, Claim, PointEntry, ServiceHours, ServiceRecord
 from stations.filters import IdFilter, StrictFilterSet
 from stations.models import Station
 from stations.selectors import manages_station
@@ -35,7 +35,13 @@ def record_queryset() -> QuerySet[ServiceRecord]:
             Prefetch(
                 "participants",
                 queryset=Claim.objects.select_related("member", "team").order_by("id"),
-            )
+            ),
+            Prefetch(
+                "hours",
+                queryset=ServiceHours.objects.select_related("entered_by").order_by(
+                    "claim_id", "id"
+                ),
+            ),
         )
         .annotate(points_awarded=Subquery(points))
         .order_by("-submitted_at", "-id")

@@ -8,12 +8,18 @@ from rest_framework import serializers
 from accounts import fields as strict
 from accounts.fields import MAX_ID
 from members.pii import NameField, context_viewer, shown_name
-from services.api import CampaignRefSerializer, NamedRefSerializer
+from services.api import (
+    CampaignRefSerializer,
+    HoursField,
+    HoursFiguresSerializer,
+    NamedRefSerializer,
+)
 from services.models import (
     MAX_SLOTS,
     Claim,
     PointEntry,
     PointRule,
+    ServiceHours,
     ServiceRecord,
     ServiceRequest,
 )
@@ -22,6 +28,9 @@ from services.records import anomalies
 SUMMARY_LENGTH = 2000
 NOTE_LENGTH = 500
 REASON_LENGTH = 200
+# The schema's bound on minutes (a year); the real cap is the request's window plus grace
+# (400 hours_above_window, services.records.hours.check_corrections).
+MAX_HOURS_MINUTES = 366 * 24 * 60
 _CAP_MESSAGE = "不能超过 %(limit_value)s。"
 
 
@@ -68,6 +77,24 @@ class RecordInputSerializer(strict.Serializer):
         return list(dict.fromkeys(value))
 
 
+class HoursInputSerializer(strict.Serializer):
+    """One participant's hours as the verifier confirms or corrects them."""
+
+    claim = strict.IntegerField(min_value=1, max_value=MAX_ID, help_text="参与人的认领 ID")
+    minutes = strict.IntegerField(
+        min_value=0,
+        max_value=MAX_HOURS_MINUTES,
+        help_text="核实的服务时长（分钟）；不得超过该需求的服务时段加前后宽限",
+    )
+    reason = strict.CharField(
+        max_length=REASON_LENGTH,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="更正原因：与签到签退所得时长不同时必填",
+    )
+
+
 class VerifyInputSerializer(strict.Serializer):
     """POST ``records/{id}/verify/``: approve or reject, with a note."""
 
@@ -78,6 +105,13 @@ class VerifyInputSerializer(strict.Serializer):
         allow_blank=True,
         default="",
         help_text="核实意见：退回时必填；记录有异常标记时必填（说明核查情况）",
+    )
+    hours = HoursInputSerializer(
+        many=True,
+        required=False,
+        default=list,
+        max_length=MAX_SLOTS,
+        help_text="通过时可确认或更正各参与人的服务时长；未列出的参与人按签到签退时长确认",
     )
 
 
@@ -127,7 +161,44 @@ class ParticipantSerializer(strict.ModelSerializer):
 
     class Meta:
         model = Claim
-        fields = ["claim", "member", "team", "status", "checked_in_at", "check_in_distance_m"]
+        fields = [
+            "claim",
+            "member",
+            "team",
+            "status",
+            "checked_in_at",
+            "check_in_distance_m",
+            "checked_out_at",
+            "duration_minutes",
+            "auto_checked_out",
+        ]
+        read_only_fields = fields
+
+
+class HoursEntrySerializer(strict.ModelSerializer):
+    """One participant's hours entry on a verified record (a correction keeps the original,
+    ``current`` false)."""
+
+    claim = strict.IntegerField(source="claim_id")
+    member = strict.IntegerField(source="member_id")
+    entered_by = UserRefField(allow_null=True)
+    hours = HoursField(source="minutes", help_text="服务时长（小时，保留一位小数）")
+
+    class Meta:
+        model = ServiceHours
+        fields = [
+            "id",
+            "claim",
+            "member",
+            "minutes",
+            "hours",
+            "source",
+            "reason",
+            "current",
+            "counted",
+            "entered_by",
+            "created_at",
+        ]
         read_only_fields = fields
 
 
@@ -151,6 +222,8 @@ class RecordSerializer(strict.ModelSerializer):
     town = NamedRefSerializer()
     campaign = CampaignRefSerializer()
     points_awarded = serializers.SerializerMethodField(help_text="该记录产生的净积分")
+    hours = HoursEntrySerializer(many=True, help_text="核实时写入的各参与人服务时长（含更正）")
+    service_hours = HoursField(source="service_minutes")
 
     class Meta:
         model = ServiceRecord
@@ -175,6 +248,9 @@ class RecordSerializer(strict.ModelSerializer):
             "revoked_at",
             "revoke_reason",
             "points_awarded",
+            "service_minutes",
+            "service_hours",
+            "hours",
             "station",
             "town",
             "campaign",
@@ -249,7 +325,7 @@ class LeaderboardQuerySerializer(strict.Serializer):
     )
 
 
-class LeaderRowSerializer(strict.Serializer):
+class LeaderRowSerializer(HoursFiguresSerializer):
     """One member on the leaderboard."""
 
     rank = strict.IntegerField(help_text="名次（同分同名次）")

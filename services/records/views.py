@@ -16,7 +16,7 @@ from services import idempotency
 from services.api import CONFLICT, IDEMPOTENCY_PARAMETER, UNPROCESSABLE, url_pk
 from services.errors import InvalidPeriod
 from services.models import PointRule, ServiceRecord, ServiceRequest
-from services.records import points
+from services.records import hours, points
 from services.records import selectors as records
 from services.records.serializers import (
     LeaderboardQuerySerializer,
@@ -152,7 +152,14 @@ class RecordVerifyView(RecordObjectMixin, generics.GenericAPIView):
         record = self.get_object()
         data = VerifyInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        record = verify_record(actor=request.user, record_id=record.pk, **data.validated_data)
+        given = data.validated_data
+        record = verify_record(
+            actor=request.user,
+            record_id=record.pk,
+            approved=given["approved"],
+            note=given["note"],
+            hours_given=[hours.Correction(**entry) for entry in given["hours"]],
+        )
         return Response(_record_body(record, request))
 
 

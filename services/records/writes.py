@@ -29,7 +29,7 @@ from services.models import (
     ServiceRequest,
 )
 from services.notifications import shorten
-from services.records import anomalies, points
+from services.records import anomalies, hours, points
 from services.requests.transitions import (
     ClaimStatus,
     Status,
@@ -234,12 +234,14 @@ def verify_record(
     record_id: int,
     approved: bool,
     note: str = "",
+    hours_given: Sequence[hours.Correction] = (),
     now: datetime | None = None,
 ) -> ServiceRecord:
     """The station's manager or staff — never the submitter — approve or reject a record.
 
-    Approved: the record verified, the request verified, participating claims done and duty
-    points written, in one transaction. Rejected (note required): the request goes back to
+    Approved: the record verified, the request verified, participating claims done, each
+    participant's hours settled (``hours_given`` confirms or corrects them) and duty points
+    written, in one transaction. Rejected (note required): the request goes back to
     in_progress so a corrected version can be submitted. A record with anomaly flags needs a
     note either way. The conditional UPDATE ``WHERE status='submitted'`` lets one review win."""
     now = resolve_now(now)
@@ -255,6 +257,10 @@ def verify_record(
         _check_pending(record)
         if not approved and not note:
             raise errors.NoteRequired(fields={"note": ["退回时必须填写核实意见。"]})
+        if not approved and hours_given:
+            raise errors.InvalidHours(
+                "退回服务记录时不填写服务时长。", fields={"hours": ["退回时不填写服务时长。"]}
+            )
         if record.flag_count and not note:
             raise errors.FlagsNotAcknowledged(
                 fields={"note": ["该记录有异常标记，请说明核查情况。"]},
@@ -268,8 +274,10 @@ def verify_record(
             record.refresh_from_db(fields=["status"])
             _check_pending(record)
         if approved:
+            awarded = _approve(
+                service_request, record, actor=actor, note=note, hours_given=hours_given, now=now
+            )
             rollups.record_verified(record)
-            awarded = _approve(service_request, record, actor=actor, note=note, now=now)
         else:
             awarded = {}
             _reject(service_request, record, actor=actor, note=note, now=now)
@@ -291,10 +299,19 @@ def verify_record(
 
 
 def _approve(
-    service_request: ServiceRequest, record: ServiceRecord, *, actor: User, note: str, now
+    service_request: ServiceRequest,
+    record: ServiceRecord,
+    *,
+    actor: User,
+    note: str,
+    hours_given: Sequence[hours.Correction],
+    now,
 ) -> dict[int, int]:
-    """Claims done, request verified, points written; returns member id → points."""
+    """Hours settled, claims done, request verified, points written; returns member id →
+    points."""
     claims = _participant_claims(record)
+    hours.check_corrections(service_request, claims, hours_given)
+    hours.settle(service_request, record, claims, corrections=hours_given, actor=actor, now=now)
     move_claims(
         [claim for claim in claims if claim.status == ClaimStatus.CHECKED_IN],
         to=ClaimStatus.DONE,
@@ -376,6 +393,7 @@ def revoke_record(
         if not moved:
             raise errors.RecordNotVerified()
         rollups.record_revoked(record)
+        hours.uncount(record)
         claims = _participant_claims(record)
         move_claims(
             [claim for claim in claims if claim.status == ClaimStatus.DONE],

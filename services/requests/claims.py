@@ -25,6 +25,7 @@ from services.models import (
     ServiceRequest,
 )
 from services.notifications import iso
+from services.requests.checkout import clamped_minutes
 from services.requests.expiry import expire_for_claim, expire_overdue
 from services.requests.transitions import (
     ACTIVE_REQUEST,
@@ -259,17 +260,18 @@ def check_in(*, user: User, claim_id: int, point: Point, now: datetime | None = 
 
 
 def check_out(*, user: User, claim_id: int, now: datetime | None = None) -> Claim:
-    """The claimant checks out; the minutes since check-in are recorded."""
+    """The claimant checks out; the minutes since check-in are recorded, clamped to the
+    request's window plus grace (a check-out ten days late counts the window, not ten days)."""
     now = resolve_now(now)
     with transaction.atomic():
-        _, claim = _lock_own_claim(claim_id, user)
+        service_request, claim = _lock_own_claim(claim_id, user)
         if claim.status == ClaimStatus.CLAIMED:
             raise errors.NotCheckedIn()
         if claim.status not in (ClaimStatus.CHECKED_IN, ClaimStatus.DONE):
             raise errors.ClaimNotActive(not_active_detail(claim.status))
         if claim.checked_out_at is not None:
             raise errors.AlreadyCheckedOut()
-        minutes = max(0, int((now - claim.checked_in_at).total_seconds() // 60))
+        minutes = clamped_minutes(service_request, claim.checked_in_at, now)
         Claim.objects.filter(pk=claim.pk, checked_out_at__isnull=True).update(
             checked_out_at=now, duration_minutes=minutes, updated_at=now
         )

@@ -1,6 +1,7 @@
-"""Expiry: claims not checked in by start + grace, waitlists of ended requests, and open
-requests that ended unclaimed. Run by Celery beat, ``manage.py expire_overdue`` and lazily by
-the claim writes for one request.
+"""Expiry: claims not checked in by start + grace, waitlists of ended requests, open
+requests that ended unclaimed, and members still checked in when the window + grace closed
+(checked out automatically, ``services.requests.checkout``). Run by Celery beat,
+``manage.py expire_overdue`` and lazily by the claim writes for one request.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from services.models import (
     ServiceRequest,
 )
 from services.notifications import iso
+from services.requests.checkout import check_out_overdue
 from services.requests.transitions import (
     ClaimStatus,
     Status,
@@ -38,6 +40,7 @@ class ExpiryReport:
     waitlisted: int = 0
     requests: int = 0
     promoted: int = 0
+    checked_out: int = 0
 
 
 def expire_for_claim(claim_id: int, *, now: datetime) -> None:
@@ -81,6 +84,7 @@ def expire_overdue(
                 extra_filter=Q(ends_at__lte=now, claimed=0),
             ):
                 report.requests += 1
+    report.checked_out = check_out_overdue(now=now, request_ids=request_ids)
     return report
 
 

@@ -26,6 +26,7 @@ from accounts.throttles import client_address, hit
 from members.pii import viewer_of
 from services.models import Campaign
 from services.records import points
+from services.records.hours import as_hours
 from services.stats import exports
 from services.stats import selectors as stats
 from services.stats.serializers import ExportQuerySerializer, StatsQuerySerializer
@@ -167,6 +168,7 @@ def index(request: HttpRequest) -> HttpResponse:
         ("enterprises_served", "服务企业", summary.enterprises_served, "家"),
         ("households_visited", "走访户数", summary.households_visited, "户"),
         ("participations", "委员参与", summary.participations, "人次"),
+        ("service_hours", "核实服务时长", f"{as_hours(summary.service_minutes):g}", "小时"),
         ("active_members", "参与委员", summary.active_members, "人"),
         ("records_verified", "已核实服务", summary.records_verified, "次"),
         ("requests_posted", "期内需求", summary.requests_posted, "项"),

@@ -21,6 +21,7 @@ from openpyxl.utils import get_column_letter
 
 from services import errors
 from services.models import Campaign
+from services.records.hours import as_hours
 from services.stats import selectors as stats
 from stations.models import Town
 
@@ -56,6 +57,7 @@ FIGURE_HEADERS: dict[str, str] = {
     "enterprises_served": "服务企业数",
     "households_visited": "走访户数",
     "participations": "委员参与人次",
+    "service_minutes": "核实服务时长（小时）",
 }
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -77,6 +79,11 @@ def _safe(value: Any) -> Any:
     return value
 
 
+def _figures(row: dict) -> list[Any]:
+    """A row's figures in FIGURE_HEADERS order, minutes shown as hours (one decimal)."""
+    return [as_hours(row[n]) if n == "service_minutes" else row[n] for n in FIGURE_HEADERS]
+
+
 def _kind_label(kind: str | None) -> str:
     return Campaign.Kind(kind).label if kind else "全部"
 
@@ -95,6 +102,7 @@ def summary_table(summary: stats.Summary) -> Table:
         ["走访户数", summary.households_visited],
         ["已核实服务记录", summary.records_verified],
         ["委员参与人次", summary.participations],
+        ["核实服务时长（小时）", as_hours(summary.service_minutes)],
         ["参与委员人数", summary.active_members],
         ["期内需求数", summary.requests_posted],
         ["已完成需求", summary.requests_completed],
@@ -106,7 +114,7 @@ def summary_table(summary: stats.Summary) -> Table:
         ["提交到核实中位时长（小时）", summary.median_hours_to_verify],
         [],
         ["三暖类型", *FIGURE_HEADERS.values()],
-        *[[row["label"], *(row[name] for name in FIGURE_HEADERS)] for row in summary.by_kind],
+        *[[row["label"], *_figures(row)] for row in summary.by_kind],
         [],
         ["活动", "类型", "开始日期", "结束日期", "目标服务人次", "已服务人次", "完成进度"],
         *[
@@ -137,7 +145,7 @@ def breakdown_table(*, filters: stats.StatsFilter, by: str) -> Table:
     return Table(
         name=SHEETS[by],
         headers=[label, key, *FIGURE_HEADERS.values()],
-        rows=[[row["label"], row["key"], *(row[name] for name in FIGURE_HEADERS)] for row in rows],
+        rows=[[row["label"], row["key"], *_figures(row)] for row in rows],
     )
 
 

@@ -7,7 +7,8 @@ kind, campaign progress, and the breakdowns by town, station, kind and month) re
 rollup ``DailyServiceStat``; the request counts read ``RequestStat`` and the two medians the
 duration histograms ``ClaimTimeStat`` / ``VerifyTimeStat`` plus the rows of one bucket, active
 members ``ActiveMemberStat`` — all kept by ``services.rollups`` inside the transaction of each
-change, and exact. The team breakdown still reads the records and their participants (claims).
+change, and exact. Hours are the verified minutes (services.records.hours); the team and
+member breakdowns read the counted hours entries, one per participant of a verified record.
 
 Scope: staff see everything; a station manager sees the towns of the stations they manage
 (asking for another town is 403 ``town_out_of_scope``); everyone else is refused.
@@ -47,6 +48,7 @@ from services.models import (
     ClaimTimeStat,
     DailyServiceStat,
     RequestStat,
+    ServiceHours,
     ServiceRecord,
     ServiceRequest,
     VerifyTimeStat,
@@ -58,7 +60,6 @@ SHANGHAI = rollups.SHANGHAI
 VERIFIED = ServiceRecord.Status.VERIFIED
 KINDS = Campaign.Kind
 RequestStatus = ServiceRequest.Status
-Participant = ServiceRecord.participants.through
 STATIONS = Station._meta.db_table
 CAMPAIGNS = Campaign._meta.db_table
 
@@ -68,12 +69,14 @@ BY_STATION = "station"
 BY_TEAM = "team"
 BY_KIND = "campaign_kind"
 BY_MONTH = "month"
+BY_MEMBER = "member"
 BREAKDOWNS: dict[str, str] = {
     BY_TOWN: "镇街",
     BY_STATION: "驿站",
     BY_TEAM: "团队",
     BY_KIND: "三暖",
     BY_MONTH: "月份",
+    BY_MEMBER: "委员",
 }
 BREAKDOWN_CHOICES = [(key, f"按{label}") for key, label in BREAKDOWNS.items()]
 NO_TEAM_KEY = "none"
@@ -202,6 +205,7 @@ SERVED_FIELDS = (
     "enterprises_served",
     "households_visited",
     "participations",
+    "service_minutes",
 )
 
 
@@ -429,6 +433,7 @@ class Summary:
     households_visited: int
     records_verified: int
     participations: int
+    service_minutes: int
     active_members: int
     requests_posted: int
     requests_completed: int
@@ -475,6 +480,7 @@ def stats_summary(*, filters: StatsFilter) -> Summary:
         households_visited=totals["households_visited"],
         records_verified=totals["records"],
         participations=totals["participations"],
+        service_minutes=totals["service_minutes"],
         active_members=active,
         requests_posted=req["posted"],
         requests_completed=req["completed"],
@@ -528,6 +534,8 @@ def stats_breakdown(*, filters: StatsFilter, by: str, limit: int | None = None) 
     """
     if by == BY_TEAM:
         return _by_team(filters, limit)
+    if by == BY_MEMBER:
+        return _by_member(filters, limit)
     if by == BY_MONTH:
         return _by_month(filters, limit)
     key, label = {
@@ -575,19 +583,42 @@ def _by_month(f: StatsFilter, limit: int | None) -> list[dict]:
 
 
 def _by_team(f: StatsFilter, limit: int | None) -> list[dict]:
-    """Per team, through the participating claims' team snapshot (the member's team when
-    they claimed). Participations are exact. A record's people, enterprises and households are
-    shared among its participants, so each team gets its participants' share (rounded) and
-    the teams add up to the total instead of counting a joint trip once per team."""
-    record = "servicerecord__"
-    share = F(f"{record}participants_count")
+    """Per team, through the participants' team snapshot (the member's team when they
+    claimed)."""
+    rows = _by_participant(f, limit, "team_id", "team__name")
+    return [
+        {
+            "key": str(row["team_id"]) if row["team_id"] else NO_TEAM_KEY,
+            "label": row["team__name"] or NO_TEAM_LABEL,
+            **_figures(row),
+        }
+        for row in rows
+    ]
+
+
+def _by_member(f: StatsFilter, limit: int | None) -> list[dict]:
+    """Per member: their verified services, hours and share of the people served."""
+    rows = _by_participant(f, limit, "member_id", "member__name")
+    return [
+        {"key": str(row["member_id"]), "label": row["member__name"], **_figures(row)}
+        for row in rows
+    ]
+
+
+def _by_participant(f: StatsFilter, limit: int | None, key: str, label: str):
+    """Breakdown rows per participant group, read from the counted hours entries (one per
+    participant of each verified record, with the record's place, kind and day copied).
+    Participations and hours are exact. A record's people, enterprises and households are
+    shared among its participants, so each group gets its participants' share (rounded) and
+    the groups add up to the total instead of counting a joint trip once per group."""
+    share = F("record__participants_count")
 
     def portion(field: str):
         return Cast(
             Round(
                 Coalesce(
                     Sum(
-                        Cast(F(f"{record}{field}"), FloatField())
+                        Cast(F(f"record__{field}"), FloatField())
                         / Cast(NullIf(share, 0), FloatField())
                     ),
                     Value(0.0),
@@ -597,27 +628,19 @@ def _by_team(f: StatsFilter, limit: int | None) -> list[dict]:
         )
 
     rows = (
-        Participant.objects.filter(verified_records(f, record))
-        .values("claim__team_id", "claim__team__name")
+        ServiceHours.objects.filter(Q(counted=True) & _in_filters(f))
+        .values(key, label)
         .annotate(
-            sum_records=Count(f"{record}id", distinct=True),
+            sum_records=Count("record_id", distinct=True),
             sum_people_served=portion("people_served"),
             sum_enterprises_served=portion("enterprises_served"),
             sum_households_visited=portion("households_visited"),
             sum_participations=Count("id"),
+            sum_service_minutes=_zero(Sum("minutes")),
         )
-        .order_by("-sum_participations", "claim__team_id")
+        .order_by("-sum_participations", "-sum_service_minutes", key)
     )
-    if limit is not None:
-        rows = rows[:limit]
-    return [
-        {
-            "key": str(row["claim__team_id"]) if row["claim__team_id"] else NO_TEAM_KEY,
-            "label": row["claim__team__name"] or NO_TEAM_LABEL,
-            **_figures(row),
-        }
-        for row in rows
-    ]
+    return rows if limit is None else rows[:limit]
 
 
 # ---------------------------------------------------------------- follow-up list

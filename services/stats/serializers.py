@@ -6,7 +6,7 @@ from django.conf import settings
 from rest_framework import serializers
 
 from accounts import fields as strict
-from services.api import IdRelatedField, NamedRefSerializer
+from services.api import HoursFiguresSerializer, IdRelatedField, NamedRefSerializer
 from services.models import Campaign, ServiceRequest
 from services.stats import exports
 from services.stats import selectors as stats
@@ -103,7 +103,7 @@ class UnclaimedQuerySerializer(strict.Serializer):
 # ---------------------------------------------------------------- output
 
 
-class KindFiguresSerializer(strict.Serializer):
+class KindFiguresSerializer(HoursFiguresSerializer):
     """The figures of one 三暖 kind."""
 
     kind = strict.ChoiceField(choices=Campaign.Kind.choices)
@@ -144,7 +144,7 @@ class PeriodSerializer(strict.Serializer):
         return _renamed(super().get_fields(), **{"from": "date_from"})
 
 
-class SummarySerializer(PeriodSerializer):
+class SummarySerializer(PeriodSerializer, HoursFiguresSerializer):
     """GET stats/summary/."""
 
     people_served = strict.IntegerField(help_text="服务群众人次")
@@ -171,14 +171,16 @@ class SummarySerializer(PeriodSerializer):
     campaigns = CampaignProgressSerializer(many=True)
 
 
-class BreakdownRowSerializer(strict.Serializer):
+class BreakdownRowSerializer(HoursFiguresSerializer):
     """One row of a breakdown."""
 
-    key = strict.CharField(help_text="镇街/驿站/团队 ID（无团队为 none）、三暖类型或月份 YYYY-MM")
+    key = strict.CharField(
+        help_text="镇街/驿站/团队/委员 ID（无团队为 none）、三暖类型或月份 YYYY-MM"
+    )
     label = strict.CharField()
     records = strict.IntegerField()
     people_served = strict.IntegerField(
-        help_text="按团队时为该团队参与者所占份额（记录人次 × 团队参与人数 / 参与总人数，四舍五入）"
+        help_text=("按团队或委员时为其参与者所占份额（记录人次 × 参与人数 / 参与总人数，四舍五入）")
     )
     enterprises_served = strict.IntegerField()
     households_visited = strict.IntegerField()

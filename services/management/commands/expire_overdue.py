@@ -19,5 +19,6 @@ class Command(BaseCommand):
         self.stdout.write(
             f"过期认领 {report.claims} · 候补转正 {report.promoted}"
             f" · 结束的候补 {report.waitlisted} · 过期需求 {report.requests}"
+            f" · 自动签退 {report.checked_out}"
             f" · 清理幂等键 {purged}"
         )
