@@ -128,7 +128,7 @@ def build(records: int) -> None:
 
     from accounts.models import User
     from members.models import Member, Team
-    from services.models import Campaign, Claim, ServiceRecord, ServiceRequest
+    from services.models import Campaign, Claim, ServiceHours, ServiceRecord, ServiceRequest
     from stations.models import Station, Town
 
     d = Dialect(connection.vendor)
@@ -210,6 +210,8 @@ def build(records: int) -> None:
             f"WHERE h.k <= 1 + i % 3 AND i <= {records}"
         )
         member = f"((i * 13 + h.k * 977) % {MEMBERS} + 1)"
+        # Each participant's minutes: 30 to 179, checked in at the start, out that long after.
+        minutes = "(30 + (i * 7 + h.k * 11) % 150)"
         insert_select(
             cursor,
             d,
@@ -224,6 +226,8 @@ def build(records: int) -> None:
                 "claimed_at": d.ts(f"{day} - 1", "h.k"),
                 "check_in_by": d.ts(day),
                 "checked_in_at": d.ts(day),
+                "checked_out_at": d.ts(day, f"{minutes} / 60"),
+                "duration_minutes": minutes,
                 "cancel_reason": "''",
                 "reject_reason": "''",
                 "updated_at": d.ts(day),
@@ -268,8 +272,39 @@ def build(records: int) -> None:
             claim_source,
         )
         log(f"  participants ({time.perf_counter() - started:.0f} s)")
+        # One counted hours entry per participant, as verification writes it, with the
+        # record's denormalised columns; then each record's service_minutes is their sum.
+        insert_select(
+            cursor,
+            d,
+            ServiceHours,
+            {
+                "id": "(i - 1) * 3 + h.k",
+                "record": "i",
+                "claim": "(i - 1) * 3 + h.k",
+                "member": member,
+                "team": f"(({member} - 1) % {TEAMS} + 1)",
+                "minutes": minutes,
+                "source": "'recorded'",
+                "created_at": d.ts(day, "21"),
+                "current": d.literal(True),
+                "counted": d.literal(True),
+                "service_date": d.day(day),
+                "station": station,
+                "town": f"(({station} - 1) % {TOWNS} + 1)",
+                "campaign_kind": f"CASE {kind} WHEN 0 THEN 'warm_enterprise' "
+                "WHEN 1 THEN 'warm_village' ELSE 'warm_heart' END",
+            },
+            records,
+            claim_source,
+        )
+        cursor.execute(
+            "UPDATE services_servicerecord SET service_minutes = (SELECT SUM(h.minutes) "
+            "FROM services_servicehours h WHERE h.record_id = services_servicerecord.id)"
+        )
+        log(f"  hours ({time.perf_counter() - started:.0f} s)")
         if d.pg:
-            for model in (ServiceRequest, Claim, ServiceRecord, through):
+            for model in (ServiceRequest, Claim, ServiceRecord, through, ServiceHours):
                 table = model._meta.db_table
                 cursor.execute(
                     f"SELECT setval(pg_get_serial_sequence('\"{table}\"', 'id'), "
@@ -336,7 +371,7 @@ def raw_queries(vendor: str) -> dict[str, str]:
     summary = f"""
 WITH c AS (SELECT campaign_id, campaign_kind AS kind, COUNT(*) AS n, SUM(people_served) AS people,
                   SUM(enterprises_served) AS ent, SUM(households_visited) AS hh,
-                  SUM(participants_count) AS part
+                  SUM(participants_count) AS part, SUM(service_minutes) AS mins
              FROM {r} WHERE {where} GROUP BY campaign_id, campaign_kind)
 SELECT t.*, a.active, q.*, ({median_claim}) AS median_claim, ({median_verify}) AS median_verify,
        (SELECT {"string_agg" if pg else "group_concat"}(cp.id || ':' || COALESCE(c.people, 0), ',')
@@ -344,7 +379,7 @@ SELECT t.*, a.active, q.*, ({median_claim}) AS median_claim, ({median_verify}) A
          WHERE cp.starts_on <= %s AND cp.ends_on >= %s) AS campaigns
   FROM (SELECT COALESCE(SUM(n), 0), COALESCE(SUM(people), 0), COALESCE(SUM(ent), 0),
                COALESCE(SUM(hh), 0), COALESCE(SUM(part), 0),
-               {", ".join(kind_sums(k) for k in KINDS)}
+               {", ".join(kind_sums(k) for k in KINDS)}, COALESCE(SUM(mins), 0)
           FROM c) t,
        (SELECT COUNT(*) AS active FROM members_member m
          WHERE EXISTS (SELECT 1 FROM services_claim cl
@@ -362,7 +397,8 @@ SELECT t.*, a.active, q.*, ({median_claim}) AS median_claim, ({median_verify}) A
 """
     group = (
         "SELECT {key}, COUNT(*), SUM(people_served) AS people, SUM(enterprises_served), "
-        f"SUM(households_visited), SUM(participants_count) FROM {r} {{join}} "
+        f"SUM(households_visited), SUM(participants_count), SUM(service_minutes) "
+        f"FROM {r} {{join}} "
         f"WHERE {r}.{where.replace('service_date', f'{r}.service_date')} "
         "GROUP BY {group} ORDER BY people DESC, 1"
     )
@@ -390,13 +426,25 @@ SELECT t.*, a.active, q.*, ({median_claim}) AS median_claim, ({median_verify}) A
 SELECT c.team_id, tm.name, COUNT(DISTINCT r.id),
        ROUND(SUM({share.format("people_served")})),
        ROUND(SUM({share.format("enterprises_served")})),
-       ROUND(SUM({share.format("households_visited")})), COUNT(*)
+       ROUND(SUM({share.format("households_visited")})), COUNT(*), SUM(h.minutes)
   FROM services_servicerecord_participants p
   JOIN {r} r ON r.id = p.servicerecord_id
   JOIN services_claim c ON c.id = p.claim_id
+  JOIN services_servicehours h ON h.record_id = r.id AND h.claim_id = c.id AND h.current
   LEFT JOIN members_team tm ON tm.id = c.team_id
  WHERE r.status = 'verified' AND r.service_date BETWEEN %s AND %s
- GROUP BY c.team_id, tm.name ORDER BY 7 DESC, 1
+ GROUP BY c.team_id, tm.name ORDER BY 7 DESC, 8 DESC, 1
+""",
+        "member": f"""
+SELECT h.member_id, m.name, COUNT(DISTINCT r.id),
+       ROUND(SUM({share.format("people_served")})),
+       ROUND(SUM({share.format("enterprises_served")})),
+       ROUND(SUM({share.format("households_visited")})), COUNT(*), SUM(h.minutes)
+  FROM services_servicehours h
+  JOIN {r} r ON r.id = h.record_id
+  JOIN members_member m ON m.id = h.member_id
+ WHERE h.current AND r.status = 'verified' AND r.service_date BETWEEN %s AND %s
+ GROUP BY h.member_id, m.name ORDER BY 7 DESC, 8 DESC, 1
 """,
     }
 
@@ -570,7 +618,8 @@ def _check_summary(filters, row) -> object:
     assert row[0] == summary.records_verified, (row[0], summary.records_verified)
     assert row[1] == summary.people_served
     assert row[4] == summary.participations
-    at = 5 + 5 * len(KINDS)
+    assert row[5 + 5 * len(KINDS)] == summary.service_minutes, (row, summary.service_minutes)
+    at = 6 + 5 * len(KINDS)
     assert row[at] == summary.active_members, (row[at], summary.active_members)
     counts = (
         summary.requests_posted,
@@ -596,14 +645,18 @@ def _check(filters, raw_results: dict) -> str:
         theirs = raw_results[by]
         if by != stats.BY_MONTH:
             assert len(ours) == len(theirs), (by, len(ours), len(theirs))
-        people = 3 if by == stats.BY_TEAM else -4
+        people = 3 if by in (stats.BY_TEAM, stats.BY_MEMBER) else -5
         assert [r["people_served"] for r in ours if r["people_served"] or by != "month"] == [
             int(t[people]) for t in theirs
         ], by
-        assert sum(r["participations"] for r in ours) == sum(int(t[-1]) for t in theirs), by
+        assert sum(r["participations"] for r in ours) == sum(int(t[-2]) for t in theirs), by
+        assert [r["service_minutes"] for r in ours if r["records"] or by != "month"] == [
+            int(t[-1]) for t in theirs
+        ], by
     return (
         f"same figures (people served {summary.people_served:,}, participations "
-        f"{summary.participations:,}, active members {summary.active_members:,}, requests "
+        f"{summary.participations:,}, verified minutes {summary.service_minutes:,}, "
+        f"active members {summary.active_members:,}, requests "
         f"posted {summary.requests_posted:,}, medians {summary.median_hours_to_claim} h to claim "
         f"and {summary.median_hours_to_verify} h to verify; the March summary too)"
     )
