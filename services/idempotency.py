@@ -33,6 +33,7 @@ import logging
 import re
 import secrets
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -59,6 +60,10 @@ _KEY_RE = re.compile(r"[\x21-\x7e]{1,100}")
 # Rounds of "insert, or read what is there" before a replay gives up with 409: each further
 # round means the key changed hands in between (forgotten, taken over), which is rare.
 _ROUNDS = 5
+
+# Pauses before each try of forgetting a failed attempt's key: a database that restarts under
+# the request is usually back within a second or two (the request is failing anyway).
+_FORGET_PAUSES = (0, 0.2, 0.5, 1.0)
 
 logger = logging.getLogger(__name__)
 
@@ -294,7 +299,8 @@ def _execute(row: IdempotencyKey, owner: str, execute: Callable[[], tuple[int, A
 def _forget(pk: int, owner: str) -> None:
     """Delete a failed attempt's row, on a fresh connection when the failure broke this one
     (the database restarted under the request)."""
-    for _ in range(2):
+    for pause in _FORGET_PAUSES:
+        time.sleep(pause)
         try:
             if not connection.in_atomic_block:
                 connection.close_if_unusable_or_obsolete()
