@@ -16,8 +16,11 @@ Each test keeps to a few seconds: short leases, small counts.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import signal
+import socket
+import subprocess
 import sys
 import threading
 import time
@@ -27,11 +30,15 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.core.cache import caches
 from django.db import OperationalError, connection
+from django.test import Client
 from django.utils import timezone
 
 from accounts.audit import notify
 from accounts.models import Notification
+from accounts.throttles import hit
+from backend import cache as backend_cache
 from services import errors, idempotency
 from services.models import Claim, IdempotencyKey
 from tests import fake_wechat, services_fixtures
@@ -40,7 +47,7 @@ from tests.factories import UserFactory
 from tests.servers import Gunicorn
 from tests.services_fixtures import request_url
 from tests.test_outbox_command import Process, subprocess_env, wait_until
-from tests.test_throttle_shared import database_cache
+from tests.test_throttle_shared import DATABASE_CACHE, database_cache
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -368,3 +375,178 @@ def test_an_owner_taken_for_dead_rolls_its_work_back_and_answers_with_the_new_ow
     # what the new owner stored, so the request ran once.
     assert (old.body, old.replayed) == ({"by": "new"}, True)
     assert list(Notification.objects.values_list("title", flat=True)) == ["新的处理者"]
+
+
+# ------------------------------------------------------------------ 4. Redis down or frozen
+
+# Our own Redis servers, on ports no shared one uses.
+REDIS_PORTS = range(6391, 6400)
+
+
+class RedisServer:
+    """A private ``redis-server`` (no persistence) that a test may stop, start or freeze."""
+
+    def __init__(self) -> None:
+        self.port = next(port for port in REDIS_PORTS if _port_free(port))
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1"]
+            + ["--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock,
+            ):
+                sock.sendall(b"PING\r\n")
+                if sock.recv(16).startswith(b"+PONG"):
+                    return
+            time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGCONT)
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+    def freeze(self) -> None:
+        """Alive to the kernel (connections are accepted), deaf to every command."""
+        self.process.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        self.process.send_signal(signal.SIGCONT)
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+@pytest.fixture
+def redis_server():
+    server = RedisServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def redis_cache(redis_server, database_cache, settings):
+    """The production cache of REDIS_URL (backend/settings.py) on our Redis, the database cache
+    behind it, and a fresh "Redis is up" state."""
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "backend.cache.RedisWithFallback",
+            "LOCATION": redis_server.url,
+            "OPTIONS": {
+                "CLIENT_CLASS": "django_redis.client.DefaultClient",
+                "SOCKET_CONNECT_TIMEOUT": 0.25,
+                "SOCKET_TIMEOUT": 0.25,
+                "FALLBACK": "fallback",
+                "RETRY_SECONDS": 0.5,
+            },
+            "KEY_PREFIX": "wwqz",
+        },
+        "fallback": {**DATABASE_CACHE["default"], "KEY_PREFIX": "wwqz"},
+    }
+    backend_cache._down_until.clear()
+    yield caches["default"]
+    backend_cache._down_until.clear()
+
+
+def _redis_keys(server: RedisServer) -> list[str]:
+    import redis
+
+    with contextlib.closing(redis.Redis(port=server.port, socket_timeout=1)) as client:
+        return sorted(key.decode() for key in client.keys("*"))
+
+
+def test_with_redis_stopped_the_throttle_still_counts_in_the_database_and_says_so(
+    redis_server, redis_cache, caplog
+):
+    key = "throttle_login_127.0.0.1"
+    assert [hit(redis_cache, key, 3, 60, 600.0) for _ in range(4)][:3] == [None] * 3
+    assert any(name.endswith(f"{key}:10") for name in _redis_keys(redis_server))
+
+    redis_server.stop()
+    with caplog.at_level(logging.INFO, logger="backend.cache"):
+        # The counts in Redis are out of reach: the database cache counts from zero, and holds.
+        waits = [hit(redis_cache, key, 3, 60, 600.0) for _ in range(5)]
+    assert waits[:3] == [None] * 3 and all(wait for wait in waits[3:])
+    assert caches["fallback"].get(f"{key}:10") == 3
+    (warning,) = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert warning.name == "backend.cache" and warning.use == "throttle:login"
+    assert "127.0.0.1" not in warning.getMessage()
+
+    # Back after RETRY_SECONDS: Redis is asked again.
+    redis_server.start()
+    time.sleep(0.6)
+    redis_cache.set("wechat:stable_token:wx", {"token": "t"}, 60)
+    assert _redis_keys(redis_server) == ["wwqz:1:wechat:stable_token:wx"]
+
+
+def test_a_frozen_redis_costs_one_short_timeout_not_seconds_per_request(redis_server, redis_cache):
+    redis_cache.set("warm", 1)  # connected before the freeze, as a running worker is
+    redis_server.freeze()
+    try:
+        timings = []
+        for n in range(20):
+            started = time.monotonic()
+            assert hit(redis_cache, "throttle_claims_7", 100, 60, 600.0) is None
+            timings.append(time.monotonic() - started)
+    finally:
+        redis_server.thaw()
+    # The first call waits out the 0.25 s read timeout (for its get); then Redis is skipped.
+    assert 0.2 <= timings[0] < 1.5
+    assert max(timings[1:]) < 0.2
+    assert caches["fallback"].get("throttle_claims_7:10") == 20
+
+
+def test_the_dashboard_login_rate_holds_with_redis_stopped(world, redis_server, redis_cache):
+    redis_server.stop()
+    client = Client()
+    answers = [
+        client.post("/dashboard/login/", {"username": "sam", "password": "nope"}) for _ in range(11)
+    ]
+    assert all(answer.status_code == 200 for answer in answers)
+    throttled = ["登录尝试过于频繁" in answer.content.decode() for answer in answers]
+    assert throttled == [False] * 10 + [True]  # THROTTLE_LOGIN's 10/min, not failing open
+
+
+def test_gunicorn_with_redis_stopped_answers_logins_and_keeps_the_limit(
+    redis_server, database_cache
+):
+    server = Gunicorn("--workers", "2", "--log-level", "warning")
+    server.env.update(REDIS_URL=redis_server.url, THROTTLE_LOGIN="3/min")
+    body = b'{"username": "nobody", "password": "wrong-password"}'
+    json_headers = {"Content-Type": "application/json"}
+
+    def attempts() -> list[int]:
+        return [
+            server.request("POST", "/api/v1/auth/token/", body, json_headers)[0] for _ in range(5)
+        ]
+
+    with server:
+        assert attempts() == [401, 401, 401, 429, 429]
+        redis_server.stop()
+        started = time.monotonic()
+        down = attempts()
+        elapsed = time.monotonic() - started
+        log = server.output()
+    # No 500: the limit restarts in the database cache (shared by both workers) and holds.
+    assert down == [401, 401, 401, 429, 429], log
+    assert elapsed < 3
+    assert "Redis failed" in log and "throttle:login" in log
