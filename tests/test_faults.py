@@ -35,6 +35,7 @@ from django.db import OperationalError, connection
 from django.test import Client
 from django.utils import timezone
 
+from accounts import outbox
 from accounts.audit import notify
 from accounts.models import Notification
 from accounts.throttles import hit
@@ -561,3 +562,58 @@ def test_gunicorn_with_redis_stopped_answers_logins_and_keeps_the_limit(
     assert down == [401, 401, 401, 429, 429], log
     assert elapsed < 3
     assert "Redis failed" in log and "throttle:login" in log
+
+
+# ------------------------------------------------------------------ 5. the outbox lease
+
+
+def test_a_batch_outliving_its_lease_on_a_slow_wechat_sends_no_row_twice(httpserver, settings):
+    wx = fake_wechat.serve_subscribe(httpserver, settings)
+    wx.delay_seconds = 0.25  # WeChat answers, slowly: 8 sends take 2 s
+    settings.WECHAT_TIMEOUT = 5.0
+    # Far below what the settings accept (one send's longest time): the batch outlives it.
+    settings.OUTBOX_LEASE_SECONDS = 1
+    users = [UserFactory(wechat_openid=f"openid-slow-{n}") for n in range(8)]
+    rows = [notify(user=user, kind="reminder", title="服务提醒") for user in users]
+
+    def sender(index: int):
+        if index:
+            time.sleep(1.3)  # the first sender's lease on the rows it has not reached ran out
+        try:
+            return outbox.drain(batch_size=len(rows))
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(2) as pool:
+        first, second = pool.map(sender, range(2))
+    # Before, the first sender sent every row of its batch, the second the expired ones again.
+    per_openid = Counter(send["body"]["touser"] for send in wx.sends)
+    assert per_openid == {user.wechat_openid: 1 for user in users}
+    assert second["sent"] >= 2 and first["lost_lease"] == second["sent"], (first, second)
+    assert first["sent"] + second["sent"] == len(rows)
+    statuses = set(Notification.objects.values_list("status", flat=True))
+    assert statuses == {Notification.Status.SENT}
+
+
+@pytest.mark.parametrize(
+    ("lease", "timeout", "accepted"),
+    [("16", "4.5", False), ("39", "5", False), ("40", "5", True), ("300", "5", True)],
+)
+def test_the_settings_refuse_an_outbox_lease_one_send_can_outlive(lease, timeout, accepted):
+    result = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        cwd=Path(__file__).resolve().parent.parent,
+        env={
+            "PATH": os.environ.get("PATH", ""),
+            "DJANGO_SETTINGS_MODULE": "backend.settings",
+            "SECRET_KEY": "k",
+            "OUTBOX_LEASE_SECONDS": lease,
+            "WECHAT_TIMEOUT": timeout,
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (result.returncode == 0) == accepted, result.stderr
+    if not accepted:
+        assert "OUTBOX_LEASE_SECONDS must be at least 6 * WECHAT_TIMEOUT + 10" in result.stderr
