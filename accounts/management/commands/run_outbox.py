@@ -61,9 +61,9 @@ class Command(BaseCommand):
         retry = settings.OUTBOX_DB_RETRY_SECONDS
         try:
             while not stop.is_set():
-                # A long-lived loop must not keep a connection the database has dropped.
-                close_old_connections()
                 try:
+                    # A long-lived loop must not keep a connection the database has dropped.
+                    close_old_connections()
                     report = outbox.drain(batch_size=batch_size, should_stop=stop.is_set)
                 except (OperationalError, InterfaceError) as exc:
                     connections.close_all()
