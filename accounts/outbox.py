@@ -8,7 +8,13 @@ message exists exactly when its cause committed. Sending then goes:
    ``SELECT ... FOR UPDATE SKIP LOCKED``; elsewhere (SQLite) each candidate is taken by a
    conditional ``UPDATE ... WHERE id = ? AND <still due>``, and only rows whose update count
    is 1 belong to this sender. Either way no two senders hold a row at once.
-2. **send** — outside any transaction (a slow WeChat never holds a lock).
+2. **renew, then send** — just before a row is sent its lease is renewed (``now +
+   OUTBOX_LEASE_SECONDS``), fenced on the attempt this sender took: the lease covers the one
+   send under way, not the whole batch, so a batch that takes longer than the lease (a slow
+   WeChat) never lets a second sender take a row that is being sent. A row whose renewal finds it
+   taken by another sender (its lease ran out while it waited in this batch) is skipped: that
+   sender sends it. The send runs outside any transaction (a slow WeChat never holds a lock).
+   The settings refuse a lease shorter than one send can take (backend/settings.py).
 3. **finish** — ``sent`` (with WeChat's msgid and sent_at), ``skipped``, ``failed``, or back to
    ``pending`` with an exponential backoff until ``OUTBOX_MAX_ATTEMPTS``. The update is fenced
    on ``(status='sending', attempts)`` so a sender that lost its lease cannot overwrite the
@@ -85,6 +91,14 @@ def take_due(*, now: datetime | None = None, limit: int | None = None) -> list[N
     if not ids:
         return []
     return list(Notification.objects.filter(pk__in=ids).select_related("user").order_by("pk"))
+
+
+def renew(notification: Notification, *, now: datetime | None = None) -> bool:
+    """Lease a taken row again from ``now``, just before it is sent; False when another sender
+    took it meanwhile (this sender must then not send it)."""
+    now = now or timezone.now()
+    lease = now + timedelta(seconds=settings.OUTBOX_LEASE_SECONDS)
+    return bool(_held(notification).update(next_attempt_at=lease))
 
 
 def _held(notification: Notification):
@@ -179,6 +193,11 @@ def drain(
                 for rest in rows[index:]:
                     release(rest)
                 return report
+            if not renew(row, now=now):
+                # Its lease ran out while it waited in this batch and another sender has it.
+                report["lost_lease"] += 1
+                logger.warning("outbox: notification %s taken by another sender", row.pk)
+                continue
             if row.attempts > settings.OUTBOX_MAX_ATTEMPTS:
                 # Its last allowed attempt was taken and never finished (the sender died, maybe
                 # because of this row): stop instead of taking it again every lease.

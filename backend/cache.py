@@ -14,19 +14,40 @@ the second INSERT); the throttle's keys carry their window, so it never re-adds 
 
 The table is created whenever ``migrate`` runs (:class:`CacheTableConfig`), so ``make run``, the
 deploy steps and the test database get it without a separate ``createcachetable``.
+
+With ``REDIS_URL`` set the cache is :class:`RedisWithFallback`: Redis, with short socket timeouts,
+and the same table as its fallback. When a Redis call fails (down: connection refused; frozen: the
+read times out) the call is served by the table, and so is every call of this process for
+``RETRY_SECONDS``; then Redis is tried again. So every use keeps working on a store shared by all
+processes — the throttles and the dashboard's login rate still count (from zero: the counts in
+Redis are out of reach), the WeChat token is fetched once more — and a frozen Redis costs one
+request per process per ``RETRY_SECONDS`` a socket timeout, not every request 5 s. Each switch is
+a WARNING of logger ``backend.cache`` with ``extra={"use": ...}`` (docs/operations.md, 故障 /
+Faults).
 """
 
 from __future__ import annotations
 
 import base64
+import logging
 import pickle
+import threading
+import time
 
 from django.apps import AppConfig, apps
+from django.conf import settings
+from django.core.cache import caches
 from django.core.cache.backends.db import DatabaseCache as DjangoDatabaseCache
 from django.core.management import call_command
 from django.db import connections, router
 from django.db.models.signals import post_migrate
 from django.utils.timezone import now as tz_now
+from django_redis.cache import RedisCache
+from django_redis.exceptions import ConnectionInterrupted
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+logger = logging.getLogger(__name__)
 
 # A counter read and overwritten by another process in between is read again; each retry means
 # another request's increment went through, so this bound is only reached under a pile-up no
@@ -70,6 +91,125 @@ def _decode(stored: str):
 
 def _encode(value, protocol: int) -> str:
     return base64.b64encode(pickle.dumps(value, protocol)).decode("latin1")
+
+
+# Until when (time.monotonic()) each Redis location is skipped. One state per process, not per
+# cache object: Django gives every thread its own cache object, and each would pay the timeout.
+_down_until: dict[str, float] = {}
+_state_lock = threading.Lock()
+
+
+# What django-redis raises when Redis cannot be reached or does not answer in time (it re-raises
+# redis-py's own error unless IGNORE_EXCEPTIONS, which would fail every use open silently).
+_REDIS_FAILURES = (ConnectionInterrupted, RedisConnectionError, RedisTimeoutError, TimeoutError)
+
+
+def use_of(key) -> str:
+    """What a cache key is for, as logs name it: ``throttle:<scope>``, ``dashboard_login``,
+    ``wechat_token``, else the key's first part (never the client's address)."""
+    key = str(key)
+    if key.startswith("throttle_"):
+        scopes = settings.REST_FRAMEWORK.get("DEFAULT_THROTTLE_RATES", {})
+        # Longest first: "wechat_login" is not "login".
+        for scope in sorted(scopes, key=len, reverse=True):
+            if key.startswith(f"throttle_{scope}_"):
+                return f"throttle:{scope}"
+        return "throttle"
+    if key.startswith("dashboard-login:"):
+        return "dashboard_login"
+    if key.startswith("wechat:stable_token:"):
+        return "wechat_token"
+    return key.split(":", 1)[0][:40]
+
+
+class RedisWithFallback(RedisCache):
+    """django-redis's cache, each call served by the ``FALLBACK`` cache while Redis fails.
+
+    OPTIONS: ``FALLBACK`` (a CACHES alias, the database cache) and ``RETRY_SECONDS`` (how long
+    Redis is skipped after a failure); the rest are django-redis's.
+    """
+
+    def __init__(self, server: str, params: dict) -> None:
+        options = dict(params.get("OPTIONS") or {})
+        self._fallback_alias = options.pop("FALLBACK")
+        self._retry_seconds = float(options.pop("RETRY_SECONDS", 5.0))
+        self._location = server if isinstance(server, str) else ",".join(server)
+        super().__init__(server, {**params, "OPTIONS": options})
+
+    def redis_skipped(self) -> bool:
+        """Whether calls go to the fallback now, without trying Redis."""
+        until = _down_until.get(self._location)
+        if until is None:
+            return False
+        if time.monotonic() < until:
+            return True
+        with _state_lock:
+            _down_until.pop(self._location, None)
+        logger.info("cache: trying Redis again", extra={"use": "cache"})
+        return False
+
+    def _failed(self, operation: str, key, exc: Exception) -> None:
+        with _state_lock:
+            first = self._location not in _down_until
+            _down_until[self._location] = time.monotonic() + self._retry_seconds
+        if first:
+            cause = type(exc.__cause__ if isinstance(exc, ConnectionInterrupted) else exc).__name__
+            logger.warning(
+                "cache: Redis failed (%s) on %s for %s; the database cache serves every use for "
+                "%gs",
+                cause,
+                operation,
+                use_of(key),
+                self._retry_seconds,
+                extra={"use": use_of(key), "fault": "redis_unavailable"},
+            )
+
+    def _call(self, operation: str, key, *args, **kwargs):
+        if not self.redis_skipped():
+            try:
+                return getattr(super(), operation)(*args, **kwargs)
+            except _REDIS_FAILURES as exc:
+                self._failed(operation, key, exc)
+        return getattr(caches[self._fallback_alias], operation)(*args, **kwargs)
+
+    # Every operation the project uses, and those Django's helpers build on.
+    def get(self, key, *args, **kwargs):
+        return self._call("get", key, key, *args, **kwargs)
+
+    def set(self, key, *args, **kwargs):
+        return self._call("set", key, key, *args, **kwargs)
+
+    def add(self, key, *args, **kwargs):
+        return self._call("add", key, key, *args, **kwargs)
+
+    def incr(self, key, *args, **kwargs):
+        return self._call("incr", key, key, *args, **kwargs)
+
+    def decr(self, key, *args, **kwargs):
+        return self._call("decr", key, key, *args, **kwargs)
+
+    def delete(self, key, *args, **kwargs):
+        return self._call("delete", key, key, *args, **kwargs)
+
+    def touch(self, key, *args, **kwargs):
+        return self._call("touch", key, key, *args, **kwargs)
+
+    def has_key(self, key, *args, **kwargs):
+        return self._call("has_key", key, key, *args, **kwargs)
+
+    def get_many(self, keys, *args, **kwargs):
+        keys = list(keys)
+        return self._call("get_many", keys[0] if keys else "", keys, *args, **kwargs)
+
+    def set_many(self, data, *args, **kwargs):
+        return self._call("set_many", next(iter(data), ""), data, *args, **kwargs)
+
+    def delete_many(self, keys, *args, **kwargs):
+        keys = list(keys)
+        return self._call("delete_many", keys[0] if keys else "", keys, *args, **kwargs)
+
+    def clear(self):
+        return self._call("clear", "clear")
 
 
 class CacheTableConfig(AppConfig):

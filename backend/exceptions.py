@@ -15,7 +15,7 @@ from rest_framework.views import set_rollback
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 
 from accounts import errors
-from accounts.errors import ApplicationError, TooManyRequests
+from accounts.errors import ApplicationError
 
 logger = logging.getLogger(__name__)
 
@@ -95,7 +95,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     if isinstance(exc, ApplicationError):
         body = error_body(exc.code, str(exc.detail), exc.fields)
         body.update(exc.extra)
-        if isinstance(exc, TooManyRequests) and exc.wait:
+        # 429 throttled, 409 idempotency_in_progress: when to ask again.
+        if getattr(exc, "wait", None):
             headers["Retry-After"] = str(exc.wait)
         return Response(body, status=exc.status_code, headers=headers)
 

@@ -134,6 +134,10 @@ elif _db["ENGINE"] == "django.db.backends.postgresql":
     # transaction mode before 1.21).
     _threshold = env_int("DB_PREPARE_THRESHOLD", 5, minimum=-1)
     _db.setdefault("OPTIONS", {})["prepare_threshold"] = None if _threshold < 0 else _threshold
+# A pooled connection (CONN_MAX_AGE) is checked before each request reuses it: after the
+# database restarts the first query of a request would otherwise fail on the dead socket, one 500
+# per kept connection (docs/operations.md, 故障 / Faults).
+_db["CONN_HEALTH_CHECKS"] = env_bool("DB_CONN_HEALTH_CHECKS", True)
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -144,25 +148,35 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # database, shared by every process that uses the database (backend/cache.py: atomic counters;
 # migrate creates the table).
 REDIS_URL = env_str("REDIS_URL")
+_database_cache = {
+    "BACKEND": "backend.cache.DatabaseCache",
+    "LOCATION": "wwqz_cache",
+    # Past this many rows a write first deletes the expired ones, then a third of the
+    # rest: keep it well above the live counters (clients × scopes × 2 windows).
+    "OPTIONS": {"MAX_ENTRIES": env_int("CACHE_MAX_ENTRIES", 100_000, minimum=1000)},
+}
 if REDIS_URL:
+    # Redis answers in well under a millisecond on a LAN: a frozen one must cost a request a
+    # fraction of a second, not redis-py's default of waiting forever (or django-redis's 5 s
+    # elsewhere). When Redis fails, every use falls back to the database cache table for
+    # REDIS_RETRY_SECONDS (backend/cache.py, docs/operations.md 故障 / Faults).
     CACHES = {
         "default": {
-            "BACKEND": "django_redis.cache.RedisCache",
+            "BACKEND": "backend.cache.RedisWithFallback",
             "LOCATION": REDIS_URL,
-            "OPTIONS": {"CLIENT_CLASS": "django_redis.client.DefaultClient"},
+            "OPTIONS": {
+                "CLIENT_CLASS": "django_redis.client.DefaultClient",
+                "SOCKET_CONNECT_TIMEOUT": env_float("REDIS_CONNECT_TIMEOUT", 0.25, minimum=0.01),
+                "SOCKET_TIMEOUT": env_float("REDIS_SOCKET_TIMEOUT", 0.25, minimum=0.01),
+                "FALLBACK": "fallback",
+                "RETRY_SECONDS": env_float("REDIS_RETRY_SECONDS", 5.0, minimum=0.1),
+            },
             "KEY_PREFIX": "wwqz",
-        }
+        },
+        "fallback": {**_database_cache, "KEY_PREFIX": "wwqz"},
     }
 else:
-    CACHES = {
-        "default": {
-            "BACKEND": "backend.cache.DatabaseCache",
-            "LOCATION": "wwqz_cache",
-            # Past this many rows a write first deletes the expired ones, then a third of the
-            # rest: keep it well above the live counters (clients × scopes × 2 windows).
-            "OPTIONS": {"MAX_ENTRIES": env_int("CACHE_MAX_ENTRIES", 100_000, minimum=1000)},
-        }
-    }
+    CACHES = {"default": _database_cache}
 
 # AUTHENTICATION
 # ------------------------------------------------------------------------------
@@ -293,10 +307,11 @@ SPECTACULAR_SETTINGS = {
 # ------------------------------------------------------------------------------
 # Idempotency-Key: replays within this many hours return the stored response.
 IDEMPOTENCY_TTL_HOURS = env_int("IDEMPOTENCY_TTL_HOURS", 24, minimum=1)
-# A replay of a key still in flight waits up to this long for the first response, then 409.
-IDEMPOTENCY_WAIT_SECONDS = env_float("IDEMPOTENCY_WAIT_SECONDS", 10.0, minimum=0)
-# An in-flight key older than this is assumed abandoned (its process died) and may be retried.
-IDEMPOTENCY_LEASE_SECONDS = env_int("IDEMPOTENCY_LEASE_SECONDS", 120, minimum=1)
+# The lease of a key in flight: its owner renews it every third of this while it works, so a key
+# whose lease ran out belongs to a dead process and the next replay runs it again. A replay while
+# the owner lives answers 409 idempotency_in_progress at once, with Retry-After.
+IDEMPOTENCY_LEASE_SECONDS = env_float("IDEMPOTENCY_LEASE_SECONDS", 10.0, minimum=0.5)
+IDEMPOTENCY_RETRY_AFTER_SECONDS = env_int("IDEMPOTENCY_RETRY_AFTER_SECONDS", 1, minimum=1)
 
 # GET /me/ merges one section per provider: each takes the user and returns a dict.
 ME_SECTIONS: list[str] = [
@@ -367,11 +382,20 @@ OUTBOX_BACKOFF_SECONDS = env_int("OUTBOX_BACKOFF_SECONDS", 60, minimum=1)
 OUTBOX_BACKOFF_MAX_SECONDS = env_int("OUTBOX_BACKOFF_MAX_SECONDS", 3600, minimum=1)
 if OUTBOX_BACKOFF_MAX_SECONDS < OUTBOX_BACKOFF_SECONDS:
     raise ImproperlyConfigured("OUTBOX_BACKOFF_MAX_SECONDS must be >= OUTBOX_BACKOFF_SECONDS")
-# A row left `sending` this long (its sender died between send and mark) is taken again.
+# A taken row is leased for this long, and the lease is renewed just before the row is sent
+# (accounts.outbox), so it must outlast one send: at most three WeChat calls (token, send, send
+# after a token refresh), each a connect and a read of up to WECHAT_TIMEOUT, plus the database
+# round trips around them (OUTBOX_LEASE_MARGIN_SECONDS). A shorter lease lets a second sender take
+# a row that is still being sent, and send it again.
 OUTBOX_LEASE_SECONDS = env_int("OUTBOX_LEASE_SECONDS", 300, minimum=1)
-if OUTBOX_LEASE_SECONDS <= 3 * WECHAT_TIMEOUT:
-    # One send is at most three WeChat calls (token, send, send after a token refresh).
-    raise ImproperlyConfigured("OUTBOX_LEASE_SECONDS must exceed 3 * WECHAT_TIMEOUT")
+OUTBOX_LEASE_MARGIN_SECONDS = 10
+if OUTBOX_LEASE_SECONDS < 6 * WECHAT_TIMEOUT + OUTBOX_LEASE_MARGIN_SECONDS:
+    raise ImproperlyConfigured(
+        "OUTBOX_LEASE_SECONDS must be at least 6 * WECHAT_TIMEOUT + 10 (one send's longest time)"
+    )
+# `run_outbox` waits this long after a database error, doubling up to the cap, then resumes.
+OUTBOX_DB_RETRY_SECONDS = env_float("OUTBOX_DB_RETRY_SECONDS", 1.0, minimum=0.01)
+OUTBOX_DB_RETRY_MAX_SECONDS = env_float("OUTBOX_DB_RETRY_MAX_SECONDS", 30.0, minimum=0.01)
 # `manage.py run_outbox` sleeps this long when nothing is due.
 OUTBOX_POLL_SECONDS = env_float("OUTBOX_POLL_SECONDS", 5.0, minimum=0.1)
 

@@ -49,7 +49,7 @@ IDEMPOTENCY_PARAMETER = OpenApiParameter(
     description=(
         "幂等键（1–100 个可见 ASCII 字符，24 小时内有效）：同键同内容重放返回首次的状态码和"
         "响应体；同键不同内容 → 422 `idempotency_mismatch`；首次请求仍在处理 → 409 "
-        "`idempotency_in_progress`。"
+        "`idempotency_in_progress`（立即返回，附 Retry-After，稍后重试）。"
     ),
 )
 

@@ -188,6 +188,11 @@ class IdempotencyInProgress(Conflict):
     default_code = IDEMPOTENCY_IN_PROGRESS
     default_detail = "使用该幂等键的请求仍在处理中，请稍后重试。"
 
+    def __init__(self, *, wait: int) -> None:
+        super().__init__()
+        # Sent as Retry-After (backend.exceptions): when to ask again.
+        self.wait = wait
+
 
 class InvalidIdempotencyKey(InvalidInput):
     """400: the Idempotency-Key header is empty, too long or not printable ASCII."""

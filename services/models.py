@@ -316,8 +316,11 @@ class IdempotencyKey(models.Model):
     # JSON text rather than JSONField: jsonb would reorder keys, and a replay must match.
     response_body = models.TextField("响应内容", blank=True)
     created_at = models.DateTimeField("创建时间", auto_now_add=True)
-    # When the current attempt started; an in-flight key older than the lease may be retried.
-    locked_at = models.DateTimeField("处理开始时间")
+    # The lease of the attempt in flight: its owner (a random token per attempt) renews
+    # locked_at while it works, so a key whose lease ran out belongs to a dead process and may be
+    # run again; the owner's final write is fenced on its token (services/idempotency.py).
+    owner = models.CharField("处理者", max_length=32, blank=True, default="")
+    locked_at = models.DateTimeField("租约续期时间")
     expires_at = models.DateTimeField("过期时间")
 
     class Meta:

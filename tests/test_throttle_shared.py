@@ -45,9 +45,14 @@ def test_without_redis_the_default_cache_is_the_database():
     assert caches_setting["default"]["BACKEND"] == "backend.cache.DatabaseCache"
 
 
-def test_with_redis_the_cache_is_redis():
+def test_with_redis_the_cache_is_redis_with_short_timeouts_and_the_database_behind_it():
     caches_setting = _settings("CACHES", SECRET_KEY="k", REDIS_URL="redis://127.0.0.1:6379/0")
-    assert caches_setting["CACHES"]["default"]["BACKEND"] == "django_redis.cache.RedisCache"
+    default, fallback = caches_setting["CACHES"]["default"], caches_setting["CACHES"]["fallback"]
+    assert default["BACKEND"] == "backend.cache.RedisWithFallback"
+    assert default["OPTIONS"]["SOCKET_CONNECT_TIMEOUT"] <= 0.5
+    assert default["OPTIONS"]["SOCKET_TIMEOUT"] <= 0.5
+    assert default["OPTIONS"]["FALLBACK"] == "fallback"
+    assert fallback["BACKEND"] == "backend.cache.DatabaseCache"
 
 
 def test_migrate_creates_the_cache_table(database_cache):

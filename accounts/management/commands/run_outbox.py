@@ -1,15 +1,24 @@
-"""``manage.py run_outbox``: send notifications from the outbox, in a loop or once (cron)."""
+"""``manage.py run_outbox``: send notifications from the outbox, in a loop or once (cron).
+
+The loop outlives the database: an ``OperationalError``/``InterfaceError`` (PostgreSQL restarted,
+the connection was killed) closes the connection, waits ``OUTBOX_DB_RETRY_SECONDS`` doubling up to
+``OUTBOX_DB_RETRY_MAX_SECONDS``, and drains again; rows it had taken stay ``sending`` until their
+lease runs out and are then sent (docs/operations.md, 故障 / Faults).
+"""
 
 from __future__ import annotations
 
+import logging
 import signal
 import threading
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
-from django.db import close_old_connections
+from django.db import InterfaceError, OperationalError, close_old_connections, connections
 
 from accounts import outbox
+
+logger = logging.getLogger(__name__)
 
 
 class Command(BaseCommand):
@@ -49,11 +58,27 @@ class Command(BaseCommand):
         }
         self.stdout.write(f"run_outbox: started (poll every {interval:g}s)")
         self.stdout.flush()
+        retry = settings.OUTBOX_DB_RETRY_SECONDS
         try:
             while not stop.is_set():
-                # A long-lived loop must not keep a connection the database has dropped.
-                close_old_connections()
-                report = outbox.drain(batch_size=batch_size, should_stop=stop.is_set)
+                try:
+                    # A long-lived loop must not keep a connection the database has dropped.
+                    close_old_connections()
+                    report = outbox.drain(batch_size=batch_size, should_stop=stop.is_set)
+                except (OperationalError, InterfaceError) as exc:
+                    connections.close_all()
+                    logger.warning(
+                        "run_outbox: database unavailable (%s); retrying in %gs",
+                        type(exc).__name__,
+                        retry,
+                        extra={"use": "outbox_database"},
+                    )
+                    self.stdout.write(f"run_outbox: database unavailable, retrying in {retry:g}s")
+                    self.stdout.flush()
+                    stop.wait(retry)
+                    retry = min(retry * 2, settings.OUTBOX_DB_RETRY_MAX_SECONDS)
+                    continue
+                retry = settings.OUTBOX_DB_RETRY_SECONDS
                 if report["taken"]:
                     self.stdout.write(self._summary(report))
                     self.stdout.flush()
