@@ -5,8 +5,10 @@ passes :func:`scrub_event` before it leaves the process: phones (Chinese mobile 
 tokens (JWTs, ``Authorization``, refresh tokens, API keys, cookies) and WeChat's codes and ids
 (``code``, ``js_code``, ``openid``, ``unionid``, ``session_key``) are replaced in every part of
 the event — request, headers, query string, body, frame variables, breadcrumbs, extra, tags,
-messages and exception values. ``send_default_pii`` stays off, so the SDK sends no user, IP
-address or cookies of its own.
+messages and exception values. Names are found by key (``name``, ``contact_name`` …) only: free
+text cannot be searched for them, so frame variables (whose reprs carry names) are not sent at
+all, and the code logs ids, never names. ``send_default_pii`` stays off, so the SDK sends no
+user, IP address or cookies of its own.
 """
 
 from __future__ import annotations
@@ -121,7 +123,8 @@ def init(dsn: str, environment: str, traces_sample_rate: float) -> None:
         dsn=dsn,
         environment=environment,
         integrations=[DjangoIntegration()],
-        send_default_pii=False,
+        # Frame variables hold model instances whose repr is a person's name: never sent.
+        include_local_variables=False,
         traces_sample_rate=traces_sample_rate,
         before_send=scrub_event,
         before_send_transaction=scrub_event,
