@@ -7,6 +7,7 @@ import contextlib
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.db import connections
 from django.utils import timezone
 
@@ -14,6 +15,10 @@ from accounts import errors
 from accounts.models import Notification
 from tests.factories import UserFactory
 from tests.test_errors import assert_error
+
+# Every alias: with DATABASE_REPLICA_URL (the replica leg) /readyz asks the replica too.
+every_database = pytest.mark.django_db(databases=list(settings.DATABASES))
+ENABLED = ["database", "cache", *(["replica"] if "replica" in settings.DATABASES else []), "outbox"]
 
 # Nothing listens on port 9 (discard) on this machine: connections there are refused at once.
 CLOSED = "127.0.0.1:9"
@@ -48,12 +53,13 @@ def test_healthz_refuses_post(client):
     assert client.post("/healthz").status_code == 405
 
 
+@every_database
 def test_readyz_ok_lists_its_checks(client, db):
     response = client.get("/readyz")
     assert response.status_code == 200, response.content
     body = response.json()
     assert body["status"] == "ok"
-    assert list(body["checks"]) == ["database", "cache", "outbox"]
+    assert list(body["checks"]) == ENABLED
     assert all(check["ok"] for check in body["checks"].values())
     assert body["checks"]["outbox"]["oldest_pending_age_seconds"] == 0
     assert response["Cache-Control"].startswith("max-age=0")
@@ -76,6 +82,7 @@ def test_readyz_503_when_the_database_is_unreachable(client, django_db_blocker):
     assert "数据库" in body["detail"]
 
 
+@every_database
 def test_readyz_503_when_the_cache_is_unreachable(client, db, settings):
     settings.REDIS_URL = f"redis://{CLOSED}/0"
     body = _failed(client.get("/readyz"), "cache")
@@ -83,6 +90,7 @@ def test_readyz_503_when_the_cache_is_unreachable(client, db, settings):
     assert body["checks"]["database"]["ok"] is True
 
 
+@every_database
 def test_readyz_checks_a_real_redis(client, db, settings):
     settings.REDIS_URL = "redis://127.0.0.1:6379/12"
     response = client.get("/readyz")
@@ -90,12 +98,14 @@ def test_readyz_checks_a_real_redis(client, db, settings):
     assert response.json()["checks"]["cache"]["backend"] == "redis"
 
 
+@every_database
 def test_readyz_503_when_the_broker_is_unreachable(client, db, settings):
     settings.CELERY_BROKER_URL = f"redis://{CLOSED}/0"
     body = _failed(client.get("/readyz"), "broker")
     assert body["checks"]["broker"]["code"] == "broker_unavailable"
 
 
+@every_database
 def test_readyz_checks_a_real_broker(client, db, settings):
     settings.CELERY_BROKER_URL = "redis://127.0.0.1:6379/12"
     response = client.get("/readyz")
@@ -103,6 +113,7 @@ def test_readyz_checks_a_real_broker(client, db, settings):
     assert response.json()["checks"]["broker"]["ok"] is True
 
 
+@every_database
 def test_readyz_503_when_the_outbox_is_stale(client, db, settings):
     user = UserFactory()
     row = Notification.objects.create(user=user, kind="reminder", title="提醒")
@@ -119,6 +130,7 @@ def test_readyz_503_when_the_outbox_is_stale(client, db, settings):
     assert client.get("/readyz").status_code == 200
 
 
+@every_database
 @pytest.mark.parametrize("path", ["/healthz", "/readyz"])
 def test_probes_are_not_redirected_to_https(client, db, settings, path):
     settings.SECURE_SSL_REDIRECT = True
