@@ -344,6 +344,9 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Workers and beat log through LOGGING above (JSON lines with the task's request id), not
+# Celery's own format.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Queueing after a commit tries the broker briefly: a broker that is down must not hold up the
 # request (the row waits in the outbox for beat's drain). Workers reconnect on their own terms.
 CELERY_BROKER_TRANSPORT_OPTIONS = {
