@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import hmac
+import logging
 import os
 import re
 from collections.abc import Callable
@@ -28,6 +29,7 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
+from django.db import DatabaseError
 from django.db.models import Count
 from django.http import HttpResponse
 from django.utils import timezone
@@ -86,6 +88,8 @@ CACHE_ERRORS = Counter(
 )
 
 UNMATCHED_ROUTE = "<unmatched>"
+
+logger = logging.getLogger(__name__)
 
 
 def observe_request(route: str, method: str, status: int, seconds: float, db_seconds: float):
@@ -160,17 +164,24 @@ class OutboxCollector(Collector):
         # Imported here: this module stays a leaf, and the apps are loaded by scrape time.
         from accounts.models import Notification
 
+        try:
+            counts = dict.fromkeys(("pending", "sending"), 0)
+            for row in (
+                Notification.objects.filter(status__in=counts)
+                .values("status")
+                .order_by()
+                .annotate(n=Count("id"))
+            ):
+                counts[row["status"]] = row["n"]
+            age_seconds = oldest_pending_age()
+        except DatabaseError as exc:
+            # The counters still leave; the database's absence shows in /readyz and the alerts
+            # (the gauges go missing, which absent() can catch).
+            logger.error("metrics: outbox gauges unreadable: %s", type(exc).__name__)
+            return
         backlog = GaugeMetricFamily(
             "outbox_backlog", "Outbox rows waiting to be sent, by status.", labels=["status"]
         )
-        counts = dict.fromkeys(("pending", "sending"), 0)
-        for row in (
-            Notification.objects.filter(status__in=counts)
-            .values("status")
-            .order_by()
-            .annotate(n=Count("id"))
-        ):
-            counts[row["status"]] = row["n"]
         for status, n in counts.items():
             backlog.add_metric([status], n)
         yield backlog
@@ -178,7 +189,7 @@ class OutboxCollector(Collector):
             "outbox_oldest_pending_age_seconds",
             "Age of the oldest pending outbox row (0 when none is pending).",
         )
-        age.add_metric([], oldest_pending_age())
+        age.add_metric([], age_seconds)
         yield age
 
 

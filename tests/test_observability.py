@@ -364,3 +364,17 @@ def test_cache_errors_are_counted_by_use():
     before = sample("cache_errors_total", use="throttle")
     metrics.record_cache_error("throttle")
     assert sample("cache_errors_total", use="throttle") == before + 1
+
+
+def test_a_scrape_without_the_database_still_serves_the_counters(
+    client, django_db_blocker, settings
+):
+    from tests.test_health import database_unreachable
+
+    settings.METRICS_TOKEN = TOKEN
+    with database_unreachable(django_db_blocker):
+        response = client.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert response.status_code == 200
+    text = response.content.decode()
+    assert "http_request_duration_seconds_bucket" in text
+    assert "outbox_backlog" not in text
