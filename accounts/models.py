@@ -199,13 +199,13 @@ class Notification(models.Model):
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["user", "-created_at"], name="notification_user_created"),
-            # What a sender scans: pending rows coming due and sending rows whose lease ran out.
             # The oldest pending row, for /readyz and the metrics (backend/metrics.py).
             models.Index(
                 fields=["created_at"],
                 name="notification_pending_created",
                 condition=Q(status="pending"),
             ),
+            # What a sender scans: pending rows coming due and sending rows whose lease ran out.
             models.Index(
                 fields=["status", "next_attempt_at"],
                 name="notification_due",
