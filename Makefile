@@ -36,14 +36,14 @@ $(DEV_STAMP): $(RUN_STAMP) requirements-dev.txt
 	@chmod 600 $@
 
 run: $(RUN_STAMP) .local/secret_key
-	@SECRET_KEY=$$(cat .local/secret_key) $(BIN)/python manage.py migrate --no-input -v 0
-	@SECRET_KEY=$$(cat .local/secret_key) $(BIN)/python manage.py seed_demo
+	@LOG_FORMAT=text SECRET_KEY=$$(cat .local/secret_key) $(BIN)/python manage.py migrate --no-input -v 0
+	@LOG_FORMAT=text SECRET_KEY=$$(cat .local/secret_key) $(BIN)/python manage.py seed_demo
 	@echo ""
 	@echo "  API      http://$(HOST):$(PORT)/api/v1/"
 	@echo "  文档 Docs http://$(HOST):$(PORT)/api/docs/"
 	@echo "  后台 Admin http://$(HOST):$(PORT)/admin/"
 	@echo ""
-	@SECRET_KEY=$$(cat .local/secret_key) $(BIN)/python manage.py runserver --insecure $(HOST):$(PORT)
+	@LOG_FORMAT=text SECRET_KEY=$$(cat .local/secret_key) $(BIN)/python manage.py runserver --insecure $(HOST):$(PORT)
 
 test: $(DEV_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -107,3 +107,46 @@ def _write_json_error(sock, status_int, reason, mesg):
 
 
 _gunicorn_util.write_error = _write_json_error
+
+
+# METRICS (docs/operations.md, Metrics)
+# ------------------------------------------------------------------------------
+# With PROMETHEUS_MULTIPROC_DIR set, every worker writes its counters to files there and a scrape
+# of any worker sums them (prometheus_client's multiprocess mode). The Celery worker and
+# run_outbox may share the directory, so their send counters are scraped too.
+def _pid_of(path: str) -> int | None:
+    # prometheus_client names its files <kind>_<pid>.db (gauges: <kind>_<mode>_<pid>.db).
+    stem = os.path.basename(path).rsplit(".", 1)[0]
+    tail = stem.rsplit("_", 1)[-1]
+    return int(tail) if tail.isdigit() else None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def on_starting(server):
+    """Drop the files of processes that are gone (the last run's workers): their counts end
+    with them, which Prometheus reads as a counter reset. Live processes' files stay."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not directory:
+        return
+    os.makedirs(directory, exist_ok=True)
+    for name in os.listdir(directory):
+        pid = _pid_of(name)
+        if name.endswith(".db") and pid is not None and not _alive(pid):
+            os.unlink(os.path.join(directory, name))
+
+
+def child_exit(server, worker):
+    """A worker is gone: prometheus_client stops counting its live gauges."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

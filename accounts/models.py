@@ -9,6 +9,8 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import models, transaction
 from django.db.models import Q
 
+from backend.request_id import current as current_request_id
+
 
 class Role(models.TextChoices):
     """What a user may act as; one user may hold several."""
@@ -186,6 +188,10 @@ class Notification(models.Model):
     created_at = models.DateTimeField("创建时间", auto_now_add=True)
     sent_at = models.DateTimeField("发送时间", null=True, blank=True)
     read_at = models.DateTimeField("已读时间", null=True, blank=True)
+    # The X-Request-ID of the request (or task) that wrote the row: its send logs under it.
+    request_id = models.CharField(
+        "请求 ID", max_length=64, blank=True, default=current_request_id, editable=False
+    )
 
     class Meta:
         verbose_name = "通知"
@@ -193,6 +199,12 @@ class Notification(models.Model):
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["user", "-created_at"], name="notification_user_created"),
+            # The oldest pending row, for /readyz and the metrics (backend/metrics.py).
+            models.Index(
+                fields=["created_at"],
+                name="notification_pending_created",
+                condition=Q(status="pending"),
+            ),
             # What a sender scans: pending rows coming due and sending rows whose lease ran out.
             models.Index(
                 fields=["status", "next_attempt_at"],

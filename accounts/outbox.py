@@ -42,6 +42,7 @@ from django.utils import timezone
 from accounts import wechat_messages
 from accounts.models import Notification
 from accounts.wechat_messages import Delivery, Outcome
+from backend import metrics, request_id
 
 logger = logging.getLogger(__name__)
 
@@ -203,15 +204,21 @@ def drain(
                 # because of this row): stop instead of taking it again every lease.
                 delivery = Delivery(Outcome.FAILED, error="abandoned by its senders too often")
             else:
-                delivery = send_one(row, now=now)
+                with request_id.bound(row.request_id):  # the request that wrote the row
+                    delivery = send_one(row, now=now)
             outcome = delivery.outcome.value
             if delivery.outcome == Outcome.RETRY and row.attempts >= settings.OUTBOX_MAX_ATTEMPTS:
                 outcome = Outcome.FAILED.value
+            metrics.send_finished(outcome, delivery.error)
             if not finish(row, delivery, now=now):
                 report["lost_lease"] += 1
             report["taken"] += 1
             report[outcome] += 1
             logger.info(
-                "outbox: notification %s %s (attempt %s)", row.pk, delivery.outcome, row.attempts
+                "outbox: notification %s %s (attempt %s)",
+                row.pk,
+                delivery.outcome,
+                row.attempts,
+                extra={"request_id": row.request_id},
             )
     return report

@@ -16,7 +16,10 @@ logger = logging.getLogger(__name__)
 @shared_task(name="accounts.tasks.drain_outbox", ignore_result=True)
 def drain_outbox() -> dict[str, int]:
     """Send every notification that is due (the same code path as ``run_outbox``)."""
-    return dict(outbox.drain())
+    report = dict(outbox.drain())
+    # Under the request id of whoever queued the task (its message headers, backend/celery.py).
+    logger.info("drain_outbox: %s", report or "nothing due")
+    return report
 
 
 def _queue_drain() -> None:

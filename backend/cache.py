@@ -149,6 +149,10 @@ class RedisWithFallback(RedisCache):
         return False
 
     def _failed(self, operation: str, key, exc: Exception) -> None:
+        # Imported here: settings build the cache before the app registry is ready.
+        from backend import metrics
+
+        metrics.record_cache_error(use_of(key))
         with _state_lock:
             first = self._location not in _down_until
             _down_until[self._location] = time.monotonic() + self._retry_seconds

@@ -15,7 +15,8 @@ from rest_framework.views import set_rollback
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 
 from accounts import errors
-from accounts.errors import ApplicationError
+from accounts.errors import ApplicationError, TooManyRequests
+from backend import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -90,6 +91,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         )
     elif isinstance(exc, TokenError):
         exc = InvalidToken()
+
+    if isinstance(exc, (exceptions.Throttled, TooManyRequests)):
+        metrics.throttled(getattr(context.get("view"), "throttle_scope", "") or "other")
 
     headers: dict[str, str] = {}
     if isinstance(exc, ApplicationError):

@@ -177,6 +177,15 @@ PERSONAL_DATA_RETENTION_DAYS = env_int("PERSONAL_DATA_RETENTION_DAYS", 180, mini
 # Rows changed per transaction by the purge.
 PERSONAL_DATA_PURGE_BATCH = env_int("PERSONAL_DATA_PURGE_BATCH", 500, minimum=1)
 
+# READINESS (/readyz, backend/health.py)
+# ------------------------------------------------------------------------------
+# Not ready when the oldest pending outbox row is older than this: the senders are down or stuck
+# (members would learn of a claim's news this late).
+READYZ_OUTBOX_MAX_AGE_SECONDS = env_int("READYZ_OUTBOX_MAX_AGE_SECONDS", 900, minimum=60)
+# Not ready when the read replica (DATABASE_REPLICA_URL) is this far behind: statistics and the
+# dashboard would show figures older than that.
+READYZ_REPLICA_MAX_LAG_SECONDS = env_float("READYZ_REPLICA_MAX_LAG_SECONDS", 30.0, minimum=1)
+
 # WECHAT SUBSCRIBE MESSAGES
 # ------------------------------------------------------------------------------
 # The mini-program page a message opens (must exist in the released app.json).

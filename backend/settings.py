@@ -58,6 +58,10 @@ INSTALLED_APPS = [
 # MIDDLEWARE
 # ------------------------------------------------------------------------------
 MIDDLEWARE = [
+    # Outermost: the request id (X-Request-ID) is bound before anything logs, then one log line
+    # and the request metrics per request (docs/operations.md, Logs and Metrics).
+    "backend.request_id.RequestIdMiddleware",
+    "backend.logging.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Errors under /open311/ in Open311's shape: outermost but for SecurityMiddleware, so the
     # body-size 413 and Django's own 404/500 are rewritten too.
@@ -71,6 +75,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Every full phone number shown to staff leaves a pii_viewed Event (accounts.pii_audit).
     "accounts.pii_audit.PiiAuditMiddleware",
+    # Reporting GETs (statistics, exports, dashboard, Open311) read the replica when configured.
+    "backend.routers.ReplicaReadsMiddleware",
 ]
 
 # URLS
@@ -139,6 +145,29 @@ elif _db["ENGINE"] == "django.db.backends.postgresql":
 # per kept connection (docs/operations.md, 故障 / Faults).
 _db["CONN_HEALTH_CHECKS"] = env_bool("DB_CONN_HEALTH_CHECKS", True)
 DATABASES = {"default": _db}
+# A streaming read replica (docs/operations.md, Read replica): statistics, exports, the dashboard
+# and Open311's reads go there (backend/routers.py); every workflow read and write stays on the
+# primary. The same engine as the primary.
+DATABASE_REPLICA_URL = env_str("DATABASE_REPLICA_URL")
+if DATABASE_REPLICA_URL:
+    if not DATABASE_URL:
+        raise ImproperlyConfigured("DATABASE_REPLICA_URL needs DATABASE_URL (the primary)")
+    try:
+        _replica = dj_database_url.parse(
+            DATABASE_REPLICA_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60)
+        )
+    except Exception as exc:
+        raise ImproperlyConfigured(
+            f"DATABASE_REPLICA_URL is not a valid database URL: {exc}"
+        ) from None
+    if _replica.get("ENGINE") != _db["ENGINE"]:
+        raise ImproperlyConfigured("DATABASE_REPLICA_URL must use the primary's database engine")
+    _replica["OPTIONS"] = dict(_db.get("OPTIONS", {}))
+    # The test runner creates no database on the (read-only) standby: it reads the primary's test
+    # database there, which the standby replays.
+    _replica["TEST"] = {"MIRROR": "default"}
+    DATABASES["replica"] = _replica
+DATABASE_ROUTERS = ["backend.routers.ReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # CACHES
@@ -330,6 +359,9 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Workers and beat log through LOGGING above (JSON lines with the task's request id), not
+# Celery's own format.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Queueing after a commit tries the broker briefly: a broker that is down must not hold up the
 # request (the row waits in the outbox for beat's drain). Workers reconnect on their own terms.
 CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -401,13 +433,44 @@ OUTBOX_POLL_SECONDS = env_float("OUTBOX_POLL_SECONDS", 5.0, minimum=0.1)
 
 # LOGGING
 # ------------------------------------------------------------------------------
+# One JSON object per line on stderr (backend/logging.py), for the journal and a log shipper;
+# LOG_FORMAT=text for people (the Makefile's `make run` sets it).
+LOG_FORMAT = env_str("LOG_FORMAT", "json")
+if LOG_FORMAT not in {"json", "text"}:
+    raise ImproperlyConfigured("LOG_FORMAT must be json or text")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"request_id": {"()": "backend.logging.RequestIdFilter"}},
+    "formatters": {
+        "json": {"()": "backend.logging.JsonLineFormatter"},
+        "text": {"()": "backend.logging.TextFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_id"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    # django.request's 4xx/5xx warnings repeat backend.request's line; its errors (500s) stay.
     "loggers": {"django.request": {"level": "ERROR"}},
 }
+
+# METRICS AND ERROR REPORTING
+# ------------------------------------------------------------------------------
+# GET /metrics answers this bearer token only; unset, /metrics is 404 (backend/metrics.py).
+# Under gunicorn also set PROMETHEUS_MULTIPROC_DIR (docs/operations.md, Metrics).
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
+# Errors to Sentry when set, scrubbed of phones, names, tokens and WeChat codes (backend/sentry.py).
+SENTRY_DSN = env_str("SENTRY_DSN", "")
+SENTRY_ENVIRONMENT = env_str("SENTRY_ENVIRONMENT", "production")
+SENTRY_TRACES_SAMPLE_RATE = env_float("SENTRY_TRACES_SAMPLE_RATE", 0.0, minimum=0)
+if SENTRY_DSN:
+    from backend.sentry import init as _sentry_init
+
+    _sentry_init(SENTRY_DSN, SENTRY_ENVIRONMENT, SENTRY_TRACES_SAMPLE_RATE)
 
 # SECURITY AND DEPLOYMENT
 # ------------------------------------------------------------------------------
@@ -423,7 +486,7 @@ if HTTPS:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("HSTS_INCLUDE_SUBDOMAINS", True)
     SECURE_HSTS_PRELOAD = env_bool("HSTS_PRELOAD", True)
     # Load balancers and monitors probe the health check over plain HTTP.
-    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 # The header a TLS-terminating proxy sets to the original scheme (e.g. X-Forwarded-Proto).
 # Set it only when that proxy always overwrites the header: a client could otherwise claim
 # HTTPS. Gunicorn on loopback behind nginx already trusts X-Forwarded-Proto from 127.0.0.1.

@@ -4,7 +4,8 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from backend.health import healthz
+from backend.health import healthz, readyz
+from backend.metrics import metrics_view
 
 admin.site.site_header = "我为群众办一事 · 管理后台"
 admin.site.site_title = "我为群众办一事"
@@ -24,6 +25,8 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
+    path("metrics", metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
     path("dashboard/", include("services.stats.dashboard", namespace="dashboard")),
 ]

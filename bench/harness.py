@@ -70,10 +70,20 @@ def free_port() -> int:
 class Server:
     """gunicorn on loopback against the benchmark database; a context manager."""
 
-    def __init__(self, database_url: str, *, workers: int = 2) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        *,
+        workers: int = 2,
+        env: dict[str, str] | None = None,
+        log_path: Path | None = None,
+    ) -> None:
         self.port = free_port()
         self.database_url = database_url
         self.workers = workers
+        # Extra environment (e.g. another settings module), and a file for the server's stderr.
+        self.extra_env = env or {}
+        self.log_path = log_path
         self.process: subprocess.Popen | None = None
 
     def __enter__(self) -> Server:
@@ -87,7 +97,9 @@ class Server:
             "LOG_LEVEL": "WARNING",
             # Benchmarks hammer one user: keep throttles out of the measurement.
             "THROTTLE_LOGIN": "100000/min",
+            **self.extra_env,
         }
+        log = open(self.log_path, "ab") if self.log_path else None
         self.process = subprocess.Popen(
             [
                 str(ROOT / ".venv" / "bin" / "gunicorn"),
@@ -101,7 +113,10 @@ class Server:
             ],
             cwd=ROOT,
             env=env,
+            stderr=log,
         )
+        if log is not None:
+            log.close()  # the child holds its own descriptor
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:

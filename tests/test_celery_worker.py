@@ -4,6 +4,8 @@ Celery leg sets it, starting Redis when it is not up."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import signal
 import sys
@@ -13,6 +15,7 @@ from django.db import transaction
 
 from accounts.audit import notify
 from accounts.models import Notification
+from backend import request_id
 from tests import fake_wechat
 from tests.factories import UserFactory
 from tests.test_outbox_command import Process, subprocess_env, wait_until
@@ -94,3 +97,39 @@ def test_beat_drains_rows_that_were_not_queued(wx, celery_env, tmp_path):
         shut_down(beat)
         shut_down(worker)
     assert [d["body"]["touser"] for d in wx.delivered()] == ["openid-beat"]
+
+
+def test_the_request_id_rides_the_task_headers_into_the_worker(wx, celery_env):
+    """A request's id reaches the worker: the task's own log line and the send's carry it."""
+    user = UserFactory(wechat_openid="openid-request-id")
+    # The shipped LOGGING (the test settings silence it), with the broker's Redis as the cache.
+    env = {
+        **celery_env,
+        "DJANGO_SETTINGS_MODULE": "tests.process_settings",
+        "LOG_FORMAT": "json",
+        "REDIS_URL": BROKER,
+    }
+    worker = start(
+        ["worker", "--loglevel=INFO", "--concurrency=1", "--without-gossip", "--without-mingle"],
+        env,
+    )
+    try:
+        with request_id.bound("celery-req-0001"), transaction.atomic():
+            row = notify(user=user, kind="reminder", title="明天 9:00 法律咨询")
+        assert row.request_id == "celery-req-0001"
+        assert wait_until(lambda: sent(row), timeout=60), worker.text()
+        assert wait_until(lambda: "drain_outbox" in worker.text(), timeout=10), worker.text()
+    finally:
+        shut_down(worker)
+    lines = []
+    for text in worker.text().splitlines():
+        with contextlib.suppress(ValueError):
+            lines.append(json.loads(text))
+    task_lines = [line for line in lines if line.get("logger") == "accounts.tasks"]
+    assert task_lines and task_lines[0]["request_id"] == "celery-req-0001", worker.text()
+    send_lines = [
+        line
+        for line in lines
+        if line.get("logger") == "accounts.outbox" and f"notification {row.pk} " in line["message"]
+    ]
+    assert send_lines and send_lines[0]["request_id"] == "celery-req-0001", worker.text()

@@ -96,7 +96,7 @@ def test_https_turns_on_redirect_secure_cookies_and_hsts():
         "SECURE_HSTS_INCLUDE_SUBDOMAINS": True,
         "SECURE_HSTS_PRELOAD": True,
         "SECURE_PROXY_SSL_HEADER": ["HTTP_X_FORWARDED_PROTO", "https"],
-        "SECURE_REDIRECT_EXEMPT": ["^healthz$"],
+        "SECURE_REDIRECT_EXEMPT": ["^healthz$", "^readyz$"],
     }
 
 

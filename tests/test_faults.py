@@ -47,6 +47,7 @@ from tests.conftest import bearer
 from tests.factories import UserFactory
 from tests.servers import Gunicorn
 from tests.services_fixtures import request_url
+from tests.test_observability import sample
 from tests.test_outbox_command import Process, subprocess_env, wait_until
 from tests.test_throttle_shared import DATABASE_CACHE, database_cache
 
@@ -485,10 +486,13 @@ def test_with_redis_stopped_the_throttle_still_counts_in_the_database_and_says_s
     assert any(name.endswith(f"{key}:10") for name in _redis_keys(redis_server))
 
     redis_server.stop()
+    failures = sample("cache_errors_total", use="throttle:login")
     with caplog.at_level(logging.INFO, logger="backend.cache"):
         # The counts in Redis are out of reach: the database cache counts from zero, and holds.
         waits = [hit(redis_cache, key, 3, 60, 600.0) for _ in range(5)]
     assert waits[:3] == [None] * 3 and all(wait for wait in waits[3:])
+    # The failed call is counted for the operator (/metrics); later calls skip Redis.
+    assert sample("cache_errors_total", use="throttle:login") == failures + 1
     assert caches["fallback"].get(f"{key}:10") == 3
     (warning,) = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert warning.name == "backend.cache" and warning.use == "throttle:login"

@@ -344,3 +344,84 @@ def test_behind_nginx_with_num_proxies_1_a_random_forwarded_for_does_not_escape(
         return parse_response(raw_request(nginx.https_port, data + body, tls=True))[0]
 
     assert Counter(attempt() for _ in range(14)) == {401: 10, 429: 4}
+
+
+# ------------------------------------------------------------------ metrics under gunicorn
+
+
+def _dead_pid() -> int:
+    pid = 4_000_000
+    while True:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return pid
+        except PermissionError:
+            pass
+        pid += 1
+
+
+@pytest.fixture(scope="module")
+def metered(django_db_setup, tmp_path_factory):
+    """gunicorn with 2 workers in prometheus_client's multiprocess mode, and a file left by a
+    process that is gone (the last run's worker)."""
+    directory = tmp_path_factory.mktemp("prometheus-multiproc")
+    stale = directory / f"counter_{_dead_pid()}.db"
+    stale.write_bytes(b"\0" * 16)
+    env = server_env(
+        GUNICORN_WORKERS="2",
+        PROMETHEUS_MULTIPROC_DIR=str(directory),
+        METRICS_TOKEN="scrape-me-0123",
+    )
+    with Gunicorn(config="gunicorn.conf.py", env=env) as server:
+        yield server, directory, stale
+
+
+def test_a_scrape_sums_every_gunicorn_worker(metered):
+    server, directory, stale = metered
+    assert not stale.exists()  # on_starting dropped the dead process's file
+    auth = {"Authorization": "Bearer scrape-me-0123"}
+    sample = 'http_request_duration_seconds_count{method="GET",route="healthz",status="200"}'
+
+    def count() -> float:
+        status, headers, body = server.request("GET", "/metrics", headers=auth)
+        assert status == 200 and headers["Content-Type"].startswith("text/plain")
+        lines = [line for line in body.decode().splitlines() if line.startswith(sample)]
+        return float(lines[0].rsplit(" ", 1)[1]) if lines else 0.0
+
+    before = count()  # the fixture's start-up probes
+    for _ in range(20):
+        assert server.request("GET", "/healthz")[0] == 200
+    # Whichever worker answers a scrape, it reports both workers' counts.
+    assert [count() for _ in range(4)] == [before + 20] * 4
+    assert server.request("GET", "/metrics")[0] == 401
+    pids = {name.rsplit("_", 1)[1].split(".")[0] for name in os.listdir(directory)}
+    assert len(pids) >= 2, os.listdir(directory)  # one set of files per worker
+
+
+def test_nginx_passes_probes_and_request_ids_and_hides_metrics(nginx):
+    status, _, body = parse_response(
+        raw_request(nginx.http_port, _request(b"GET /readyz HTTP/1.1"))
+    )
+    assert status == 200 and json.loads(body)["status"] == "ok", body
+    status, headers, _ = parse_response(
+        raw_request(
+            nginx.https_port,
+            _request(b"GET /healthz HTTP/1.1", b"X-Request-ID: lb-abc-123456"),
+            tls=True,
+        )
+    )
+    assert status == 200 and headers["x-request-id"] == "lb-abc-123456"
+    # None sent: nginx's own $request_id (32 hex digits), which the app keeps.
+    status, headers, _ = parse_response(
+        raw_request(nginx.https_port, _request(b"GET /healthz HTTP/1.1"), tls=True)
+    )
+    assert re.fullmatch(r"[0-9a-f]{32}", headers["x-request-id"])
+    status, _, body = parse_response(
+        raw_request(
+            nginx.https_port,
+            _request(b"GET /metrics HTTP/1.1", b"Authorization: Bearer anything"),
+            tls=True,
+        )
+    )
+    assert status == 404 and json.loads(body)["code"] == "not_found"

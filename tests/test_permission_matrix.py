@@ -42,7 +42,16 @@ PERSONAS = (
     "staff",  # sam
 )
 
-PREFIXES = ("/api/v1/", "/open311/", "/dashboard/", "/healthz", "/api/schema", "/api/docs")
+PREFIXES = (
+    "/api/v1/",
+    "/open311/",
+    "/dashboard/",
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/api/schema",
+    "/api/docs",
+)
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
 
@@ -140,6 +149,10 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("PUT", "/dashboard/login/"): row(200, 302, 302, 302, 302, 302, 302, 302, 302),
     ("POST", "/dashboard/logout/"): row(302, 302, 302, 302, 302, 302, 302, 302, 302),
     ("GET", "/healthz"): row(200, 200, 200, 200, 200, 200, 200, 200, 200),
+    ("GET", "/readyz"): row(200, 200, 200, 200, 200, 200, 200, 200, 200),
+    # No METRICS_TOKEN in the test settings: off for everyone, signed in or not (a user's JWT is
+    # never the metrics token; test_observability.py covers the token).
+    ("GET", "/metrics"): row(404, 404, 404, 404, 404, 404, 404, 404, 404),
     ("GET", "/open311/v2/requests.json"): row(200, 200, 200, 200, 200, 200, 200, 200, 200),
     ("POST", "/open311/v2/requests.json"): row(201, 201, 201, 201, 201, 201, 201, 201, 201),
     ("GET", "/open311/v2/requests/<str:service_request_id>.json"): row(200, 200, 200, 200, 200, 200, 200, 200, 200),

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from accounts.audit import record_event
 from accounts.models import User
+from backend.metrics import counted_claims
 from members.models import Member
 from services import errors, notifications
 from services.models import (
@@ -105,6 +106,7 @@ def _insert_claim(
         raise errors.AlreadyClaimed() from None
 
 
+@counted_claims
 def claim_request(
     *,
     user: User,

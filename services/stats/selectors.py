@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, connections, router
 from django.db.models import (
     CharField,
     Count,
@@ -281,7 +281,7 @@ p AS MATERIALIZED (
       JOIN c ON c.upto - c.n <= k.r AND k.r < c.upto)
 SELECT (SELECT total FROM t), {first}, {second}
 """  # noqa: S608 - _meta names and placeholders only
-    with connection.cursor() as cursor:
+    with _cursor() as cursor:
         cursor.execute(sql, [*period_params, *key_params, *first_params, *second_params])
         total, low, high = cursor.fetchone()
     if not total or low is None or high is None:
@@ -295,6 +295,12 @@ SELECT (SELECT total FROM t), {first}, {second}
     else:
         value = (low + high) / 2  # AVG of the middle two
     return round(value / 3600, 2)
+
+
+def _cursor():
+    """A cursor where the statistics read: the replica for a reporting request when one is
+    configured (backend/routers.py), else the primary; the ORM's reads follow the same router."""
+    return connections[router.db_for_read(RequestStat)].cursor()
 
 
 def _towns(f: StatsFilter) -> frozenset[int] | None:
@@ -396,7 +402,7 @@ def _active_members(f: StatsFilter) -> int:
     year or a month, instead of the two million participant rows of a busy year)."""
     period, period_params = rollups.cover_sql(f.date_from, f.date_to)
     keys, key_params = _town_kind_keys(f)
-    with connection.cursor() as cursor:
+    with _cursor() as cursor:
         cursor.execute(
             f"SELECT COUNT(DISTINCT member_id) FROM {ActiveMemberStat._meta.db_table} "  # noqa: S608 - _meta names and placeholders only
             f"WHERE {period} AND {keys}",
@@ -411,7 +417,7 @@ def _request_counts(f: StatsFilter) -> dict[str, int]:
     period, period_params = rollups.cover_sql(f.date_from, f.date_to)
     keys, key_params = _request_keys(f)
     names = list(rollups.REQUEST_COUNTS)
-    with connection.cursor() as cursor:
+    with _cursor() as cursor:
         cursor.execute(
             f"SELECT {', '.join(f'COALESCE(SUM({n}), 0)' for n in names)} "  # noqa: S608 - _meta names and placeholders only
             f"FROM {RequestStat._meta.db_table} WHERE {period} AND {keys}",

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-    dependencies = [("services", "0007_request_open_nearest")]
+    dependencies = [("services", "0008_hours")]
 
     operations = [
         migrations.AddField(
