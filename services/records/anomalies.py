@@ -37,8 +37,9 @@ CODES = (
     OVERLAPPING_CHECK_IN,
     LATE_SUBMISSION,
     ENTERPRISES_OUTSIDE_WARM_ENTERPRISE,
-    *PHOTO_CODES,
 )
+# Every code a record's flags may hold: those of submission, then those of its photos.
+ALL_CODES = (*CODES, *PHOTO_CODES)
 
 
 @dataclass(frozen=True)

@@ -90,6 +90,8 @@ class RecordAttachmentsView(_RecordMixin, generics.GenericAPIView):
     )
     def post(self, request, *args, **kwargs):
         record = self.get_record()
+        # Who may add, before the body (up to ATTACHMENTS_MAX_UPLOAD_BYTES) is parsed.
+        attachments.check_upload(record=record, user=request.user)
         data = AttachmentUploadSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         attachments.add_attachments(

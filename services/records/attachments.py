@@ -80,6 +80,13 @@ def _check_open(record: ServiceRecord) -> None:
         raise errors.AttachmentsClosed(_CLOSED_DETAIL.get(record.status))
 
 
+def check_upload(*, record: ServiceRecord, user: User) -> None:
+    """Who may add and the record's state, read without a lock: the view asks before it parses
+    a large body, and ``add_attachments`` asks again under the lock."""
+    _check_may_upload(record, user)
+    _check_open(record)
+
+
 def _check_room(record: ServiceRecord, adding: int) -> None:
     limit = settings.ATTACHMENTS_MAX_PER_RECORD
     existing = Attachment.objects.filter(record=record).count()
