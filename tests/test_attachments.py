@@ -268,6 +268,11 @@ def test_the_body_limit_is_lifted_for_this_endpoint_alone(
         record_url(record, "verify/"), {"files": [upload("a.jpg", data)]}, format="multipart"
     )
     assert_error(other, 413, common.REQUEST_TOO_LARGE)
+    row = Attachment.objects.get()
+    big_delete = client.generic(
+        "DELETE", attachments_url(record, f"{row.pk}/"), b"x" * len(data), "text/plain"
+    )
+    assert_error(big_delete, 413, common.REQUEST_TOO_LARGE)
     settings.ATTACHMENTS_MAX_UPLOAD_BYTES = len(data) // 2
     too_big = post_files(client, record, upload("a.jpg", data))
     assert_error(too_big, 413, common.REQUEST_TOO_LARGE)
@@ -654,3 +659,14 @@ def test_after_revocation_only_staff_see_the_photos(
     assert anon.get(_link_path(staff_row["url"])).status_code == 200
     assert len(stored_files(attachment_root)) == 2
     assert Event.objects.filter(verb="record_attachments_withheld").count() == 1
+
+
+def test_more_parts_than_django_accepts_is_a_clean_400(world, client_for, record, attachment_root):
+    many = [
+        upload(f"{i}.jpg", b"x") for i in range(django_settings.DATA_UPLOAD_MAX_NUMBER_FILES + 1)
+    ]
+
+    response = post_files(client_for(world.alice.user), record, *many)
+
+    assert_error(response, 400, common.VALIDATION_ERROR)
+    assert_nothing_stored(attachment_root, record)

@@ -39,6 +39,9 @@ class AttachmentFileView(APIView):
             (200, "image/jpeg"): OpenApiResponse(OpenApiTypes.BINARY, description="图片"),
             (200, "image/png"): OpenApiResponse(OpenApiTypes.BINARY, description="图片"),
             (200, "image/webp"): OpenApiResponse(OpenApiTypes.BINARY, description="图片"),
+            403: OpenApiResponse(
+                description="链接已过期（attachment_link_expired）或无效（attachment_link_invalid）"
+            ),
             404: OpenApiResponse(description="照片不存在或已不再提供（attachment_gone）"),
         },
     )

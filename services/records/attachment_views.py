@@ -47,6 +47,8 @@ class RecordAttachmentsView(_RecordMixin, generics.GenericAPIView):
 
     permission_classes = [IsAuthenticated]
     serializer_class = RecordAttachmentSerializer
+    # A handful of photos (ATTACHMENTS_MAX_PER_RECORD): one page, no pagination.
+    pagination_class = None
     # The API is JSON only; this one endpoint takes files, and lifts the body limit for POST
     # (backend.middleware.body_limit).
     parser_classes = [MultiPartParser]
