@@ -670,3 +670,23 @@ def test_more_parts_than_django_accepts_is_a_clean_400(world, client_for, record
 
     assert_error(response, 400, common.VALIDATION_ERROR)
     assert_nothing_stored(attachment_root, record)
+
+
+def test_the_admin_shows_the_facts_read_only_and_never_the_position(
+    world, client_for, client, service, record, attachment_root
+):
+    post_files(client_for(world.alice.user), record, upload("a.jpg", on_site_jpeg(service)))
+    attachment = Attachment.objects.get()
+    client.force_login(world.sam)
+    world.sam.is_superuser = True
+    world.sam.save(update_fields=["is_superuser"])
+
+    listing = client.get("/admin/services/attachment/")
+    page = client.get(f"/admin/services/attachment/{attachment.pk}/change/")
+
+    assert listing.status_code == 200 and page.status_code == 200
+    assert f"{attachment.taken_lat}" not in page.content.decode()
+    assert attachment.file_name not in page.content.decode()
+    assert client.get("/admin/services/attachment/add/").status_code == 403
+    assert client.post(f"/admin/services/attachment/{attachment.pk}/delete/").status_code == 403
+    assert Attachment.objects.filter(pk=attachment.pk).exists()
