@@ -690,3 +690,26 @@ def test_the_admin_shows_the_facts_read_only_and_never_the_position(
     assert client.get("/admin/services/attachment/add/").status_code == 403
     assert client.post(f"/admin/services/attachment/{attachment.pk}/delete/").status_code == 403
     assert Attachment.objects.filter(pk=attachment.pk).exists()
+
+
+def test_uploads_are_throttled_with_record_submissions_and_reading_is_not(
+    world, client_for, service, record, attachment_root, settings
+):
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {
+            **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"],
+            "records": "2/min",
+        },
+    }
+    client = client_for(world.alice.user)
+    jpeg = on_site_jpeg(service)
+    for _ in range(5):
+        assert client.get(attachments_url(record)).status_code == 200
+    assert post_files(client, record, upload("1.jpg", jpeg)).status_code == 201
+    assert post_files(client, record, upload("2.jpg", jpeg)).status_code == 201
+
+    response = post_files(client, record, upload("3.jpg", jpeg))
+
+    assert_error(response, 429, common.THROTTLED)
+    assert Attachment.objects.count() == 2

@@ -9,9 +9,14 @@ X-Amz-Expires = ATTACHMENTS_URL_SECONDS; the real service refuses it after that.
 from __future__ import annotations
 
 import io
+import json
+import os
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 from datetime import timedelta
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import boto3
@@ -162,3 +167,44 @@ def test_the_purge_deletes_the_objects(world, client_for, service, s3, settings)
     assert purge_personal_data(now=later).attachments == 1
 
     assert _keys(s3) == []
+
+
+def test_the_environment_variables_configure_the_s3_storage(s3_server, s3):
+    """A process started with ATTACHMENTS_S3_* (the real settings module, nothing overridden)
+    stores through django-storages into the bucket and hands out presigned links."""
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("ATTACHMENTS_", "AWS_"))},
+        "DJANGO_SETTINGS_MODULE": "backend.settings",
+        "SECRET_KEY": "test-only-secret-key-for-a-child-process",
+        "ATTACHMENTS_S3_BUCKET": BUCKET,
+        "ATTACHMENTS_S3_ENDPOINT_URL": s3_server,
+        "ATTACHMENTS_S3_REGION": "us-east-1",
+        "ATTACHMENTS_S3_ACCESS_KEY_ID": ACCESS_KEY,
+        "ATTACHMENTS_S3_SECRET_ACCESS_KEY": SECRET,
+        "ATTACHMENTS_S3_ADDRESSING_STYLE": "path",
+    }
+    script = (
+        "import django, json; django.setup()\n"
+        "from django.core.files.base import ContentFile\n"
+        "from services.attachments.storage import attachment_storage\n"
+        "s = attachment_storage()\n"
+        "name = s.save('probe.jpg', ContentFile(b'probe'))\n"
+        "url = s.url(name, expire=60)\n"
+        "print(json.dumps({'name': name, 'backend': type(s).__name__, 'url': url}))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        env=env,
+        cwd=Path(__file__).resolve().parent.parent,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr
+    said = json.loads(result.stdout.strip().splitlines()[-1])
+    assert said["backend"] == "S3Storage"
+    assert _keys(s3) == [f"attachments/{said['name']}"]
+    assert parse_qs(urlsplit(said["url"]).query)["X-Amz-Expires"] == ["60"]
+    assert _fetch(said["url"]) == (200, b"probe")

@@ -118,8 +118,6 @@ def process(
             raise errors.AttachmentTooManyPixels(
                 f"图片像素过多（最多 {max_pixels} 像素）。", extra={"max_pixels": max_pixels}
             ) from None
-        except errors.AttachmentTooManyPixels:
-            raise
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError):
             raise errors.AttachmentUnreadable() from None
         taken_at = _taken_at(exif, tz)

@@ -54,8 +54,12 @@ class RecordAttachmentsView(_RecordMixin, generics.GenericAPIView):
     parser_classes = [MultiPartParser]
     body_limit_setting = "ATTACHMENTS_MAX_UPLOAD_BYTES"
     body_limit_methods = ("POST",)
+    # Uploads count with record submissions, per user (THROTTLE_RECORDS); reading does not.
     throttle_classes = [ScopedThrottle]
     throttle_scope = "records"
+
+    def get_throttles(self):
+        return super().get_throttles() if self.request.method == "POST" else []
 
     @extend_schema(
         summary="服务记录的照片",
