@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
@@ -88,6 +88,12 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         return Response(
             error_body(errors.REQUEST_TOO_LARGE, "请求体过大。"),
             status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        )
+    elif isinstance(exc, (TooManyFilesSent, TooManyFieldsSent)):
+        # DATA_UPLOAD_MAX_NUMBER_FILES / _FIELDS: a form of more parts than any request takes.
+        return Response(
+            error_body(errors.VALIDATION_ERROR, "表单的文件或字段数量过多。"),
+            status=status.HTTP_400_BAD_REQUEST,
         )
     elif isinstance(exc, TokenError):
         exc = InvalidToken()

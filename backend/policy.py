@@ -70,6 +70,33 @@ if RECORDS_FLAG_PEOPLE_MAX > RECORDS_MAX_PEOPLE_SERVED:
 # A record submitted more than this many hours after the request's ends_at is flagged late.
 RECORDS_FLAG_LATE_HOURS = env_int("RECORDS_FLAG_LATE_HOURS", 72, minimum=1)
 
+# PHOTO EVIDENCE (services.attachments, docs/attachments.md)
+# ------------------------------------------------------------------------------
+# The largest image file accepted, in bytes (413 attachment_too_large above it).
+ATTACHMENTS_MAX_BYTES = env_int("ATTACHMENTS_MAX_BYTES", 10 * 1024 * 1024, minimum=1024)
+# The largest image accepted, in pixels (width × height): a decoded image costs about 4 bytes a
+# pixel, so this bounds the memory one upload can take (413 attachment_too_many_pixels).
+ATTACHMENTS_MAX_PIXELS = env_int("ATTACHMENTS_MAX_PIXELS", 40_000_000, minimum=10_000)
+# The body limit of POST records/{id}/attachments/ alone (MAX_BODY_BYTES elsewhere). Keep the
+# attachments location of deploy/nginx/wwqz.conf in step.
+ATTACHMENTS_MAX_UPLOAD_BYTES = env_int(
+    "ATTACHMENTS_MAX_UPLOAD_BYTES", 32 * 1024 * 1024, minimum=1024
+)
+if ATTACHMENTS_MAX_UPLOAD_BYTES < ATTACHMENTS_MAX_BYTES:
+    raise ImproperlyConfigured(
+        "ATTACHMENTS_MAX_UPLOAD_BYTES must be at least ATTACHMENTS_MAX_BYTES"
+    )
+# The most photos one service record may carry (409 too_many_attachments above it).
+ATTACHMENTS_MAX_PER_RECORD = env_int("ATTACHMENTS_MAX_PER_RECORD", 9, minimum=1)
+# The longest side of a thumbnail, in pixels.
+ATTACHMENTS_THUMBNAIL_PX = env_int("ATTACHMENTS_THUMBNAIL_PX", 320, minimum=16)
+# Signed URLs of photos are valid this many seconds (local signed view and S3 presigned URLs).
+ATTACHMENTS_URL_SECONDS = env_int("ATTACHMENTS_URL_SECONDS", 300, minimum=10)
+# Anomaly flags of a record's photos: taken farther than this from the request's point ...
+ATTACHMENTS_FLAG_DISTANCE_KM = env_float("ATTACHMENTS_FLAG_DISTANCE_KM", 2.0, minimum=0.01)
+# ... or outside [starts_at - grace, ends_at + grace] of the request.
+ATTACHMENTS_FLAG_GRACE_MINUTES = env_int("ATTACHMENTS_FLAG_GRACE_MINUTES", 60, minimum=0)
+
 # POINTS
 # ------------------------------------------------------------------------------
 # GET points/leaderboard/: rows when ?limit= is not given.

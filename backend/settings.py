@@ -234,6 +234,42 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = DATA_UPLOAD_MAX_MEMORY_SIZE
 # JSON bodies nested deeper than this are refused with 400 json_too_deep before parsing.
 JSON_MAX_DEPTH = env_int("JSON_MAX_DEPTH", 32, minimum=4)
 
+# Photo evidence (services.attachments, docs/attachments.md#存储--storage). Never served from
+# MEDIA_URL: only through short-lived signed URLs. A local folder by default (outside any static
+# or media root); S3-compatible storage (django-storages) when ATTACHMENTS_S3_BUCKET is set, the
+# bucket private and every URL presigned. Credentials: ATTACHMENTS_S3_ACCESS_KEY_ID and
+# ATTACHMENTS_S3_SECRET_ACCESS_KEY, else boto3's own chain (AWS_* variables, instance role).
+ATTACHMENTS_ROOT = env_str("ATTACHMENTS_ROOT", str(BASE_DIR / ".local" / "attachments"))
+ATTACHMENTS_S3_BUCKET = env_str("ATTACHMENTS_S3_BUCKET")
+if ATTACHMENTS_S3_BUCKET:
+    _attachments_storage = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": ATTACHMENTS_S3_BUCKET,
+            "endpoint_url": env_str("ATTACHMENTS_S3_ENDPOINT_URL") or None,
+            "region_name": env_str("ATTACHMENTS_S3_REGION") or None,
+            "access_key": env_str("ATTACHMENTS_S3_ACCESS_KEY_ID") or None,
+            "secret_key": env_str("ATTACHMENTS_S3_SECRET_ACCESS_KEY") or None,
+            "addressing_style": env_str("ATTACHMENTS_S3_ADDRESSING_STYLE") or None,
+            "location": env_str("ATTACHMENTS_S3_PREFIX", "attachments"),
+            "default_acl": "private",
+            "querystring_auth": True,
+            "file_overwrite": False,
+            "signature_version": "s3v4",
+        },
+    }
+else:
+    _attachments_storage = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        # base_url is never used: local files are served by the signed view only.
+        "OPTIONS": {"location": ATTACHMENTS_ROOT, "base_url": None},
+    }
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "attachments": _attachments_storage,
+}
+
 # DJANGO REST FRAMEWORK
 # ------------------------------------------------------------------------------
 # Throttles. Scoped rates, "N/sec|min|hour|day" (accounts.throttles.ScopedThrottle reads them
@@ -252,6 +288,8 @@ _throttle_rates = {
     "claims": env_str("THROTTLE_CLAIMS", "30/min"),
     "records": env_str("THROTTLE_RECORDS", "20/min"),
     "exports": env_str("THROTTLE_EXPORTS", "10/min"),
+    # Per client address: the signed photo links (GET attachments/<token>/), thumbnails included.
+    "attachments": env_str("THROTTLE_ATTACHMENTS", "600/min"),
 }
 # How many proxies in front append their peer to X-Forwarded-For (1 behind the nginx of
 # docs/operations.md). Unset or 0, throttles key on the socket peer (REMOTE_ADDR) and ignore the

@@ -4,7 +4,7 @@ only through the capabilities' writes, so counters, events and notifications sta
 from django.contrib import admin
 
 from accounts.admin_audit import AuditedModelAdmin
-from services.models import Campaign, Claim, IdempotencyKey, ServiceRequest
+from services.models import Attachment, Campaign, Claim, IdempotencyKey, ServiceRequest
 
 
 @admin.register(Campaign)
@@ -145,3 +145,26 @@ class PointEntryAdmin(ReadOnlyAdmin):
     search_fields = ["member__name", "reason"]
     date_hierarchy = "service_date"
     list_select_related = ["member", "rule", "record", "team"]
+
+
+@admin.register(Attachment)
+class AttachmentAdmin(ReadOnlyAdmin):
+    """Photos' facts for staff's audit; the images themselves only through the API's signed
+    links (docs/attachments.md). GPS positions are not shown here either."""
+
+    list_display = [
+        "id",
+        "record",
+        "content_type",
+        "size_bytes",
+        "width",
+        "height",
+        "taken_at",
+        "uploaded_by",
+        "uploaded_at",
+        "withheld_at",
+        "purged_at",
+    ]
+    list_filter = ["content_type"]
+    list_select_related = ["record", "uploaded_by"]
+    exclude = ["taken_lat", "taken_lng", "file_name", "thumbnail_name"]

@@ -820,3 +820,70 @@ class ActiveMemberStat(PeriodStat):
 
     def __str__(self) -> str:
         return f"{self.period}{self.starts_on} {self.town_key}/{self.kind_key} {self.member_id}"
+
+
+class Attachment(models.Model):
+    """照片: an image stored as evidence, stripped of metadata (services.attachments).
+
+    The files live in ``STORAGES["attachments"]`` under ``file_name`` and ``thumbnail_name``;
+    both are blank once purged. The capture time and GPS position were read from the EXIF before
+    it was stripped (GPS is personal data: the retention purge clears it). ``record`` is the
+    owner today; later owners add their own nullable key, so the rules of who may see or change
+    an attachment stay with its owner's capability (docs/attachments.md).
+    """
+
+    record = models.ForeignKey(
+        ServiceRecord,
+        verbose_name="服务记录",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="attachments",
+    )
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="上传人",
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    uploaded_at = models.DateTimeField("上传时间", auto_now_add=True)
+    content_type = models.CharField("类型", max_length=20)
+    file_name = models.CharField("文件", max_length=200, blank=True)
+    thumbnail_name = models.CharField("缩略图", max_length=200, blank=True)
+    size_bytes = models.PositiveIntegerField("大小（字节）")
+    width = models.PositiveIntegerField("宽")
+    height = models.PositiveIntegerField("高")
+    sha256 = models.CharField("SHA-256", max_length=64)
+    taken_at = models.DateTimeField("拍摄时间", null=True, blank=True)
+    taken_lat = models.FloatField("拍摄纬度", null=True, blank=True)
+    taken_lng = models.FloatField("拍摄经度", null=True, blank=True)
+    # 不再向非工作人员提供: set when the owner is withdrawn (a revoked record); staff still see it.
+    withheld_at = models.DateTimeField("停止提供时间", null=True, blank=True)
+    # 已清除: the files and the GPS position deleted after the retention period.
+    purged_at = models.DateTimeField("清除时间", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "照片"
+        verbose_name_plural = "照片"
+        ordering = ["id"]
+        indexes = [models.Index(fields=["record", "id"], name="attachment_record")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(taken_lat__isnull=True, taken_lng__isnull=True)
+                | Q(
+                    taken_lat__gte=-90,
+                    taken_lat__lte=90,
+                    taken_lng__gte=-180,
+                    taken_lng__lte=180,
+                ),
+                name="attachment_position_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(purged_at__isnull=True) | Q(file_name="", thumbnail_name=""),
+                name="attachment_purged_has_no_files",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.record_id}#{self.pk} {self.content_type}"

@@ -3,7 +3,9 @@
 A request whose service ended (``ends_at``) more than PERSONAL_DATA_RETENTION_DAYS ago loses
 its contact name and phone, and its claims lose the check-in latitude and longitude, including
 the copies the audit trail kept (``request_updated`` Events list changed contact values;
-``claim_checked_in`` Events the position). Counts, distances, states and times stay, so
+``claim_checked_in`` Events the position). The photos of those requests' service records lose
+their files, thumbnails and GPS position (``services.records.attachments.purge_due``; the rows
+stay with type, size, hash and capture time). Counts, distances, states and times stay, so
 statistics and points are untouched.
 
 Work goes in batches of conditional UPDATEs (``WHERE`` the data is still there), each batch in
@@ -25,6 +27,7 @@ from django.utils import timezone
 
 from accounts.models import Event
 from services.models import Claim, ServiceRequest
+from services.records import attachments as record_attachments
 
 VERB = "personal_data_purged"
 CONTACT_FIELDS = ("contact_name", "contact_phone")
@@ -40,11 +43,14 @@ class PurgeReport:
     claims: int = 0
     request_events: int = 0
     claim_events: int = 0
+    attachments: int = 0
     dry_run: bool = False
 
     @property
     def total(self) -> int:
-        return self.requests + self.claims + self.request_events + self.claim_events
+        return (
+            self.requests + self.claims + self.request_events + self.claim_events + self.attachments
+        )
 
 
 def _requests_due(cutoff: datetime) -> QuerySet[ServiceRequest]:
@@ -107,6 +113,7 @@ def purge_personal_data(
     if dry_run:
         report.requests = requests_due.count()
         report.claims = claims_due.count()
+        report.attachments = record_attachments.count_due(cutoff=report.cutoff)
     else:
         while ids := list(requests_due.order_by("pk").values_list("pk", flat=True)[:batch_size]):
             with transaction.atomic():
@@ -118,6 +125,9 @@ def purge_personal_data(
                 report.claims += claims_due.filter(pk__in=ids).update(
                     check_in_lat=None, check_in_lng=None
                 )
+        report.attachments = record_attachments.purge_due(
+            cutoff=report.cutoff, batch_size=batch_size, now=now
+        )
     report.request_events = _scrub_events(
         requests_ended, _REQUEST_EVENT, _scrub_request_event, batch_size, dry_run=dry_run
     )
@@ -137,6 +147,7 @@ def purge_personal_data(
                 "claims": report.claims,
                 "request_events": report.request_events,
                 "claim_events": report.claim_events,
+                "attachments": report.attachments,
                 "cutoff": report.cutoff.isoformat(),
                 "retention_days": days,
             },

@@ -40,4 +40,5 @@ def purge_personal_data() -> dict[str, int]:
         "requests": report.requests,
         "claims": report.claims,
         "events": report.request_events + report.claim_events,
+        "attachments": report.attachments,
     }

@@ -193,6 +193,11 @@ class Nginx:
         self.static.chmod(0o755)
         (self.static / "present.txt").write_text("static\n")
         (self.static / "present.txt").chmod(0o644)
+        # Buffered request bodies (over client_body_buffer_size, e.g. photo uploads) are written
+        # by the workers too: the temp folders nginx creates (and hands to nobody) live in a
+        # folder they can reach.
+        self.temp = Path(tempfile.mkdtemp(prefix="nginx-temp-"))
+        self.temp.chmod(0o711)
         site = NGINX_SITE.read_text()
         for old, new in {
             "server 127.0.0.1:8000;": f"server 127.0.0.1:{upstream_port};",
@@ -210,7 +215,7 @@ class Nginx:
             site = site.replace(old, new)
         (workdir / "site.conf").write_text(site)
         temp = "\n".join(
-            f"    {kind}_temp_path {workdir}/{kind};"
+            f"    {kind}_temp_path {self.temp}/{kind};"
             for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
         )
         (workdir / "nginx.conf").write_text(
@@ -237,6 +242,7 @@ class Nginx:
             return subprocess.run(self.command("-t"), capture_output=True, text=True, timeout=30)
         finally:
             shutil.rmtree(self.static, ignore_errors=True)
+            shutil.rmtree(self.temp, ignore_errors=True)
 
     def __enter__(self) -> Nginx:
         self.process = subprocess.Popen(
@@ -261,6 +267,7 @@ class Nginx:
                 self.process.kill()
                 self.process.wait(timeout=10)
         shutil.rmtree(self.static, ignore_errors=True)
+        shutil.rmtree(self.temp, ignore_errors=True)
 
     def errors(self) -> str:
         """nginx's error log (and, once it has exited, what it printed)."""

@@ -265,6 +265,20 @@ def test_nginx_proxies_to_gunicorn(nginx):
     assert status == 301 and headers["location"].startswith("https://")
 
 
+def test_the_photo_upload_location_alone_takes_bodies_over_2m(nginx):
+    """client_max_body_size 32m on POST records/{id}/attachments/ (= ATTACHMENTS_MAX_UPLOAD_BYTES):
+    a 3 MB body reaches Django (401 here, no token) where every other path is nginx's 413."""
+    body = b"x" * 3_000_000
+    head = _request(
+        b"POST /api/v1/records/1/attachments/ HTTP/1.1",
+        b"Content-Type: multipart/form-data; boundary=b",
+        b"Content-Length: %d" % len(body),
+    )
+    status, _, answer = parse_response(raw_request(nginx.https_port, head + body, tls=True))
+    assert status == 401, nginx.errors()
+    assert json.loads(answer)["code"] == "not_authenticated"
+
+
 NGINX_ERRORS_CASES = {
     # Over large_client_header_buffers (8k): nginx's own 414.
     "nginx-414": (_request(b"GET /" + b"a" * 10000 + b" HTTP/1.1"), 414, "uri_too_long"),

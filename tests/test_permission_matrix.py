@@ -78,6 +78,8 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/api/v1/auth/token/"): row(400, 400, 400, 400, 400, 400, 400, 400, 400),
     ("POST", "/api/v1/auth/token/refresh/"): row(400, 400, 400, 400, 400, 400, 400, 400, 400),
     ("POST", "/api/v1/auth/wechat/"): row(400, 400, 400, 400, 400, 400, 400, 400, 400),
+    # The link is the credential (no sign-in): a token that is no signed link is 403 for all.
+    ("GET", "/api/v1/attachments/<str:token>/"): row(403, 403, 403, 403, 403, 403, 403, 403, 403),
     ("GET", "/api/v1/campaigns/"): row(401, 200, 200, 200, 200, 200, 200, 200, 200),
     ("POST", "/api/v1/campaigns/"): row(401, 403, 403, 403, 403, 403, 403, 403, 400),
     ("GET", "/api/v1/campaigns/<int:pk>/"): row(401, 200, 200, 200, 200, 200, 200, 200, 200),
@@ -104,6 +106,11 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/api/v1/points/rules/"): row(401, 200, 200, 200, 200, 200, 200, 200, 200),
     ("GET", "/api/v1/records/"): row(401, 200, 200, 200, 200, 200, 200, 200, 200),
     ("GET", "/api/v1/records/<int:pk>/"): row(401, 200, 404, 404, 200, 404, 404, 404, 200),
+    ("GET", "/api/v1/records/<int:pk>/attachments/"): row(401, 200, 404, 404, 200, 404, 404, 404, 200),
+    # JSON is no form of files: 415 once past the gate (submitter, manager); staff may not add.
+    ("POST", "/api/v1/records/<int:pk>/attachments/"): row(401, 415, 404, 404, 415, 404, 404, 404, 403),
+    # The stage's record has no photos: 404 to whoever may see it (tests/test_attachments.py).
+    ("DELETE", "/api/v1/records/<int:pk>/attachments/<int:attachment>/"): row(401, 404, 404, 404, 404, 404, 404, 404, 404),
     ("POST", "/api/v1/records/<int:pk>/revoke/"): row(401, 403, 403, 403, 403, 403, 403, 403, 409),
     ("POST", "/api/v1/records/<int:pk>/verify/"): row(401, 403, 404, 404, 200, 404, 404, 404, 200),
     ("GET", "/api/v1/requests/"): row(401, 200, 200, 200, 200, 200, 200, 200, 200),

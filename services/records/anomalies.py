@@ -25,6 +25,10 @@ OUTSIDE_GEOFENCE = "checked_in_outside_geofence"
 OVERLAPPING_CHECK_IN = "overlapping_check_in"
 LATE_SUBMISSION = "late_submission"
 ENTERPRISES_OUTSIDE_WARM_ENTERPRISE = "enterprises_outside_warm_enterprise"
+# Photos (services.records.attachments): recomputed whenever a photo is added or removed.
+PHOTO_FAR_FROM_REQUEST = "photo_far_from_request"
+PHOTO_OUTSIDE_WINDOW = "photo_outside_window"
+PHOTO_CODES = (PHOTO_FAR_FROM_REQUEST, PHOTO_OUTSIDE_WINDOW)
 
 CODES = (
     PEOPLE_ABOVE_EXPECTED,
@@ -34,6 +38,8 @@ CODES = (
     LATE_SUBMISSION,
     ENTERPRISES_OUTSIDE_WARM_ENTERPRISE,
 )
+# Every code a record's flags may hold: those of submission, then those of its photos.
+ALL_CODES = (*CODES, *PHOTO_CODES)
 
 
 @dataclass(frozen=True)
@@ -209,3 +215,54 @@ def flags_for(
         ),
     )
     return evaluate(facts, limits or Limits.from_settings())
+
+
+@dataclass(frozen=True)
+class Photo:
+    """What the photo flags need of one attachment: when and how far from the request."""
+
+    attachment_id: int
+    taken_at: datetime | None
+    distance_km: float | None
+
+
+def photo_flags(
+    photos: Sequence[Photo],
+    *,
+    starts_at: datetime,
+    ends_at: datetime,
+    max_distance_km: float,
+    grace_minutes: int,
+) -> list[dict[str, Any]]:
+    """The flags of a record's photos (pure): taken far from the request's point, or outside
+    [starts_at - grace, ends_at + grace]. Photos without a position or a time raise nothing."""
+    flags: list[dict[str, Any]] = []
+    far = [p for p in photos if p.distance_km is not None and p.distance_km > max_distance_km]
+    if far:
+        flags.append(
+            _flag(
+                PHOTO_FAR_FROM_REQUEST,
+                f"{len(far)} 张照片的拍摄位置距服务地点超过 {max_distance_km:g} 公里。",
+                attachments=[p.attachment_id for p in far],
+                distances_km=[round(p.distance_km or 0.0, 2) for p in far],
+                limit_km=max_distance_km,
+            )
+        )
+    grace = timedelta(minutes=grace_minutes)
+    outside = [
+        p
+        for p in photos
+        if p.taken_at is not None and not (starts_at - grace <= p.taken_at <= ends_at + grace)
+    ]
+    if outside:
+        flags.append(
+            _flag(
+                PHOTO_OUTSIDE_WINDOW,
+                f"{len(outside)} 张照片的拍摄时间不在服务时段内"
+                f"（前后各放宽 {grace_minutes} 分钟）。",
+                attachments=[p.attachment_id for p in outside],
+                taken_at=[p.taken_at.isoformat() for p in outside if p.taken_at],
+                grace_minutes=grace_minutes,
+            )
+        )
+    return flags

@@ -205,7 +205,7 @@ class HoursEntrySerializer(strict.ModelSerializer):
 class FlagSerializer(strict.Serializer):
     """One anomaly flag."""
 
-    code = strict.ChoiceField(choices=[(c, c) for c in anomalies.CODES])
+    code = strict.ChoiceField(choices=[(c, c) for c in anomalies.ALL_CODES])
     detail = strict.CharField()
     data = serializers.DictField(help_text="机器可读的细节（人数、距离、其他需求 ID 等）")
 

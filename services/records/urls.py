@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from services.records import views
+from services.records import attachment_views, views
 
 urlpatterns = [
     path(
@@ -14,6 +14,16 @@ urlpatterns = [
     path("records/<int:pk>/", views.RecordDetailView.as_view(), name="record-detail"),
     path("records/<int:pk>/verify/", views.RecordVerifyView.as_view(), name="record-verify"),
     path("records/<int:pk>/revoke/", views.RecordRevokeView.as_view(), name="record-revoke"),
+    path(
+        "records/<int:pk>/attachments/",
+        attachment_views.RecordAttachmentsView.as_view(),
+        name="record-attachments",
+    ),
+    path(
+        "records/<int:pk>/attachments/<int:attachment>/",
+        attachment_views.RecordAttachmentDetailView.as_view(),
+        name="record-attachment",
+    ),
     path("points/rules/", views.PointRuleListView.as_view(), name="point-rules"),
     path(
         "points/leaderboard/",

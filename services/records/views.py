@@ -18,6 +18,7 @@ from services.errors import InvalidPeriod
 from services.models import PointRule, ServiceRecord, ServiceRequest
 from services.records import hours, points
 from services.records import selectors as records
+from services.records.attachment_serializers import RecordDetailSerializer
 from services.records.serializers import (
     LeaderboardQuerySerializer,
     LeaderboardSerializer,
@@ -118,11 +119,11 @@ class RecordListView(RecordObjectMixin, generics.ListAPIView):
 
 @extend_schema(tags=[RECORDS])
 class RecordDetailView(RecordObjectMixin, generics.RetrieveAPIView):
-    """One record the user may see, with its flags."""
+    """One record the user may see, with its flags and photos (what the verifier reads)."""
 
-    serializer_class = RecordSerializer
+    serializer_class = RecordDetailSerializer
 
-    @extend_schema(summary="服务记录详情")
+    @extend_schema(summary="服务记录详情", description="含照片（attachments，限时签名链接）。")
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 

@@ -30,6 +30,7 @@ from services.models import (
 )
 from services.notifications import shorten
 from services.records import anomalies, hours, points
+from services.records import attachments as record_attachments
 from services.requests.transitions import (
     ClaimStatus,
     Status,
@@ -454,5 +455,7 @@ def revoke_record(
                 reason=reason,
                 points=reversed_by_member.get(claim.member_id, 0),
             )
+        # The record's photos: withheld from everyone but staff (docs/attachments.md).
+        record_attachments.record_revoked(actor=actor, record=record, now=now)
         record.refresh_from_db()
     return record
