@@ -8,4 +8,6 @@ urlpatterns = [
     path("", include("services.requests.urls")),
     path("", include("services.records.urls")),
     path("", include("services.stats.urls")),
+    path("", include("services.archive.urls")),
+    path("", include("services.certificates.urls")),
 ]
