@@ -87,6 +87,7 @@ def render(certificate: Certificate) -> bytes:
         f"{chinese_date(certificate.date_to)} 期间参加“我为群众办一事”志愿服务 "
         f"{certificate.service_count} 次，经核实累计服务时长 {hours} 小时，服务群众 "
         f"{certificate.people_served} 人次。服务明细如下：",
+        align="L",
         new_x="LMARGIN",
         new_y="NEXT",
     )
@@ -95,13 +96,13 @@ def render(certificate: Certificate) -> bytes:
     pdf.set_font(FONT, size=9)
     heading = FontFace(emphasis=None, fill_color=(235, 235, 235))
     with pdf.table(
-        col_widths=(8, 18, 32, 70, 14),
+        col_widths=(9, 19, 31, 67, 16),
         text_align=("CENTER", "CENTER", "LEFT", "LEFT", "RIGHT"),
         headings_style=heading,
         line_height=5,
         padding=1.5,
     ) as table:
-        table.row(["序号", "服务日期", "服务地点", "服务内容", "时长（小时）"])
+        table.row(["序号", "服务日期", "服务地点", "服务内容", "时长/小时"])
         for number, service in enumerate(certificate.services, start=1):
             kind = Campaign.Kind(service["campaign_kind"]).label
             table.row(
@@ -123,6 +124,16 @@ def render(certificate: Certificate) -> bytes:
             ]
         )
 
+    pdf.ln(2)
+    pdf.set_font(FONT, size=9)
+    pdf.multi_cell(
+        0,
+        5,
+        "以上服务均经驿站管理员或机关工作人员核实（谁记录谁证明），时长为核实后的服务时长。",
+        align="L",
+        new_x="LMARGIN",
+        new_y="NEXT",
+    )
     # The closing block (issuer, date, code, QR) stays together on one page.
     block = QR_SIZE + 14
     if pdf.get_y() + block > pdf.h - MARGIN:
