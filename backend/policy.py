@@ -111,8 +111,6 @@ CERTIFICATE_MAX_SERVICES = env_int("CERTIFICATE_MAX_SERVICES", 200, minimum=1)
 # The font certificates are drawn in: a TrueType/OpenType file with CJK glyphs; empty, the
 # Noto Sans CJK font of the cvttf-NotoSansCJK-Regular package (docs/certificates-and-archive.md).
 CERTIFICATE_FONT_PATH = env_str("CERTIFICATE_FONT_PATH", "")
-# GET archive/annual-export/: the earliest year it accepts (400 before; the latest is next year).
-ARCHIVE_FIRST_YEAR = env_int("ARCHIVE_FIRST_YEAR", 2020, minimum=1900)
 
 # MATCHING
 # ------------------------------------------------------------------------------

@@ -282,6 +282,7 @@ SPECTACULAR_SETTINGS = {
         "VillageKindEnum": "stations.models.Village.Kind",
         "ServiceRecordStatusEnum": "services.models.ServiceRecord.Status",
         "PointRuleKindEnum": "services.models.PointRule.Kind",
+        "CertificateStatusEnum": "services.models.Certificate.Status",
         "StatsBreakdownEnum": "services.stats.selectors.BREAKDOWN_CHOICES",
         "StatsExportFormatEnum": "services.stats.exports.FORMAT_CHOICES",
         "StatsExportSheetEnum": "services.stats.exports.SHEET_CHOICES",

@@ -145,3 +145,29 @@ class PointEntryAdmin(ReadOnlyAdmin):
     search_fields = ["member__name", "reason"]
     date_hierarchy = "service_date"
     list_select_related = ["member", "rule", "record", "team"]
+
+
+from services.models import Certificate  # noqa: E402
+
+
+@admin.register(Certificate)
+class CertificateAdmin(ReadOnlyAdmin):
+    """志愿服务证明: issued by members through the API, revoked with a listed record; never
+    edited (docs/certificates-and-archive.md)."""
+
+    list_display = [
+        "serial",
+        "member_name",
+        "date_from",
+        "date_to",
+        "service_count",
+        "service_minutes",
+        "status",
+        "issued_at",
+        "revoked_at",
+    ]
+    list_filter = ["status", "year"]
+    search_fields = ["serial", "member_name", "code"]
+    date_hierarchy = "issued_on"
+    list_select_related = ["member"]
+    exclude = ["records"]

@@ -391,7 +391,6 @@ class InvalidPeriod(InvalidInput):
 PERIOD_TOO_LONG = "period_too_long"
 NO_VERIFIED_SERVICE = "no_verified_service"
 TOO_MANY_SERVICES = "too_many_services"
-INVALID_YEAR = "invalid_year"
 NOT_HISTORY_VIEWER = "not_history_viewer"
 
 
@@ -414,13 +413,6 @@ class TooManyServices(Unprocessable):
 
     default_code = TOO_MANY_SERVICES
     default_detail = "该期间内的服务过多，请分段申请证明。"
-
-
-class InvalidYear(InvalidInput):
-    """400: a year outside ARCHIVE_FIRST_YEAR .. next year."""
-
-    default_code = INVALID_YEAR
-    default_detail = "年份有误。"
 
 
 class NotHistoryViewer(Forbidden):

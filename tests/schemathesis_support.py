@@ -396,6 +396,28 @@ def _leaderboard(case, stage: Stage) -> None:
         _period(query, "from", "to", days=366 * 20)
 
 
+def _history(case, stage: Stage) -> None:
+    query = case.query
+    if not isinstance(query, dict):
+        return
+    # year or from/to, not both; from ≤ to.
+    if "year" in query:
+        query.pop("from", None)
+        query.pop("to", None)
+    _dates(query, "from", "to")
+
+
+def _certificate(case, stage: Stage) -> None:
+    """A period around the day of alice's verified service, at most CERTIFICATE_MAX_DAYS."""
+    body = case.body
+    if isinstance(body, dict) and stage.service_day is not None:
+        longest = settings.CERTIFICATE_MAX_DAYS
+        before = _spread(body.get("from"), longest)
+        after = _spread(body.get("to"), longest - before)
+        body["from"] = str(stage.service_day - timedelta(days=before))
+        body["to"] = str(stage.service_day + timedelta(days=after))
+
+
 def _requests_list(case, stage: Stage) -> None:
     query = case.query
     if not isinstance(query, dict):
@@ -508,6 +530,9 @@ _FIXES = {
     ("PATCH", "/api/v1/members/{id}/"): _places,
     ("POST", "/api/v1/members/activate/"): _activate,
     ("POST", "/api/v1/members/import/"): _roster,
+    ("GET", "/api/v1/members/{id}/service-history/"): _history,
+    ("GET", "/api/v1/me/service-history/"): _history,
+    ("POST", "/api/v1/me/certificates/"): _certificate,
     ("GET", "/api/v1/points/leaderboard/"): _leaderboard,
     ("POST", "/api/v1/records/{id}/verify/"): _verify,
     ("GET", "/api/v1/requests/"): _requests_list,

@@ -466,3 +466,18 @@ def test_a_record_revoked_before_issue_is_not_listed(archive, client_for):
     certificate = Certificate.objects.get(pk=body["id"])
     assert archive.records[0].pk not in {s["record"] for s in certificate.services}
     assert archive.records[0].pk not in set(certificate.records.values_list("pk", flat=True))
+
+
+def test_staff_read_certificates_in_the_admin_and_cannot_change_them(archive, client_for, client):
+    from tests.factories import UserFactory
+
+    body = _issue(client_for(archive.world.alice.user))
+    admin_user = UserFactory(username="root", is_staff=True, is_superuser=True)
+    client.force_login(admin_user)
+    listing = client.get("/admin/services/certificate/")
+    assert listing.status_code == 200 and body["serial"] in listing.content.decode()
+    page = client.get(f"/admin/services/certificate/{body['id']}/change/")
+    assert page.status_code == 200
+    assert client.get("/admin/services/certificate/add/").status_code == 403
+    response = client.post(f"/admin/services/certificate/{body['id']}/delete/", {"post": "yes"})
+    assert response.status_code == 403 and Certificate.objects.filter(pk=body["id"]).exists()

@@ -243,8 +243,8 @@ def test_my_history_needs_a_member_profile(world, client_for):
     [
         ({"year": "abc"}, VALIDATION_ERROR),
         ({"year": "2025.5"}, VALIDATION_ERROR),
-        ({"year": "1999"}, errors.INVALID_YEAR),
-        ({"year": "99999"}, errors.INVALID_YEAR),
+        ({"year": "1999"}, VALIDATION_ERROR),
+        ({"year": "99999"}, VALIDATION_ERROR),
         ({"from": "2025-13-01"}, VALIDATION_ERROR),
         ({"to": "yesterday"}, VALIDATION_ERROR),
         ({"from": "2025-06-01T00:00:00+08:00"}, VALIDATION_ERROR),
@@ -324,8 +324,8 @@ def test_the_annual_workbook_defaults_to_this_year(world, client_for, anon):
 
 @pytest.mark.parametrize(
     ("year", "code"),
-    [("twenty", VALIDATION_ERROR), ("", VALIDATION_ERROR), ("1900", errors.INVALID_YEAR),
-     ("3000", errors.INVALID_YEAR), ("-1", errors.INVALID_YEAR)],
+    [("twenty", VALIDATION_ERROR), ("", VALIDATION_ERROR), ("1999", VALIDATION_ERROR),
+     ("2101", VALIDATION_ERROR), ("-1", VALIDATION_ERROR)],
 )  # fmt: skip
 def test_a_bad_year_is_400(world, client_for, year, code):
     assert_error(client_for(world.sam).get(ANNUAL_URL, {"year": year}), 400, code)

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from django.conf import settings
-from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts import fields as strict
 from members.pii import NameField
-from services import errors
 from services.api import HoursField, NamedRefSerializer
 from services.models import Campaign, ServiceHours
 
@@ -19,22 +16,25 @@ DATE_ERRORS = {
 }
 
 
-def check_year(value: int) -> int:
-    """ARCHIVE_FIRST_YEAR .. next year; else 400 ``invalid_year``."""
-    last = timezone.localdate().year + 1
-    if not settings.ARCHIVE_FIRST_YEAR <= value <= last:
-        raise errors.InvalidYear(
-            f"年份应在 {settings.ARCHIVE_FIRST_YEAR}–{last} 之间。",
-            fields={"year": [f"应在 {settings.ARCHIVE_FIRST_YEAR}–{last} 之间。"]},
-        )
-    return value
+# The years the archive takes (a schema bound: any year in it is valid, a future one is empty).
+FIRST_YEAR = 2000
+LAST_YEAR = 2100
+YEAR_ERRORS = {
+    "invalid": "年份应为整数。",
+    "min_value": f"年份应在 {FIRST_YEAR}–{LAST_YEAR} 之间。",
+    "max_value": f"年份应在 {FIRST_YEAR}–{LAST_YEAR} 之间。",
+}
 
 
 class HistoryQuerySerializer(strict.Serializer):
     """``?year=`` or ``?from=&to=`` (service days, Asia/Shanghai); nothing: the whole history."""
 
     year = strict.IntegerField(
-        required=False, help_text="年度（与 from/to 二选一）；超出 ARCHIVE_FIRST_YEAR–明年 → 400"
+        required=False,
+        min_value=FIRST_YEAR,
+        max_value=LAST_YEAR,
+        error_messages=YEAR_ERRORS,
+        help_text="年度（与 from/to 二选一）",
     )
     vars()["from"] = strict.DateField(
         required=False,
@@ -49,22 +49,20 @@ class HistoryQuerySerializer(strict.Serializer):
         help_text="结束日期（含）；早于 from → 400 invalid_period",
     )
 
-    def validate_year(self, value: int) -> int:
-        return check_year(value)
-
 
 class AnnualExportQuerySerializer(strict.Serializer):
     """``?year=`` (default this year)."""
 
     year = strict.IntegerField(
-        required=False, help_text="年度，默认今年；超出 ARCHIVE_FIRST_YEAR–明年 → 400 invalid_year"
+        required=False,
+        min_value=FIRST_YEAR,
+        max_value=LAST_YEAR,
+        error_messages=YEAR_ERRORS,
+        help_text="年度，默认今年",
     )
 
-    def validate_year(self, value: int) -> int:
-        return check_year(value)
 
-
-class FiguresSerializer(strict.Serializer):
+class ArchiveFiguresSerializer(strict.Serializer):
     """Services, verified time, people served and points of a set of services."""
 
     services = strict.IntegerField(help_text="已核实服务次数")
@@ -74,11 +72,11 @@ class FiguresSerializer(strict.Serializer):
     points = strict.IntegerField(help_text="履职积分（净值）")
 
 
-class YearFiguresSerializer(FiguresSerializer):
+class ArchiveYearSerializer(ArchiveFiguresSerializer):
     year = strict.IntegerField()
 
 
-class KindFiguresSerializer(FiguresSerializer):
+class ArchiveKindSerializer(ArchiveFiguresSerializer):
     campaign_kind = strict.ChoiceField(choices=Campaign.Kind.choices)
     label = strict.CharField()
 
@@ -121,7 +119,7 @@ class ServiceRowSerializer(strict.Serializer):
         return entry.source == ServiceHours.Source.CORRECTED
 
 
-class HistorySerializer(strict.Serializer):
+class ServiceHistorySerializer(strict.Serializer):
     """A page of the member's services with the period's totals (``count/next/previous/results``
     as every list pages)."""
 
@@ -129,9 +127,9 @@ class HistorySerializer(strict.Serializer):
     year = strict.IntegerField(allow_null=True)
     vars()["from"] = strict.DateField(allow_null=True)
     to = strict.DateField(allow_null=True)
-    totals = FiguresSerializer()
-    by_year = YearFiguresSerializer(many=True)
-    by_kind = KindFiguresSerializer(many=True)
+    totals = ArchiveFiguresSerializer()
+    by_year = ArchiveYearSerializer(many=True)
+    by_kind = ArchiveKindSerializer(many=True)
     count = strict.IntegerField()
     next = strict.URLField(allow_null=True)
     previous = strict.URLField(allow_null=True)

@@ -22,7 +22,7 @@ from services.archive import selectors as archive
 from services.archive.serializers import (
     AnnualExportQuerySerializer,
     HistoryQuerySerializer,
-    HistorySerializer,
+    ServiceHistorySerializer,
     ServiceRowSerializer,
 )
 from services.requests.transitions import member_of
@@ -65,7 +65,7 @@ class HistoryMixin(generics.GenericAPIView):
             "previous": paginator.get_previous_link(),
             "results": page,
         }
-        return Response(HistorySerializer(body, context={"request": request}).data)
+        return Response(ServiceHistorySerializer(body, context={"request": request}).data)
 
 
 @extend_schema(tags=[ARCHIVE])
@@ -80,7 +80,7 @@ class MyHistoryView(HistoryMixin):
         + _HISTORY
         + "无委员档案 → 403 `member_profile_required`。",
         parameters=[HistoryQuerySerializer],
-        responses={200: HistorySerializer},
+        responses={200: ServiceHistorySerializer},
     )
     def get(self, request):
         return self.history(request, member_of(request.user))
@@ -99,7 +99,7 @@ class MemberHistoryView(HistoryMixin):
             "其他委员）→ 403 `not_history_viewer`；委员不存在 → 404。" + _HISTORY
         ),
         parameters=[HistoryQuerySerializer],
-        responses={200: HistorySerializer},
+        responses={200: ServiceHistorySerializer},
     )
     def get(self, request, pk):
         return self.history(request, archive.history_member(request.user, url_pk(self)))
@@ -119,8 +119,8 @@ class AnnualExportView(APIView):
         description=(
             "一张工作表：每位在册委员（及当年有服务的已离册委员）一行：姓名、界别、团队、当年已核实"
             "服务次数、核实服务时长（小时）、服务群众人次，暖企/暖岙/暖心各自的三项，履职积分（净值，"
-            "按服务日期计）。year 默认今年；不是整数 → 400 `validation_error`，超出 "
-            "ARCHIVE_FIRST_YEAR–明年 → 400 `invalid_year`。"
+            "按服务日期计）。year 默认今年；不是整数或不在 2000–2100 之间 → 400 "
+            "`validation_error`。"
         ),
         parameters=[AnnualExportQuerySerializer],
         responses={(200, exports.XLSX_TYPE): OpenApiTypes.BINARY},
