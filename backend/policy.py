@@ -106,6 +106,8 @@ CERTIFICATE_SERIAL_PREFIX = env_str("CERTIFICATE_SERIAL_PREFIX", "WWQZ")
 CERTIFICATE_VERIFY_BASE_URL = env_str("CERTIFICATE_VERIFY_BASE_URL", "http://127.0.0.1:8000")
 # The longest period one certificate may cover (from..to, inclusive), in days.
 CERTIFICATE_MAX_DAYS = env_int("CERTIFICATE_MAX_DAYS", 366, minimum=1)
+# A certificate's PDF is drawn once and kept in the shared cache this long (it never changes).
+CERTIFICATE_PDF_CACHE_SECONDS = env_int("CERTIFICATE_PDF_CACHE_SECONDS", 7 * 86400, minimum=0)
 # The most services one certificate lists (a longer period must be split).
 CERTIFICATE_MAX_SERVICES = env_int("CERTIFICATE_MAX_SERVICES", 200, minimum=1)
 # The font certificates are drawn in: a TrueType/OpenType file with CJK glyphs; empty, the

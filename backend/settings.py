@@ -209,7 +209,8 @@ _throttle_rates = {
     "claims": env_str("THROTTLE_CLAIMS", "30/min"),
     "records": env_str("THROTTLE_RECORDS", "20/min"),
     "exports": env_str("THROTTLE_EXPORTS", "10/min"),
-    # Certificates: requests per signed-in user (POST me/certificates/) and the public
+    # Certificates: requests and PDF downloads per signed-in user (POST me/certificates/,
+    # GET certificates/{id}/pdf/) and the public
     # verification (/verify/<code>, api/v1/verify/<code>/) per client address.
     "certificates": env_str("THROTTLE_CERTIFICATES", "10/min"),
     "certificate_verify": env_str("THROTTLE_CERTIFICATE_VERIFY", "30/min"),

@@ -259,6 +259,18 @@ def test_the_pdf_states_the_name_services_totals_serial_and_code(archive, client
     assert (round(float(box.width)), round(float(box.height))) == (595, 842)
 
 
+def test_the_pdf_is_drawn_once_and_served_the_same(archive, client_for):
+    from django.core.cache import cache
+
+    body = _issue(client_for(archive.world.alice.user))
+    first = client_for(archive.world.alice.user).get(pdf_url(body)).content
+    assert cache.get(f"certificate-pdf:{body['id']}:{body['serial']}") == first
+    # Staff get the same document; drawn again (cache gone) it is byte for byte the same.
+    assert client_for(archive.world.sam).get(pdf_url(body)).content == first
+    cache.clear()
+    assert client_for(archive.world.alice.user).get(pdf_url(body)).content == first
+
+
 def test_pdfium_reads_the_same_text(archive, client_for):
     body = _issue(client_for(archive.world.alice.user))
     data = client_for(archive.world.alice.user).get(pdf_url(body)).content

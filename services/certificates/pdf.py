@@ -9,6 +9,7 @@ come from segno and are drawn as filled squares (no image library involved).
 
 from __future__ import annotations
 
+import logging
 from datetime import date
 from functools import cache
 from importlib import resources
@@ -21,6 +22,9 @@ from fpdf.fonts import FontFace
 from services.certificates import codes
 from services.models import Campaign, Certificate
 from services.records.hours import as_hours
+
+# fontTools reports every table it subsets at INFO: not a line per certificate in the logs.
+logging.getLogger("fontTools").setLevel(logging.WARNING)
 
 FONT = "noto"
 MARGIN = 20  # mm

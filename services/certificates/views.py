@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.conf import settings
+from django.core.cache import cache
 from django.http import Http404, HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -79,6 +81,9 @@ class CertificatePdfView(APIView):
 
     permission_classes = [IsAuthenticated]
     content_negotiation_class = FileNegotiation
+    # Drawing one takes a second or two of CPU (the font's subset): per user, as asking is.
+    throttle_classes = [ScopedThrottle]
+    throttle_scope = "certificates"
 
     @extend_schema(
         summary="志愿服务证明 PDF",
@@ -92,7 +97,13 @@ class CertificatePdfView(APIView):
         certificate = certificates.fetchable(request.user).filter(pk=url_pk(self)).first()
         if certificate is None:
             raise Http404
-        response = HttpResponse(render(certificate), content_type=PDF_TYPE)
+        # A certificate never changes, so neither does its document: drawn once, then cached.
+        key = f"certificate-pdf:{certificate.pk}:{certificate.serial}"
+        body = cache.get(key)
+        if body is None:
+            body = render(certificate)
+            cache.set(key, body, settings.CERTIFICATE_PDF_CACHE_SECONDS)
+        response = HttpResponse(body, content_type=PDF_TYPE)
         response["Content-Disposition"] = f'inline; filename="{certificate.serial}.pdf"'
         response["Cache-Control"] = "private, no-store"
         return response
