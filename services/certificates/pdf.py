@@ -2,7 +2,7 @@
 same certificate always renders the same document (docs/certificates-and-archive.md#pdf).
 
 The font is Noto Sans CJK (SIL Open Font License) from the PyPI package
-``cvttf-NotoSansCJK-Regular``; fpdf2 embeds the subset of glyphs the page uses (about 15 KB),
+``cvttf-NotoSansCJK-Regular``; fpdf2 embeds the subset of glyphs the page uses (a page: about 40 KB),
 so the certificate shows the same on every viewer with no font installed. The QR code's modules
 come from segno and are drawn as filled squares (no image library involved).
 """
