@@ -2,9 +2,9 @@
 same certificate always renders the same document (docs/certificates-and-archive.md#pdf).
 
 The font is Noto Sans CJK (SIL Open Font License) from the PyPI package
-``cvttf-NotoSansCJK-Regular``; fpdf2 embeds the subset of glyphs the page uses (a page: about 40 KB),
-so the certificate shows the same on every viewer with no font installed. The QR code's modules
-come from segno and are drawn as filled squares (no image library involved).
+``cvttf-NotoSansCJK-Regular``; fpdf2 embeds the subset of glyphs the page uses (a page: about
+40 KB), so the certificate shows the same on every viewer with no font installed. The QR code's
+modules come from segno and are drawn as filled squares (no image library involved).
 """
 
 from __future__ import annotations
