@@ -14,6 +14,7 @@ import pypdf
 import pypdfium2
 import pytest
 import segno
+from django.conf import settings
 from django.test import override_settings
 from django.utils import timezone
 
@@ -35,6 +36,12 @@ YEAR_2025 = {"from": "2025-01-01", "to": "2025-12-31"}
 SPECS_2025 = [s for s in SPECS if s.day.year == 2025]
 # Where the lead can look at one render (test_page_one_renders_with_text_and_a_qr_code).
 RENDER_PATH = Path(tempfile.gettempdir()) / "wwqz-certificate-page1.png"
+
+
+def _rate(scope: str, rate: str) -> dict:
+    """REST_FRAMEWORK with one throttle rate changed (ScopedThrottle reads it per request)."""
+    rates = {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], scope: rate}
+    return {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}
 
 
 def _issue(client, period=None):
@@ -199,15 +206,7 @@ def test_anonymous_is_401(anon):
     assert anon.get(pdf_url(1)).status_code == 401
 
 
-@override_settings(
-    REST_FRAMEWORK={
-        **__import__("django.conf").conf.settings.REST_FRAMEWORK,
-        "DEFAULT_THROTTLE_RATES": {
-            **__import__("django.conf").conf.settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"],
-            "certificates": "2/min",
-        },
-    }
-)
+@override_settings(REST_FRAMEWORK=_rate("certificates", "2/min"))
 def test_asking_is_throttled_per_user(archive, client_for):
     client = client_for(archive.world.alice.user)
     assert [
@@ -399,15 +398,7 @@ def test_a_code_one_character_off_is_unknown(archive, client_for, anon):
     assert anon.get(f"/verify/{forged}").status_code == 404
 
 
-@override_settings(
-    REST_FRAMEWORK={
-        **__import__("django.conf").conf.settings.REST_FRAMEWORK,
-        "DEFAULT_THROTTLE_RATES": {
-            **__import__("django.conf").conf.settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"],
-            "certificate_verify": "3/min",
-        },
-    }
-)
+@override_settings(REST_FRAMEWORK=_rate("certificate_verify", "3/min"))
 def test_verification_is_throttled_per_address(archive, client_for, anon):
     code = _issue(client_for(archive.world.alice.user))["code"]
     statuses = [anon.get(f"/verify/{code}").status_code for _ in range(4)]
