@@ -123,6 +123,24 @@ DASHBOARD_LEADERBOARD_SIZE = env_int("DASHBOARD_LEADERBOARD_SIZE", 10, minimum=1
 # Staff dashboard (/dashboard/): rows of the unclaimed list it shows.
 DASHBOARD_UNCLAIMED_ROWS = env_int("DASHBOARD_UNCLAIMED_ROWS", 10, minimum=1)
 
+# SERVICE ARCHIVE AND CERTIFICATES
+# ------------------------------------------------------------------------------
+# 志愿服务证明 (docs/certificates-and-archive.md): the organisation printed as the issuer.
+CERTIFICATE_ISSUER = env_str("CERTIFICATE_ISSUER", "政协定海区委员会办公室")
+# The serial number's prefix: WWQZ-2026-000123 (prefix, year of issue, running number).
+CERTIFICATE_SERIAL_PREFIX = env_str("CERTIFICATE_SERIAL_PREFIX", "WWQZ")
+# The public site the QR code and the printed link point at (…/verify/<code>), no trailing /.
+CERTIFICATE_VERIFY_BASE_URL = env_str("CERTIFICATE_VERIFY_BASE_URL", "http://127.0.0.1:8000")
+# The longest period one certificate may cover (from..to, inclusive), in days.
+CERTIFICATE_MAX_DAYS = env_int("CERTIFICATE_MAX_DAYS", 366, minimum=1)
+# A certificate's PDF is drawn once and kept in the shared cache this long (it never changes).
+CERTIFICATE_PDF_CACHE_SECONDS = env_int("CERTIFICATE_PDF_CACHE_SECONDS", 7 * 86400, minimum=0)
+# The most services one certificate lists (a longer period must be split).
+CERTIFICATE_MAX_SERVICES = env_int("CERTIFICATE_MAX_SERVICES", 200, minimum=1)
+# The font certificates are drawn in: a TrueType/OpenType file with CJK glyphs; empty, the
+# Noto Sans CJK font of the cvttf-NotoSansCJK-Regular package (docs/certificates-and-archive.md).
+CERTIFICATE_FONT_PATH = env_str("CERTIFICATE_FONT_PATH", "")
+
 # MATCHING
 # ------------------------------------------------------------------------------
 # Ranked teams for a request, the member feed and the map (services.matching; docs/matching.md).

@@ -290,6 +290,11 @@ _throttle_rates = {
     "exports": env_str("THROTTLE_EXPORTS", "10/min"),
     # Per client address: the signed photo links (GET attachments/<token>/), thumbnails included.
     "attachments": env_str("THROTTLE_ATTACHMENTS", "600/min"),
+    # Certificates: requests and PDF downloads per signed-in user (POST me/certificates/,
+    # GET certificates/{id}/pdf/) and the public
+    # verification (/verify/<code>, api/v1/verify/<code>/) per client address.
+    "certificates": env_str("THROTTLE_CERTIFICATES", "10/min"),
+    "certificate_verify": env_str("THROTTLE_CERTIFICATE_VERIFY", "30/min"),
 }
 # How many proxies in front append their peer to X-Forwarded-For (1 behind the nginx of
 # docs/operations.md). Unset or 0, throttles key on the socket peer (REMOTE_ADDR) and ignore the
@@ -359,6 +364,7 @@ SPECTACULAR_SETTINGS = {
         "VillageKindEnum": "stations.models.Village.Kind",
         "ServiceRecordStatusEnum": "services.models.ServiceRecord.Status",
         "PointRuleKindEnum": "services.models.PointRule.Kind",
+        "CertificateStatusEnum": "services.models.Certificate.Status",
         "StatsBreakdownEnum": "services.stats.selectors.BREAKDOWN_CHOICES",
         "StatsExportFormatEnum": "services.stats.exports.FORMAT_CHOICES",
         "StatsExportSheetEnum": "services.stats.exports.SHEET_CHOICES",

@@ -29,6 +29,8 @@ urlpatterns = [
     path("metrics", metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
     path("dashboard/", include("services.stats.dashboard", namespace="dashboard")),
+    # The public verification page of certificates (志愿服务证明核验), no login.
+    path("verify/", include("services.certificates.public")),
 ]
 
 handler400 = "backend.exceptions.handler400"

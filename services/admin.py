@@ -4,7 +4,7 @@ only through the capabilities' writes, so counters, events and notifications sta
 from django.contrib import admin
 
 from accounts.admin_audit import AuditedModelAdmin
-from services.models import Attachment, Campaign, Claim, IdempotencyKey, ServiceRequest
+from services.models import Attachment, Campaign, Certificate, Claim, IdempotencyKey, ServiceRequest
 
 
 @admin.register(Campaign)
@@ -168,3 +168,26 @@ class AttachmentAdmin(ReadOnlyAdmin):
     list_filter = ["content_type"]
     list_select_related = ["record", "uploaded_by"]
     exclude = ["taken_lat", "taken_lng", "file_name", "thumbnail_name"]
+
+
+@admin.register(Certificate)
+class CertificateAdmin(ReadOnlyAdmin):
+    """志愿服务证明: issued by members through the API, revoked with a listed record; never
+    edited (docs/certificates-and-archive.md)."""
+
+    list_display = [
+        "serial",
+        "member_name",
+        "date_from",
+        "date_to",
+        "service_count",
+        "service_minutes",
+        "status",
+        "issued_at",
+        "revoked_at",
+    ]
+    list_filter = ["status", "year"]
+    search_fields = ["serial", "member_name", "code"]
+    date_hierarchy = "issued_on"
+    list_select_related = ["member"]
+    exclude = ["records"]

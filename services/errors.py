@@ -389,3 +389,39 @@ class InvalidPeriod(InvalidInput):
 
     default_code = INVALID_PERIOD
     default_detail = "开始日期不能晚于结束日期。"
+
+
+# ---------------------------------------------------------------- service archive, certificates
+
+PERIOD_TOO_LONG = "period_too_long"
+NO_VERIFIED_SERVICE = "no_verified_service"
+TOO_MANY_SERVICES = "too_many_services"
+NOT_HISTORY_VIEWER = "not_history_viewer"
+
+
+class PeriodTooLong(InvalidInput):
+    """400: a certificate's period is longer than CERTIFICATE_MAX_DAYS."""
+
+    default_code = PERIOD_TOO_LONG
+    default_detail = "证明的起止期间过长。"
+
+
+class NoVerifiedService(Unprocessable):
+    """422: the period holds none of the member's verified services."""
+
+    default_code = NO_VERIFIED_SERVICE
+    default_detail = "该期间内没有已核实的服务记录，无法出具志愿服务证明。"
+
+
+class TooManyServices(Unprocessable):
+    """422: the period holds more services than one certificate lists (CERTIFICATE_MAX_SERVICES)."""
+
+    default_code = TOO_MANY_SERVICES
+    default_detail = "该期间内的服务过多，请分段申请证明。"
+
+
+class NotHistoryViewer(Forbidden):
+    """403: a member's service history is theirs, their team leader's and staff's to read."""
+
+    default_code = NOT_HISTORY_VIEWER
+    default_detail = "只有委员本人、其所在团队负责人和机关工作人员可以查看履职档案。"

@@ -887,3 +887,87 @@ class Attachment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.record_id}#{self.pk} {self.content_type}"
+
+
+class Certificate(models.Model):
+    """志愿服务证明: what a member's verified services in a period were, frozen when issued
+    (docs/certificates-and-archive.md).
+
+    The listed services (date, place, content, hours) and the totals are copied into the row
+    at issue and never change; ``records`` links the records it lists, so revoking one marks
+    the certificate revoked (``status``, ``revoked_at``, the record and its reason). ``serial``
+    (``WWQZ-2026-000123``) is the year's running number from ``CertificateSerial``; ``code`` is
+    the unguessable verification code behind the public /verify/<code> page.
+    """
+
+    class Status(models.TextChoices):
+        VALID = "valid", "有效"
+        REVOKED = "revoked", "已撤销"
+
+    member = models.ForeignKey(
+        Member, verbose_name="委员", on_delete=models.PROTECT, related_name="certificates"
+    )
+    serial = models.CharField("证明编号", max_length=32, unique=True)
+    year = models.PositiveSmallIntegerField("编号年度")
+    sequence = models.PositiveIntegerField("年度序号")
+    code = models.CharField("验证码", max_length=32, unique=True)
+    date_from = models.DateField("起始日期")
+    date_to = models.DateField("截止日期")
+    # Frozen at issue.
+    issuer = models.CharField("出具单位", max_length=100)
+    member_name = models.CharField("委员姓名", max_length=50)
+    services = models.JSONField("服务明细", default=list)
+    service_count = models.PositiveIntegerField("服务次数")
+    service_minutes = models.PositiveIntegerField("核实服务时长（分钟）")
+    people_served = models.PositiveIntegerField("服务群众人次")
+    issued_at = models.DateTimeField("出具时间")
+    issued_on = models.DateField("出具日期")
+    records = models.ManyToManyField(
+        ServiceRecord, verbose_name="所列服务记录", related_name="certificates"
+    )
+    status = models.CharField("状态", max_length=10, choices=Status.choices, default=Status.VALID)
+    revoked_at = models.DateTimeField("撤销时间", null=True, blank=True)
+    revoked_record = models.ForeignKey(
+        ServiceRecord,
+        verbose_name="被撤销核实的记录",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    revoke_reason = models.CharField("撤销原因", max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = "志愿服务证明"
+        verbose_name_plural = "志愿服务证明"
+        ordering = ["-issued_at", "-id"]
+        indexes = [models.Index(fields=["member", "issued_at"], name="certificate_member_issued")]
+        constraints = [
+            models.UniqueConstraint(fields=["year", "sequence"], name="certificate_year_sequence"),
+            models.CheckConstraint(
+                condition=Q(date_from__lte=F("date_to")), name="certificate_period_ordered"
+            ),
+            models.CheckConstraint(
+                condition=Q(status="valid", revoked_at__isnull=True)
+                | Q(status="revoked", revoked_at__isnull=False),
+                name="certificate_revoked_has_time",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.serial
+
+
+class CertificateSerial(models.Model):
+    """The last certificate serial number given out in a year (one row per year, moved only by
+    a conditional ``UPDATE … SET last = last + 1``, so parallel issues never share a number)."""
+
+    year = models.PositiveSmallIntegerField("年度", primary_key=True)
+    last = models.PositiveIntegerField("最后序号", default=0)
+
+    class Meta:
+        verbose_name = "证明编号计数"
+        verbose_name_plural = "证明编号计数"
+
+    def __str__(self) -> str:
+        return f"{self.year}: {self.last}"

@@ -9,4 +9,6 @@ urlpatterns = [
     path("", include("services.records.urls")),
     path("", include("services.stats.urls")),
     path("", include("services.attachments.urls")),
+    path("", include("services.archive.urls")),
+    path("", include("services.certificates.urls")),
 ]

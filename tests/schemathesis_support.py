@@ -24,7 +24,9 @@ from django.utils import timezone
 
 from accounts.models import Notification
 from members.writes import member_issue_activation
-from services.models import Claim, ServiceRecord, ServiceRequest
+from services.certificates.writes import issue_certificate
+from services.models import Claim, ServiceHours, ServiceRecord, ServiceRequest
+from services.records import hours
 from stations.api_keys import api_key_issue
 from stations.geo import CHINA_MAX_LAT, CHINA_MAX_LNG, CHINA_MIN_LAT, CHINA_MIN_LNG, GCJ02
 from tests.conftest import World, bearer
@@ -51,6 +53,7 @@ _PUBLIC_PATHS = [
     r"^/api/v1/auth/wechat/$",
     r"^/api/v1/members/activate/$",
     r"^/open311/",
+    r"^/api/v1/verify/",
 ]
 
 
@@ -72,6 +75,9 @@ class Stage:
     roster: bytes = b""
     # charlie's phone and a fresh one-time activation code.
     activation: tuple[str, str] = ("", "")
+    # alice's certificate's verification code, and the day of the service it lists.
+    certificate_code: str = ""
+    service_day: date | None = None
 
     def persona(self, path: str) -> str | None:
         """Which persona calls ``path`` (``None``: anonymous)."""
@@ -134,6 +140,18 @@ def build_stage(world: World) -> Stage:
         submitted_by=world.alice.user,
     )
     verified = ServiceRecordFactory(request__station=world.station, request__campaign=campaign)
+    # alice served on the verified record (counted hours) and holds a certificate of that day.
+    done = ClaimFactory(
+        request=verified.request,
+        member=world.alice,
+        status=Claim.Status.DONE,
+        checked_in_at=verified.request.starts_at,
+    )
+    verified.participants.set([done])
+    ServiceHours.objects.bulk_create(hours.bulk_entries(verified, [done], [90]))
+    certificate = issue_certificate(
+        user=world.alice.user, date_from=verified.service_date, date_to=verified.service_date
+    )
     notice = Notification.objects.create(user=world.alice.user, kind="test", title="测试通知")
     key = api_key_issue(station=world.station, name="12345 热线", created_by=world.sam)
 
@@ -149,9 +167,12 @@ def build_stage(world: World) -> Stage:
     issued = member_issue_activation(actor=world.sam, member=world.charlie)
     stage.activation = (world.charlie.phone, issued.code)
     stage.tokens = {"member": bearer(world.alice.user), "staff": bearer(world.sam)}
+    stage.certificate_code = certificate.code
+    stage.service_day = verified.service_date
     stage.ids = {
         "campaigns": [campaign.pk],
-        "claims": [claim.pk, checked_in.pk],
+        "claims": [claim.pk, checked_in.pk, done.pk],
+        "certificates": [certificate.pk],
         "notifications": [notice.pk],
         "members": [world.alice.pk, world.charlie.pk],
         "records": [submitted.pk, verified.pk],
@@ -343,6 +364,10 @@ def _verify(case, stage: Stage) -> None:
     rejected = isinstance(body, dict) and body.get("approved") is False
     if rejected and not str(body.get("note", "")).strip():
         body["note"] = "请补充服务照片"
+    # Hours name the record's participants (claims the generator cannot know) and go with an
+    # approval only: tests/test_hours.py walks them; here the recorded hours are confirmed.
+    if isinstance(body, dict):
+        body.pop("hours", None)
 
 
 def _wechat(case, stage: Stage) -> None:
@@ -373,6 +398,28 @@ def _leaderboard(case, stage: Stage) -> None:
     # Any length, but from ≤ to (to defaults to today).
     if isinstance(query, dict) and ("from" in query or "to" in query):
         _period(query, "from", "to", days=366 * 20)
+
+
+def _history(case, stage: Stage) -> None:
+    query = case.query
+    if not isinstance(query, dict):
+        return
+    # year or from/to, not both; from ≤ to.
+    if "year" in query:
+        query.pop("from", None)
+        query.pop("to", None)
+    _dates(query, "from", "to")
+
+
+def _certificate(case, stage: Stage) -> None:
+    """A period around the day of alice's verified service, at most CERTIFICATE_MAX_DAYS."""
+    body = case.body
+    if isinstance(body, dict) and stage.service_day is not None:
+        longest = settings.CERTIFICATE_MAX_DAYS
+        before = _spread(body.get("from"), longest)
+        after = _spread(body.get("to"), longest - before)
+        body["from"] = str(stage.service_day - timedelta(days=before))
+        body["to"] = str(stage.service_day + timedelta(days=after))
 
 
 def _requests_list(case, stage: Stage) -> None:
@@ -487,6 +534,9 @@ _FIXES = {
     ("PATCH", "/api/v1/members/{id}/"): _places,
     ("POST", "/api/v1/members/activate/"): _activate,
     ("POST", "/api/v1/members/import/"): _roster,
+    ("GET", "/api/v1/members/{id}/service-history/"): _history,
+    ("GET", "/api/v1/me/service-history/"): _history,
+    ("POST", "/api/v1/me/certificates/"): _certificate,
     ("GET", "/api/v1/points/leaderboard/"): _leaderboard,
     ("POST", "/api/v1/records/{id}/verify/"): _verify,
     ("GET", "/api/v1/requests/"): _requests_list,

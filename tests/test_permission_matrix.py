@@ -51,6 +51,7 @@ PREFIXES = (
     "/metrics",
     "/api/schema",
     "/api/docs",
+    "/verify/",
 )
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
@@ -84,6 +85,8 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/api/v1/campaigns/"): row(401, 403, 403, 403, 403, 403, 403, 403, 400),
     ("GET", "/api/v1/campaigns/<int:pk>/"): row(401, 200, 200, 200, 200, 200, 200, 200, 200),
     ("PATCH", "/api/v1/campaigns/<int:pk>/"): row(401, 403, 403, 403, 403, 403, 403, 403, 200),
+    ("GET", "/api/v1/archive/annual-export/"): row(401, 403, 403, 403, 403, 403, 403, 403, 200),
+    ("GET", "/api/v1/certificates/<int:pk>/pdf/"): row(401, 200, 404, 404, 404, 404, 404, 404, 200),
     ("GET", "/api/v1/claims/"): row(401, 200, 200, 200, 200, 200, 200, 200, 200),
     ("GET", "/api/v1/claims/<int:pk>/"): row(401, 200, 404, 404, 200, 404, 404, 404, 200),
     ("POST", "/api/v1/claims/<int:pk>/cancel/"): row(401, 200, 404, 404, 403, 404, 404, 404, 403),
@@ -91,14 +94,18 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/api/v1/claims/<int:pk>/check-out/"): row(401, 409, 404, 404, 403, 404, 404, 404, 403),
     ("POST", "/api/v1/claims/<int:pk>/reject/"): row(401, 403, 404, 404, 200, 404, 404, 404, 200),
     ("GET", "/api/v1/me/"): row(401, 200, 200, 200, 200, 200, 200, 200, 200),
+    ("GET", "/api/v1/me/certificates/"): row(401, 200, 200, 200, 200, 200, 200, 200, 200),
+    ("POST", "/api/v1/me/certificates/"): row(401, 201, 422, 422, 403, 403, 403, 403, 403),
     ("GET", "/api/v1/me/notifications/"): row(401, 200, 200, 200, 200, 200, 200, 200, 200),
     ("POST", "/api/v1/me/notifications/<int:pk>/read/"): row(401, 200, 404, 404, 404, 404, 404, 404, 404),
     ("POST", "/api/v1/me/notifications/read-all/"): row(401, 200, 200, 200, 200, 200, 200, 200, 200),
+    ("GET", "/api/v1/me/service-history/"): row(401, 200, 200, 200, 403, 403, 403, 403, 403),
     ("GET", "/api/v1/members/"): row(401, 200, 200, 200, 200, 200, 200, 200, 200),
     ("POST", "/api/v1/members/"): row(401, 403, 403, 403, 403, 403, 403, 403, 400),
     ("GET", "/api/v1/members/(?P<pk>[0-9]+)/"): row(401, 200, 200, 200, 200, 200, 200, 200, 200),
     ("PATCH", "/api/v1/members/(?P<pk>[0-9]+)/"): row(401, 403, 403, 403, 403, 403, 403, 403, 200),
     ("POST", "/api/v1/members/(?P<pk>[0-9]+)/activation-code/"): row(401, 403, 403, 403, 403, 403, 403, 403, 201),
+    ("GET", "/api/v1/members/<int:pk>/service-history/"): row(401, 200, 200, 403, 403, 403, 403, 403, 200),
     ("POST", "/api/v1/members/activate/"): row(400, 400, 400, 400, 400, 400, 400, 400, 400),
     ("POST", "/api/v1/members/import/"): row(401, 403, 403, 403, 403, 403, 403, 403, 415),
     ("GET", "/api/v1/members/import/template/"): row(401, 403, 403, 403, 403, 403, 403, 403, 200),
@@ -145,6 +152,7 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/api/v1/towns/"): row(401, 403, 403, 403, 403, 403, 403, 403, 400),
     ("GET", "/api/v1/towns/(?P<pk>[0-9]+)/"): row(401, 200, 200, 200, 200, 200, 200, 200, 200),
     ("PATCH", "/api/v1/towns/(?P<pk>[0-9]+)/"): row(401, 403, 403, 403, 403, 403, 403, 403, 200),
+    ("GET", "/api/v1/verify/<str:code>/"): row(200, 200, 200, 200, 200, 200, 200, 200, 200),
     ("GET", "/api/v1/villages/"): row(401, 200, 200, 200, 200, 200, 200, 200, 200),
     ("POST", "/api/v1/villages/"): row(401, 403, 403, 403, 403, 403, 403, 403, 400),
     ("GET", "/api/v1/villages/(?P<pk>[0-9]+)/"): row(401, 200, 200, 200, 200, 200, 200, 200, 200),
@@ -164,6 +172,7 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/open311/v2/requests.json"): row(201, 201, 201, 201, 201, 201, 201, 201, 201),
     ("GET", "/open311/v2/requests/<str:service_request_id>.json"): row(200, 200, 200, 200, 200, 200, 200, 200, 200),
     ("GET", "/open311/v2/services.json"): row(200, 200, 200, 200, 200, 200, 200, 200, 200),
+    ("GET", "/verify/<str:code>"): row(200, 200, 200, 200, 200, 200, 200, 200, 200),
 }
 # fmt: on
 
@@ -235,6 +244,9 @@ def _fill(route: str, stage: Stage) -> str:
     ids = stage.ids
     by_prefix = {
         "/api/v1/me/notifications/": ids["notifications"][0],
+        "/api/v1/certificates/": ids["certificates"][0],
+        "/api/v1/verify/": stage.certificate_code,
+        "/verify/": stage.certificate_code,
         "/api/v1/claims/": ids["claims"][0],
         "/api/v1/records/": ids["records"][0],
         "/api/v1/requests/": ids["requests"][0],
@@ -283,6 +295,9 @@ def _body(method: str, route: str, stage: Stage) -> tuple[object, str]:
         "/api/v1/records/<int:pk>/verify/": {"approved": True, "note": "核实无误"},
         "/api/v1/records/<int:pk>/revoke/": {"reason": "重复登记"},
         "/api/v1/campaigns/<int:pk>/": {"name": "改名"},
+        "/api/v1/me/certificates/": {
+            "from": stage.service_day.isoformat(), "to": stage.service_day.isoformat()
+        },
         "/api/v1/requests/<int:pk>/record/": {
             "people_served": 5, "enterprises_served": 0, "households_visited": 1,
             "summary": "法律咨询 5 人次", "participants": [stage.ids["claims"][0]],

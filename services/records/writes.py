@@ -22,6 +22,7 @@ from accounts.errors import Forbidden
 from accounts.models import User
 from accounts.permissions import is_staff
 from services import errors, notifications, rollups
+from services.certificates import writes as certificates
 from services.models import (
     Claim,
     PointEntry,
@@ -395,6 +396,7 @@ def revoke_record(
             raise errors.RecordNotVerified()
         rollups.record_revoked(record)
         hours.uncount(record)
+        certificates.record_revoked(record, actor=actor, reason=reason, now=now)
         claims = _participant_claims(record)
         move_claims(
             [claim for claim in claims if claim.status == ClaimStatus.DONE],
