@@ -472,8 +472,10 @@ def redis_cache(redis_server, database_cache, settings):
         "fallback": {**DATABASE_CACHE["default"], "KEY_PREFIX": "wwqz"},
     }
     backend_cache._down_until.clear()
+    backend_cache._outage.clear()
     yield caches["default"]
     backend_cache._down_until.clear()
+    backend_cache._outage.clear()
 
 
 def _redis_keys(server: RedisServer) -> list[str]:
@@ -494,17 +496,22 @@ def test_with_redis_stopped_the_throttle_still_counts_in_the_database_and_says_s
     with caplog.at_level(logging.INFO, logger="backend.cache"):
         # The counts in Redis are out of reach: the database cache counts from zero, and holds.
         waits = [hit(redis_cache, key, 3, 60, 600.0) for _ in range(5)]
+        # Still down after RETRY_SECONDS: asked again, no second warning for the same outage.
+        time.sleep(0.6)
+        assert hit(redis_cache, key, 3, 60, 600.0)
     assert waits[:3] == [None] * 3 and all(wait for wait in waits[3:])
     assert caches["fallback"].get(f"{key}:10") == 3
     (warning,) = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert warning.name == "backend.cache" and warning.use == "throttle:login"
     assert "127.0.0.1" not in warning.getMessage()
 
-    # Back after RETRY_SECONDS: Redis is asked again.
+    # Back after RETRY_SECONDS: Redis is asked again, and says so.
     redis_server.start()
     time.sleep(0.6)
-    redis_cache.set("wechat:stable_token:wx", {"token": "t"}, 60)
+    with caplog.at_level(logging.INFO, logger="backend.cache"):
+        redis_cache.set("wechat:stable_token:wx", {"token": "t"}, 60)
     assert _redis_keys(redis_server) == ["wwqz:1:wechat:stable_token:wx"]
+    assert caplog.records[-1].getMessage() == "cache: Redis answers again"
 
 
 def test_a_frozen_redis_costs_one_short_timeout_not_seconds_per_request(redis_server, redis_cache):
