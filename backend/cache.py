@@ -96,6 +96,8 @@ def _encode(value, protocol: int) -> str:
 # Until when (time.monotonic()) each Redis location is skipped. One state per process, not per
 # cache object: Django gives every thread its own cache object, and each would pay the timeout.
 _down_until: dict[str, float] = {}
+# Locations that failed and have not answered since: one WARNING per outage, not per retry.
+_outage: set[str] = set()
 _state_lock = threading.Lock()
 
 
@@ -145,7 +147,6 @@ class RedisWithFallback(RedisCache):
             return True
         with _state_lock:
             _down_until.pop(self._location, None)
-        logger.info("cache: trying Redis again", extra={"use": "cache"})
         return False
 
     def _failed(self, operation: str, key, exc: Exception) -> None:
@@ -154,7 +155,8 @@ class RedisWithFallback(RedisCache):
 
         metrics.record_cache_error(use_of(key))
         with _state_lock:
-            first = self._location not in _down_until
+            first = self._location not in _outage
+            _outage.add(self._location)
             _down_until[self._location] = time.monotonic() + self._retry_seconds
         if first:
             cause = type(exc.__cause__ if isinstance(exc, ConnectionInterrupted) else exc).__name__
@@ -171,9 +173,15 @@ class RedisWithFallback(RedisCache):
     def _call(self, operation: str, key, *args, **kwargs):
         if not self.redis_skipped():
             try:
-                return getattr(super(), operation)(*args, **kwargs)
+                result = getattr(super(), operation)(*args, **kwargs)
             except _REDIS_FAILURES as exc:
                 self._failed(operation, key, exc)
+            else:
+                if self._location in _outage:
+                    with _state_lock:
+                        _outage.discard(self._location)
+                    logger.warning("cache: Redis answers again", extra={"use": "cache"})
+                return result
         return getattr(caches[self._fallback_alias], operation)(*args, **kwargs)
 
     # Every operation the project uses, and those Django's helpers build on.

@@ -66,6 +66,40 @@ def post(client, url: str, data=None, **headers) -> Callable[[], tuple[int, Any]
     return call
 
 
+def post_until_answered(
+    client, url: str, data=None, *, key: str
+) -> Callable[[], tuple[int, Any, int]]:
+    """POST with ``key`` until the answer is not 409 ``idempotency_in_progress`` (a replay while
+    the first request runs gets it at once), waiting its ``Retry-After`` as a client should;
+    status, body and how many times it was told to ask again."""
+
+    def call():
+        refused = 0
+        while True:
+            response = client.post(url, data or {}, format="json", headers={"Idempotency-Key": key})
+            if response.status_code != 409 or (
+                response.json()["code"] != errors.IDEMPOTENCY_IN_PROGRESS
+            ):
+                return response.status_code, response.json(), refused
+            refused += 1
+            assert refused < 10, "still in progress after ten tries"
+            time.sleep(int(response["Retry-After"]))
+
+    return call
+
+
+def unthrottled(settings, scope: str) -> None:
+    """Lift ``scope``'s throttle: replays asking again count against it, and are not the
+    subject."""
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {
+            **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"],
+            scope: "1000/min",
+        },
+    }
+
+
 def get(client, url: str) -> Callable[[], tuple[int, Any]]:
     def call():
         return client.get(url).status_code, None
@@ -135,36 +169,12 @@ def test_one_member_racing_for_two_overlapping_requests_gets_one(client_for):
 
 
 def test_20_replays_of_one_idempotency_key_make_one_claim(client_for, settings):
-    # The replays asking again count against the per-user claims throttle too: not the subject.
-    settings.REST_FRAMEWORK = {
-        **settings.REST_FRAMEWORK,
-        "DEFAULT_THROTTLE_RATES": {
-            **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"],
-            "claims": "1000/min",
-        },
-    }
+    unthrottled(settings, "claims")
     service_request = _request(slots=5)
     member = MemberFactory()
     url = request_url(service_request, "claims/")
     key = "a3f1c2e4-claim-once"
-
-    def until_answered(client) -> Callable[[], tuple[int, Any, int]]:
-        # A replay while the first request runs is 409 with Retry-After, at once: the client
-        # asks again after it, as a client should.
-        def call():
-            refused = 0
-            while True:
-                response = client.post(url, {}, format="json", headers={"Idempotency-Key": key})
-                if response.status_code != 409:
-                    return response.status_code, response.json(), refused
-                assert response.json()["code"] == errors.IDEMPOTENCY_IN_PROGRESS
-                refused += 1
-                assert refused < 10, "still in progress after ten tries"
-                time.sleep(int(response["Retry-After"]))
-
-        return call
-
-    calls = [until_answered(client_for(member.user)) for _ in range(20)]
+    calls = [post_until_answered(client_for(member.user), url, key=key) for _ in range(20)]
 
     results = run_together(calls, workers=20)
 
