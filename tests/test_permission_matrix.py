@@ -80,6 +80,7 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/api/v1/claims/<int:pk>/check-out/"): row(401, 409, 404, 404, 403, 404, 404, 404, 403),
     ("POST", "/api/v1/claims/<int:pk>/reject/"): row(401, 403, 404, 404, 200, 404, 404, 404, 200),
     ("GET", "/api/v1/me/"): row(401, 200, 200, 200, 200, 200, 200, 200, 200),
+    ("GET", "/api/v1/me/tasks/"): row(401, 200, 200, 200, 403, 403, 403, 403, 403),
     ("GET", "/api/v1/me/notifications/"): row(401, 200, 200, 200, 200, 200, 200, 200, 200),
     ("POST", "/api/v1/me/notifications/<int:pk>/read/"): row(401, 200, 404, 404, 404, 404, 404, 404, 404),
     ("POST", "/api/v1/me/notifications/read-all/"): row(401, 200, 200, 200, 200, 200, 200, 200, 200),
