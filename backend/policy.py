@@ -201,6 +201,24 @@ WECHAT_SUBSCRIBE_TEMPLATES: dict[str, dict] = {
         thing2=("thing", "{reason|body}"),
         time3=("time", "{starts_at|created_at}"),
     ),
+    "request_changed": _subscribe_template(
+        "request_changed",
+        thing1=("thing", "{request_title|title}"),
+        thing2=("thing", "{summary|body}"),
+        time3=("time", "{starts_at|created_at}"),
+    ),
+    "claim_confirmed": _subscribe_template(
+        "claim_confirmed",
+        thing1=("thing", "{request_title|title}"),
+        time2=("time", "{starts_at|created_at}"),
+        thing3=("thing", "{address|body|title}"),
+    ),
+    "assignment_created": _subscribe_template(
+        "assignment_created",
+        thing1=("thing", "{request_title|title}"),
+        thing2=("thing", "{team_name|body}"),
+        time3=("time", "{starts_at|created_at}"),
+    ),
     "claim_promoted": _subscribe_template(
         "claim_promoted",
         thing1=("thing", "{request_title|title}"),

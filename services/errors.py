@@ -367,3 +367,62 @@ class InvalidPeriod(InvalidInput):
 
     default_code = INVALID_PERIOD
     default_detail = "开始日期不能晚于结束日期。"
+
+
+# ---------------------------------------------------------------- team leaders (派单)
+NOT_TEAM_LEADER = "not_team_leader"
+TEAM_NOT_INVITED = "team_not_invited"
+ASSIGNEE_NOT_IN_TEAM = "assignee_not_in_team"
+ASSIGNEE_INACTIVE = "assignee_inactive"
+ALREADY_ASSIGNED = "already_assigned"
+NOT_ASSIGNEE = "not_assignee"
+ASSIGNMENT_NOT_PENDING = "assignment_not_pending"
+
+
+class NotTeamLeader(Forbidden):
+    """403: only the team's leader (or staff, for reads) may do this."""
+
+    default_code = NOT_TEAM_LEADER
+    default_detail = "只有该团队的负责人可以进行此操作。"
+
+
+class TeamNotInvited(Forbidden):
+    """403: a leader dispatches only on requests their team was invited to."""
+
+    default_code = TEAM_NOT_INVITED
+    default_detail = "该需求没有邀请您负责的团队，不能派单。"
+
+
+class AssigneeNotInTeam(InvalidInput):
+    """400: the member assigned is not in the invited team."""
+
+    default_code = ASSIGNEE_NOT_IN_TEAM
+    default_detail = "只能派单给本团队的委员。"
+
+
+class AssigneeInactive(InvalidInput):
+    """400: the member assigned is no longer on the roster (or has no member account)."""
+
+    default_code = ASSIGNEE_INACTIVE
+    default_detail = "该委员已不在册，不能派单。"
+
+
+class AlreadyAssigned(Conflict):
+    """409: the member already has a pending assignment on this request."""
+
+    default_code = ALREADY_ASSIGNED
+    default_detail = "已向该委员派过此单，正在等待答复。"
+
+
+class NotAssignee(Forbidden):
+    """403: only the member assigned answers an assignment."""
+
+    default_code = NOT_ASSIGNEE
+    default_detail = "只有被派单的委员本人可以答复。"
+
+
+class AssignmentNotPending(Conflict):
+    """409: the assignment was already accepted or declined."""
+
+    default_code = ASSIGNMENT_NOT_PENDING
+    default_detail = "该派单已答复过。"

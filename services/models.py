@@ -291,6 +291,72 @@ class Claim(models.Model):
         return f"{self.member_id} → {self.request_id} ({self.status})"
 
 
+class Assignment(models.Model):
+    """派单: a team leader asks a teammate to take a place on a request the team was invited to.
+
+    It holds no slot: the place is a Claim made when the member accepts, under every claim rule
+    (slots, time conflicts, the invite window); declining writes nothing else."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "待确认"
+        ACCEPTED = "accepted", "已接单"
+        DECLINED = "declined", "已拒绝"
+
+    request = models.ForeignKey(
+        ServiceRequest, verbose_name="需求", on_delete=models.PROTECT, related_name="assignments"
+    )
+    member = models.ForeignKey(
+        Member, verbose_name="委员", on_delete=models.PROTECT, related_name="assignments"
+    )
+    team = models.ForeignKey(
+        Team, verbose_name="团队", on_delete=models.PROTECT, related_name="assignments"
+    )
+    assigned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="派单人",
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    status = models.CharField("状态", max_length=10, choices=Status.choices, default=Status.PENDING)
+    note = models.CharField("派单说明", max_length=200, blank=True)
+    created_at = models.DateTimeField("派单时间", auto_now_add=True)
+    answered_at = models.DateTimeField("答复时间", null=True, blank=True)
+    decline_reason = models.CharField("拒绝原因", max_length=200, blank=True)
+    claim = models.OneToOneField(
+        Claim,
+        verbose_name="认领",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="assignment",
+    )
+
+    class Meta:
+        verbose_name = "派单"
+        verbose_name_plural = "派单"
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["member", "status"], name="assignment_member_status"),
+            models.Index(fields=["team", "status"], name="assignment_team_status"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["request", "member"],
+                condition=Q(status="pending"),
+                name="assignment_one_pending",
+            ),
+            models.CheckConstraint(
+                condition=Q(status="accepted", claim__isnull=False)
+                | (~Q(status="accepted") & Q(claim__isnull=True)),
+                name="assignment_claim_when_accepted",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.team_id}: {self.member_id} → {self.request_id} ({self.status})"
+
+
 class IdempotencyKey(models.Model):
     """A client's Idempotency-Key and the response it got, kept for replays (24 h)."""
 

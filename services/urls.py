@@ -9,4 +9,5 @@ urlpatterns = [
     path("", include("services.records.urls")),
     path("", include("services.stats.urls")),
     path("", include("services.me.urls")),
+    path("", include("services.teams.urls")),
 ]

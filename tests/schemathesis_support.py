@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from accounts.models import Notification
 from members.writes import member_issue_activation
-from services.models import Claim, ServiceRecord, ServiceRequest
+from services.models import Assignment, Claim, ServiceRecord, ServiceRequest
 from stations.api_keys import api_key_issue
 from stations.geo import CHINA_MAX_LAT, CHINA_MAX_LNG, CHINA_MIN_LAT, CHINA_MIN_LNG, GCJ02
 from tests.conftest import World, bearer
@@ -135,6 +135,19 @@ def build_stage(world: World) -> Stage:
     )
     verified = ServiceRecordFactory(request__station=world.station, request__campaign=campaign)
     notice = Notification.objects.create(user=world.alice.user, kind="test", title="测试通知")
+    # The law team (led by bob) invited; bob has asked alice to take a place (派单).
+    invited = ServiceRequestFactory(
+        station=world.station,
+        campaign=campaign,
+        slots=5,
+        starts_at=now + timedelta(days=5),
+        ends_at=now + timedelta(days=5, hours=2),
+        invited_team=world.team,
+        invite_until=now + timedelta(days=1),
+    )
+    assignment = Assignment.objects.create(
+        request=invited, member=world.alice, team=world.team, assigned_by=world.bob.user
+    )
     key = api_key_issue(station=world.station, name="12345 热线", created_by=world.sam)
 
     stage = Stage(world=world, api_key=key.key, now=now)
@@ -150,8 +163,10 @@ def build_stage(world: World) -> Stage:
     stage.activation = (world.charlie.phone, issued.code)
     stage.tokens = {"member": bearer(world.alice.user), "staff": bearer(world.sam)}
     stage.ids = {
+        "assignments": [assignment.pk],
         "campaigns": [campaign.pk],
         "claims": [claim.pk, checked_in.pk],
+        "invited_requests": [invited.pk],
         "notifications": [notice.pk],
         "members": [world.alice.pk, world.charlie.pk],
         "records": [submitted.pk, verified.pk],

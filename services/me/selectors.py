@@ -53,7 +53,7 @@ NEXT_ACTIONS = (
 _RECORDABLE = (Status.IN_PROGRESS, Status.COMPLETED)
 
 
-def _upcoming() -> Q:
+def upcoming_claims() -> Q:
     """Tasks still ahead: a place or a waitlist place, or a check-in whose service goes on."""
     return Q(status__in=[ClaimStatus.WAITLISTED, ClaimStatus.CLAIMED]) | Q(
         status=ClaimStatus.CHECKED_IN, request__status=Status.IN_PROGRESS
@@ -93,8 +93,8 @@ def my_tasks(user: User, *, when: str) -> QuerySet[Claim]:
         )
     )
     if when == UPCOMING:
-        return claims.filter(_upcoming()).order_by("request__starts_at", "id")
-    return claims.exclude(_upcoming()).order_by("-request__starts_at", "-id")
+        return claims.filter(upcoming_claims()).order_by("request__starts_at", "id")
+    return claims.exclude(upcoming_claims()).order_by("-request__starts_at", "-id")
 
 
 @dataclass(frozen=True)
