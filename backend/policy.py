@@ -34,6 +34,9 @@ SERVICES_DUPLICATE_WINDOW_DAYS = env_int("SERVICES_DUPLICATE_WINDOW_DAYS", 14, m
 # Claimants get one reminder when their service starts within this many hours.
 SERVICES_REMINDER_HOURS = env_int("SERVICES_REMINDER_HOURS", 24, minimum=1)
 
+# A recurring service (POST series/) makes at most this many occurrences (requests).
+SERIES_MAX_OCCURRENCES = env_int("SERIES_MAX_OCCURRENCES", 52, minimum=1)
+
 # MEMBERS: ROSTER IMPORT AND ACTIVATION
 # ------------------------------------------------------------------------------
 # Excel roster import (POST /api/v1/members/import/, manage.py import_roster): largest upload.

@@ -426,3 +426,22 @@ class AssignmentNotPending(Conflict):
 
     default_code = ASSIGNMENT_NOT_PENDING
     default_detail = "该派单已答复过。"
+
+
+# ---------------------------------------------------------------- recurring services
+SERIES_TOO_LONG = "series_too_long"
+SERIES_ENDED = "series_ended"
+
+
+class SeriesTooLong(InvalidInput):
+    """400: the plan makes more occurrences than SERIES_MAX_OCCURRENCES."""
+
+    default_code = SERIES_TOO_LONG
+    default_detail = "周期服务的次数超过上限。"
+
+
+class SeriesEnded(Conflict):
+    """409: the series has no future occurrence left to change, cancel or claim."""
+
+    default_code = SERIES_ENDED
+    default_detail = "该周期服务已没有未开始的场次。"

@@ -59,6 +59,63 @@ GRID_CELLS_PER_DEGREE = 20
 GRID_LAT_FACTOR = 10000
 
 
+class ServiceSeries(models.Model):
+    """周期服务: a station's recurring service; each occurrence is an ordinary ServiceRequest
+    (``ServiceRequest.series``), generated at posting and capped by SERIES_MAX_OCCURRENCES."""
+
+    class Frequency(models.TextChoices):
+        WEEKLY = "weekly", "每周"
+        MONTHLY = "monthly", "每月"
+
+    station = models.ForeignKey(
+        Station, verbose_name="驿站/工作室", on_delete=models.PROTECT, related_name="series"
+    )
+    village = models.ForeignKey(
+        Village,
+        verbose_name="村/社区",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="series",
+    )
+    campaign = models.ForeignKey(
+        Campaign, verbose_name="活动", on_delete=models.PROTECT, related_name="series"
+    )
+    title = models.CharField("标题", max_length=100)
+    frequency = models.CharField("频率", max_length=10, choices=Frequency.choices)
+    # Monday = 0 … Sunday = 6, sorted, at least one.
+    weekdays = models.JSONField("星期")
+    # Monthly only: the n-th such weekday of the month (1–5), or -1 for the last.
+    week_of_month = models.SmallIntegerField("每月第几周", null=True, blank=True)
+    starts_on = models.DateField("首次日期")
+    start_time = models.TimeField("开始时刻")
+    duration_minutes = models.PositiveIntegerField("时长（分钟）")
+    until = models.DateField("截止日期", null=True, blank=True)
+    count = models.PositiveSmallIntegerField("次数", null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="发布人",
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField("发布时间", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "周期服务"
+        verbose_name_plural = "周期服务"
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(until__isnull=False) | Q(count__isnull=False),
+                name="series_has_an_end",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
 class ServiceRequest(models.Model):
     """需求/任务: a need posted by a station (or a village it serves) for members to claim."""
 
@@ -140,6 +197,15 @@ class ServiceRequest(models.Model):
     first_claimed_at = models.DateTimeField("首次认领时间", null=True, blank=True)
     cancelled_at = models.DateTimeField("取消时间", null=True, blank=True)
     cancel_reason = models.CharField("取消原因", max_length=200, blank=True)
+    # An occurrence of a recurring service (周期服务); otherwise null.
+    series = models.ForeignKey(
+        ServiceSeries,
+        verbose_name="周期服务",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="occurrences",
+    )
     # first_claimed_at - created_at in seconds (as the database subtracts them) and its duration
     # bucket, stamped by ``services.rollups`` with the first claim: the time-to-claim median
     # reads a histogram and the few requests of one bucket instead of every request.

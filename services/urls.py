@@ -10,4 +10,5 @@ urlpatterns = [
     path("", include("services.stats.urls")),
     path("", include("services.me.urls")),
     path("", include("services.teams.urls")),
+    path("", include("services.series.urls")),
 ]

@@ -13,7 +13,7 @@ import io
 import math
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import openpyxl
@@ -25,6 +25,7 @@ from django.utils import timezone
 from accounts.models import Notification
 from members.writes import member_issue_activation
 from services.models import Assignment, Claim, ServiceRecord, ServiceRequest
+from services.series.writes import create_series
 from stations.api_keys import api_key_issue
 from stations.geo import CHINA_MAX_LAT, CHINA_MAX_LNG, CHINA_MIN_LAT, CHINA_MIN_LNG, GCJ02
 from tests.conftest import World, bearer
@@ -43,6 +44,8 @@ _MEMBER_PATHS = [
     r"^/api/v1/requests/recommended/$",
     r"^/api/v1/requests/\{id\}/claims/$",
     r"^/api/v1/requests/\{id\}/record/$",
+    r"^/api/v1/series/\{id\}/claims/$",
+    r"^/api/v1/assignments/",
     r"^/api/v1/auth/logout/$",
 ]
 # Public operations: no token at all.
@@ -148,6 +151,20 @@ def build_stage(world: World) -> Stage:
     assignment = Assignment.objects.create(
         request=invited, member=world.alice, team=world.team, assigned_by=world.bob.user
     )
+    # A weekly service of this station, two occurrences from ten days on.
+    series = create_series(
+        actor=world.mary,
+        campaign=campaign,
+        title="每周法律咨询",
+        frequency="weekly",
+        weekdays=[(now + timedelta(days=10)).weekday()],
+        starts_on=timezone.localdate() + timedelta(days=10),
+        start_time=time(9, 0),
+        duration_minutes=120,
+        slots=5,
+        count=2,
+        station=world.station,
+    )
     key = api_key_issue(station=world.station, name="12345 热线", created_by=world.sam)
 
     stage = Stage(world=world, api_key=key.key, now=now)
@@ -167,6 +184,7 @@ def build_stage(world: World) -> Stage:
         "campaigns": [campaign.pk],
         "claims": [claim.pk, checked_in.pk],
         "invited_requests": [invited.pk],
+        "series": [series.pk],
         "notifications": [notice.pk],
         "members": [world.alice.pk, world.charlie.pk],
         "records": [submitted.pk, verified.pk],
@@ -345,6 +363,40 @@ def _invite(case, stage: Stage) -> None:
         body["until"] = _iso(min(moment, starts - timedelta(minutes=1)))
 
 
+def _assign(case, stage: Stage) -> None:
+    if isinstance(case.body, dict) and "member" in case.body:
+        case.body["member"] = _reference(case.body["member"], stage.ids["members"])
+
+
+def _series(case, stage: Stage) -> None:
+    """A plan that keeps the rules stated in words: one of until/count, a start in the next
+    weeks (inside the stage's campaign), week_of_month only monthly and never 0, at most the
+    cap's worth of dates."""
+    body = case.body
+    if not isinstance(body, dict):
+        return
+    _references(body, stage)
+    _points(body)
+    if body.get("station") is None and body.get("village") is None:
+        body["station"] = stage.ids["stations"][0]
+    first = stage.now.date() + timedelta(days=1 + _spread(body.get("starts_on"), 60))
+    body["starts_on"] = first.isoformat()
+    if body.get("count") is None:
+        body.pop("count", None)
+        body["until"] = (first + timedelta(days=_spread(body.get("until"), 120))).isoformat()
+    else:
+        body.pop("until", None)
+    if body.get("frequency") != "monthly" or body.get("week_of_month") == 0:
+        body.pop("week_of_month", None)
+    if isinstance(body.get("weekdays"), list):
+        body["weekdays"] = sorted(set(body["weekdays"])) or [0]
+
+
+def _series_edit(case, stage: Stage) -> None:
+    if isinstance(case.body, dict):
+        _points(case.body)
+
+
 def _record(case, stage: Stage) -> None:
     body = case.body
     if isinstance(body, dict) and isinstance(body.get("participants"), list):
@@ -508,6 +560,9 @@ _FIXES = {
     ("POST", "/api/v1/requests/"): _request,
     ("PATCH", "/api/v1/requests/{id}/"): _request,
     ("POST", "/api/v1/requests/{id}/invite/"): _invite,
+    ("POST", "/api/v1/requests/{id}/assignments/"): _assign,
+    ("POST", "/api/v1/series/"): _series,
+    ("PATCH", "/api/v1/series/{id}/"): _series_edit,
     ("POST", "/api/v1/requests/{id}/record/"): _record,
     ("GET", "/api/v1/requests/map/"): _map,
     ("GET", "/api/v1/requests/recommended/"): _recommended,

@@ -124,3 +124,54 @@ def test_accepting_an_assignment_races_claims_for_the_last_slot(client_for, roun
         4 - accepted.count()
     )
     assert all(a.claim.status == Claim.Status.CLAIMED for a in accepted)
+
+
+def test_a_crowd_claiming_every_future_occurrence_never_overfills_one(client_for):
+    from services.models import ServiceRequest
+    from services.series.writes import create_series
+    from tests.factories import StationFactory, UserFactory
+
+    manager = UserFactory(is_station_manager=True)
+    station = StationFactory(managers=[manager])
+    series = create_series(
+        actor=manager,
+        campaign=CampaignFactory(),
+        title="每周义诊",
+        frequency="weekly",
+        weekdays=[1, 4],
+        starts_on=timezone.localdate() + timedelta(days=1),
+        start_time=timezone.localtime().time().replace(hour=9, minute=0, second=0, microsecond=0),
+        duration_minutes=120,
+        slots=3,
+        count=4,
+        station=station,
+    )
+    occurrences = list(ServiceRequest.objects.filter(series=series).order_by("starts_at"))
+    crowd = [MemberFactory() for _ in range(10)]
+    # Two members already hold a task clashing with the third occurrence.
+    for member in crowd[:2]:
+        ClaimFactory(
+            request=ServiceRequestFactory(
+                campaign=CampaignFactory(),
+                starts_at=occurrences[2].starts_at,
+                ends_at=occurrences[2].ends_at,
+            ),
+            member=member,
+        )
+    calls = [post(client_for(m.user), f"/api/v1/series/{series.pk}/claims/") for m in crowd]
+
+    results = run_together(calls, workers=10)
+
+    assert all(isinstance(r, tuple) and r[0] == 200 for r in results), results
+    for occurrence in occurrences:
+        occurrence = assert_consistent(occurrence)
+        assert occurrence.claimed == 3 and occurrence.status == "full"
+    for (_, body), member in zip(results, crowd, strict=True):
+        assert len(body["claimed"]) + len(body["skipped"]) == 4
+        codes = {s["code"] for s in body["skipped"]}
+        assert codes <= {errors.REQUEST_FULL, errors.TIME_CONFLICT}, body
+        mine = Claim.objects.filter(member=member, request__series=series)
+        assert sorted(mine.values_list("id", flat=True)) == sorted(body["claimed"])
+    assert not Claim.objects.filter(member__in=crowd[:2], request=occurrences[2]).exists()
+    assert sum(len(body["claimed"]) for _, body in results) == 12
+    assert_nobody_double_booked()

@@ -32,6 +32,7 @@ from services.models import (
     Campaign,
     Claim,
     ServiceRequest,
+    ServiceSeries,
 )
 from services.notifications import shorten
 from services.requests.transitions import (
@@ -129,7 +130,7 @@ class CreatedRequest:
     possible_duplicates: list[Duplicate] = field(default_factory=list)
 
 
-def _resolve_station(*, actor: User, station: Station | None, village: Village | None) -> Station:
+def resolve_station(*, actor: User, station: Station | None, village: Village | None) -> Station:
     """The station a new request belongs to, checking the poster may post there."""
     if village is not None:
         if not village.active:
@@ -281,13 +282,15 @@ def create_request(
     contact_phone: str = "",
     now: datetime | None = None,
     source: dict[str, Any] | None = None,
+    series: ServiceSeries | None = None,
 ) -> CreatedRequest:
     """A manager (their station), liaison (their village) or staff posts a need.
 
     ``source`` says where a post came from other than the API (e.g. an Open311 key); it is
-    kept in the ``request_created`` Event."""
+    kept in the ``request_created`` Event. An occurrence of a recurring service names its
+    ``series`` (its siblings are not duplicates of one another, so none are looked for)."""
     now = resolve_now(now)
-    owner = _resolve_station(actor=actor, station=station, village=village)
+    owner = resolve_station(actor=actor, station=station, village=village)
     _check_plan(
         campaign=campaign,
         starts_at=starts_at,
@@ -318,10 +321,11 @@ def create_request(
             contact_name=contact_name,
             contact_phone=contact_phone,
             created_by=actor,
+            series=series,
         )
         rollups.request_posted(service_request)
         service_request.specialties.set(specialties)
-        duplicates = possible_duplicates(service_request, now=now)
+        duplicates = [] if series else possible_duplicates(service_request, now=now)
         record_event(
             actor=actor,
             verb="request_created",
@@ -333,6 +337,7 @@ def create_request(
                 "campaign": campaign.pk,
                 "slots": slots,
                 "possible_duplicates": [d.id for d in duplicates],
+                **({"series": series.pk} if series else {}),
                 **({"source": source} if source else {}),
             },
         )
@@ -418,12 +423,12 @@ class _ClaimantsMoved(Exception):
     """Someone claimed between reading the claimants and locking them: read them again."""
 
 
-def _claimant_member_ids(request_id: int) -> list[int]:
+def _claimant_member_ids(request_ids: Sequence[int]) -> list[int]:
     return sorted(
         set(
-            Claim.objects.filter(request_id=request_id, status__in=NOTIFIED_CLAIMS).values_list(
-                "member_id", flat=True
-            )
+            Claim.objects.filter(
+                request_id__in=list(request_ids), status__in=NOTIFIED_CLAIMS
+            ).values_list("member_id", flat=True)
         )
     )
 
@@ -532,18 +537,44 @@ def update_request(
     """Edit an open (or full) request; slots never below claimed; times move only where no
     claimant would then hold two tasks at once. Its claimants and waitlist are told what
     changed in time, place or slots (``request_changed``, from → to)."""
+    return update_requests(actor=actor, changes={request_id: changes}, now=now)[request_id]
+
+
+def update_requests(
+    *,
+    actor: User,
+    changes: dict[int, dict[str, Any]],
+    now: datetime | None = None,
+) -> dict[int, ServiceRequest]:
+    """``update_request`` for several requests in one transaction (a series' future
+    occurrences): all of them change, or none.
+
+    Moving times checks every claimant's other tasks, so the Member rows of the claimants of
+    every request whose times move are locked first, in id order (the lock order), then the
+    requests in id order; if someone claimed between reading and locking them, start again."""
     now = resolve_now(now)
-    unknown = set(changes) - EDITABLE_FIELDS
-    if unknown:
-        raise ValueError(f"not editable: {sorted(unknown)}")
-    times = "starts_at" in changes or "ends_at" in changes
-    # Moving the times checks every claimant's other tasks: their Member rows are locked
-    # first (the lock order), so none of them claims an overlapping request meanwhile.
+    for one in changes.values():
+        unknown = set(one) - EDITABLE_FIELDS
+        if unknown:
+            raise ValueError(f"not editable: {sorted(unknown)}")
+    timed = [pk for pk, one in changes.items() if "starts_at" in one or "ends_at" in one]
     for _attempt in range(3):
-        members = _claimant_member_ids(request_id) if times else []
+        members = _claimant_member_ids(timed) if timed else []
         try:
-            return _update(actor=actor, request_id=request_id, changes=changes, now=now,
-                           members=members)  # fmt: skip
+            with transaction.atomic():
+                if members:
+                    list(
+                        Member.objects.select_for_update(no_key=True)
+                        .filter(pk__in=members)
+                        .order_by("pk")
+                        .values_list("pk", flat=True)
+                    )
+                return {
+                    pk: _update(
+                        actor=actor, request_id=pk, changes=changes[pk], now=now, members=members
+                    )
+                    for pk in sorted(changes)
+                }
         except _ClaimantsMoved:
             continue
     raise errors.RequestHasClaims("认领人员正在变化，请稍后重试。")
@@ -552,73 +583,64 @@ def update_request(
 def _update(
     *, actor: User, request_id: int, changes: dict[str, Any], now: datetime, members: list[int]
 ) -> ServiceRequest:
-    with transaction.atomic():
-        if members:
-            list(
-                Member.objects.select_for_update(no_key=True)
-                .filter(pk__in=members)
-                .order_by("pk")
-                .values_list("pk", flat=True)
-            )
-        service_request = lock_request(request_id)
-        if service_request.status not in (Status.OPEN, Status.FULL):
-            raise errors.RequestNotEditable()
-        if not changes:
-            return service_request
-        current, merged, times_moved = _check_update(service_request, changes, now=now)
-        live = list(
-            Claim.objects.select_for_update(of=("self",), no_key=True)
-            .filter(request_id=service_request.pk, status__in=NOTIFIED_CLAIMS)
-            .select_related("member__user")
-            .order_by("id")
+    """One request's edit, inside ``update_requests``' transaction and member locks."""
+    service_request = lock_request(request_id)
+    if service_request.status not in (Status.OPEN, Status.FULL):
+        raise errors.RequestNotEditable()
+    if not changes:
+        return service_request
+    current, merged, times_moved = _check_update(service_request, changes, now=now)
+    live = list(
+        Claim.objects.select_for_update(of=("self",), no_key=True)
+        .filter(request_id=service_request.pk, status__in=NOTIFIED_CLAIMS)
+        .select_related("member__user")
+        .order_by("id")
+    )
+    if times_moved:
+        if {claim.member_id for claim in live} - set(members):
+            raise _ClaimantsMoved
+        _check_claimants_free(
+            service_request, live, starts_at=merged["starts_at"], ends_at=merged["ends_at"]
         )
-        if times_moved:
-            if {claim.member_id for claim in live} - set(members):
-                raise _ClaimantsMoved
-            _check_claimants_free(
-                service_request, live, starts_at=merged["starts_at"], ends_at=merged["ends_at"]
-            )
-        before, values = _changed_values(service_request, changes)
-        # The claimed filter repeats the slots rule inside the UPDATE itself.
-        updated = ServiceRequest.objects.filter(
-            pk=service_request.pk, claimed__lte=merged["slots"]
-        ).update(**values, updated_at=now)
-        if not updated:
-            raise errors.SlotsBelowClaimed()
-        rollups.request_moved(
-            service_request, starts_at=current["starts_at"], campaign_id=current["campaign"].pk
+    before, values = _changed_values(service_request, changes)
+    # The claimed filter repeats the slots rule inside the UPDATE itself.
+    updated = ServiceRequest.objects.filter(
+        pk=service_request.pk, claimed__lte=merged["slots"]
+    ).update(**values, updated_at=now)
+    if not updated:
+        raise errors.SlotsBelowClaimed()
+    rollups.request_moved(
+        service_request, starts_at=current["starts_at"], campaign_id=current["campaign"].pk
+    )
+    if times_moved:
+        # A held place is kept until the new start (or the claim time) + grace.
+        Claim.objects.filter(request_id=service_request.pk, status=ClaimStatus.CLAIMED).update(
+            check_in_by=Greatest(Value(merged["starts_at"]), F("claimed_at"))
         )
-        if times_moved:
-            # A held place is kept until the new start (or the claim time) + grace.
-            Claim.objects.filter(request_id=service_request.pk, status=ClaimStatus.CLAIMED).update(
-                check_in_by=Greatest(Value(merged["starts_at"]), F("claimed_at"))
-            )
-        if "specialties" in changes:
-            service_request.specialties.set(changes["specialties"])
-        previous = copy.copy(service_request)
-        service_request.refresh_from_db()
-        event = record_event(
-            actor=actor,
-            verb="request_updated",
-            obj=service_request,
-            from_status=service_request.status,
-            to_status=service_request.status,
-            payload={
-                "changed": {
-                    name: [before.get(name), _describe(value)] for name, value in changes.items()
-                }
-            },
-        )
-        told = describe_changes(previous, service_request)
-        if told:
-            for claim in live:
-                notifications.request_changed(
-                    service_request, claim, changes=told, event_id=event.pk
-                )
-        if "slots" in changes:
-            promote_waitlist(service_request, now=now)
-            refresh_fullness(service_request, actor=actor, now=now)
-        service_request.refresh_from_db()
+    if "specialties" in changes:
+        service_request.specialties.set(changes["specialties"])
+    previous = copy.copy(service_request)
+    service_request.refresh_from_db()
+    event = record_event(
+        actor=actor,
+        verb="request_updated",
+        obj=service_request,
+        from_status=service_request.status,
+        to_status=service_request.status,
+        payload={
+            "changed": {
+                name: [before.get(name), _describe(value)] for name, value in changes.items()
+            }
+        },
+    )
+    told = describe_changes(previous, service_request)
+    if told:
+        for claim in live:
+            notifications.request_changed(service_request, claim, changes=told, event_id=event.pk)
+    if "slots" in changes:
+        promote_waitlist(service_request, now=now)
+        refresh_fullness(service_request, actor=actor, now=now)
+    service_request.refresh_from_db()
     return service_request
 
 
