@@ -37,6 +37,9 @@ SERVICES_REMINDER_HOURS = env_int("SERVICES_REMINDER_HOURS", 24, minimum=1)
 # A recurring service (POST series/) makes at most this many occurrences (requests).
 SERIES_MAX_OCCURRENCES = env_int("SERIES_MAX_OCCURRENCES", 52, minimum=1)
 
+# A member's calendar feed (GET calendar/{token}.ics) lists at most this many upcoming tasks.
+CALENDAR_FEED_MAX_EVENTS = env_int("CALENDAR_FEED_MAX_EVENTS", 200, minimum=1)
+
 # MEMBERS: ROSTER IMPORT AND ACTIVATION
 # ------------------------------------------------------------------------------
 # Excel roster import (POST /api/v1/members/import/, manage.py import_roster): largest upload.

@@ -445,3 +445,33 @@ class SeriesEnded(Conflict):
 
     default_code = SERIES_ENDED
     default_detail = "该周期服务已没有未开始的场次。"
+
+
+# ---------------------------------------------------------------- calendar feed
+CALENDAR_NOT_ISSUED = "calendar_not_issued"
+CALENDAR_NOT_FOUND = "calendar_not_found"
+CALENDAR_REVOKED = "calendar_revoked"
+
+
+class CalendarNotIssued(ApplicationError):
+    """404: the member has no live calendar URL to revoke."""
+
+    status_code = 404
+    default_code = CALENDAR_NOT_ISSUED
+    default_detail = "您还没有开启日历订阅。"
+
+
+class CalendarNotFound(ApplicationError):
+    """404: no calendar has this URL."""
+
+    status_code = 404
+    default_code = CALENDAR_NOT_FOUND
+    default_detail = "该日历订阅地址不存在。"
+
+
+class CalendarRevoked(ApplicationError):
+    """410: the calendar URL was revoked (or replaced by a new one)."""
+
+    status_code = 410
+    default_code = CALENDAR_REVOKED
+    default_detail = "该日历订阅地址已停用，请在小程序中重新获取。"

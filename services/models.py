@@ -423,6 +423,31 @@ class Assignment(models.Model):
         return f"{self.team_id}: {self.member_id} → {self.request_id} ({self.status})"
 
 
+class CalendarFeed(models.Model):
+    """日历订阅: a member's secret calendar URL. Only a sha256 of the token is kept (the URL is
+    shown once, when issued); a revoked feed stays so its URL answers "revoked", not "unknown"."""
+
+    member = models.ForeignKey(
+        Member, verbose_name="委员", on_delete=models.CASCADE, related_name="calendar_feeds"
+    )
+    token_hash = models.CharField("令牌摘要", max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField("创建时间", auto_now_add=True)
+    revoked_at = models.DateTimeField("撤销时间", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "日历订阅"
+        verbose_name_plural = "日历订阅"
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["member"], condition=Q(revoked_at__isnull=True), name="calendar_one_live"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member_id} ({'revoked' if self.revoked_at else 'live'})"
+
+
 class IdempotencyKey(models.Model):
     """A client's Idempotency-Key and the response it got, kept for replays (24 h)."""
 

@@ -11,4 +11,5 @@ urlpatterns = [
     path("", include("services.me.urls")),
     path("", include("services.teams.urls")),
     path("", include("services.series.urls")),
+    path("", include("services.ical.urls")),
 ]

@@ -25,6 +25,7 @@ from django.utils import timezone
 from accounts.models import Notification
 from members.writes import member_issue_activation
 from services.models import Assignment, Claim, ServiceRecord, ServiceRequest
+from services.ical.feeds import issue_feed
 from services.series.writes import create_series
 from stations.api_keys import api_key_issue
 from stations.geo import CHINA_MAX_LAT, CHINA_MAX_LNG, CHINA_MIN_LAT, CHINA_MIN_LNG, GCJ02
@@ -75,6 +76,8 @@ class Stage:
     roster: bytes = b""
     # charlie's phone and a fresh one-time activation code.
     activation: tuple[str, str] = ("", "")
+    # alice's calendar feed path (its secret token inside).
+    calendar_path: str = ""
 
     def persona(self, path: str) -> str | None:
         """Which persona calls ``path`` (``None``: anonymous)."""
@@ -168,6 +171,8 @@ def build_stage(world: World) -> Stage:
     key = api_key_issue(station=world.station, name="12345 热线", created_by=world.sam)
 
     stage = Stage(world=world, api_key=key.key, now=now)
+    _, calendar_token = issue_feed(user=world.alice.user)
+    stage.calendar_path = f"/api/v1/calendar/{calendar_token}.ics"
     stage.starts = {r.pk: r.starts_at for r in (open_request, running, other_request)}
     stage.checked_in = {running.pk: [checked_in.pk]}
     stage.village_stations = {
@@ -386,6 +391,10 @@ def _series(case, stage: Stage) -> None:
         body["until"] = (first + timedelta(days=_spread(body.get("until"), 120))).isoformat()
     else:
         body.pop("until", None)
+        # Within the year a request may be posted ahead (and the stage's campaign).
+        most = 10 if body.get("frequency") == "monthly" else 40
+        if isinstance(body["count"], int) and body["count"] > most:
+            body["count"] = most
     if body.get("frequency") != "monthly" or body.get("week_of_month") == 0:
         body.pop("week_of_month", None)
     if isinstance(body.get("weekdays"), list):

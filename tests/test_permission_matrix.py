@@ -72,6 +72,7 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/api/v1/assignments/"): row(401, 200, 200, 200, 200, 200, 200, 200, 200),
     ("POST", "/api/v1/assignments/<int:pk>/accept/"): row(401, 200, 403, 403, 403, 403, 403, 403, 403),
     ("POST", "/api/v1/assignments/<int:pk>/decline/"): row(401, 200, 403, 403, 403, 403, 403, 403, 403),
+    ("GET", "/api/v1/calendar/(?P<token>[A-Za-z0-9_-]{43})\\.ics"): row(200, 200, 200, 200, 200, 200, 200, 200, 200),
     ("GET", "/api/v1/campaigns/"): row(401, 200, 200, 200, 200, 200, 200, 200, 200),
     ("POST", "/api/v1/campaigns/"): row(401, 403, 403, 403, 403, 403, 403, 403, 400),
     ("GET", "/api/v1/campaigns/<int:pk>/"): row(401, 200, 200, 200, 200, 200, 200, 200, 200),
@@ -83,6 +84,9 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/api/v1/claims/<int:pk>/check-out/"): row(401, 409, 404, 404, 403, 404, 404, 404, 403),
     ("POST", "/api/v1/claims/<int:pk>/reject/"): row(401, 403, 404, 404, 200, 404, 404, 404, 200),
     ("GET", "/api/v1/me/"): row(401, 200, 200, 200, 200, 200, 200, 200, 200),
+    ("GET", "/api/v1/me/calendar/"): row(401, 200, 200, 200, 403, 403, 403, 403, 403),
+    ("POST", "/api/v1/me/calendar/"): row(401, 201, 201, 201, 403, 403, 403, 403, 403),
+    ("DELETE", "/api/v1/me/calendar/"): row(401, 204, 404, 404, 403, 403, 403, 403, 403),
     ("GET", "/api/v1/me/tasks/"): row(401, 200, 200, 200, 403, 403, 403, 403, 403),
     ("GET", "/api/v1/me/notifications/"): row(401, 200, 200, 200, 200, 200, 200, 200, 200),
     ("POST", "/api/v1/me/notifications/<int:pk>/read/"): row(401, 200, 404, 404, 404, 404, 404, 404, 404),
@@ -243,6 +247,8 @@ def _fill(route: str, stage: Stage) -> str:
         "/api/v1/specialties/": ids["specialties"][0],
         "/open311/v2/requests/": ids["requests"][0],
     }
+    if route.startswith("/api/v1/calendar/"):
+        return stage.calendar_path
     value = next((v for p, v in by_prefix.items() if route.startswith(p)), 1)
     path = re.sub(r"<(?:\w+:)?\w+>|\(\?P<\w+>[^)]*\)", str(value), route)
     return path + QUERIES.get(route, "")
