@@ -24,8 +24,8 @@ from django.utils import timezone
 
 from accounts.models import Notification
 from members.writes import member_issue_activation
-from services.models import Assignment, Claim, ServiceRecord, ServiceRequest
 from services.ical.feeds import issue_feed
+from services.models import Assignment, Claim, ServiceRecord, ServiceRequest
 from services.series.writes import create_series
 from stations.api_keys import api_key_issue
 from stations.geo import CHINA_MAX_LAT, CHINA_MAX_LNG, CHINA_MIN_LAT, CHINA_MIN_LNG, GCJ02
@@ -388,7 +388,11 @@ def _series(case, stage: Stage) -> None:
     body["starts_on"] = first.isoformat()
     if body.get("count") is None:
         body.pop("count", None)
-        body["until"] = (first + timedelta(days=_spread(body.get("until"), 120))).isoformat()
+        # No more dates than the cap: whole weeks of the chosen weekdays (monthly: any span).
+        weekdays = body.get("weekdays") if isinstance(body.get("weekdays"), list) else [0]
+        per_week = max(1, len(set(weekdays)))
+        span = 120 if body.get("frequency") == "monthly" else (52 // per_week) * 7
+        body["until"] = (first + timedelta(days=_spread(body.get("until"), span))).isoformat()
     else:
         body.pop("until", None)
         # Within the year a request may be posted ahead (and the stage's campaign).

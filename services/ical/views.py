@@ -69,23 +69,14 @@ class MyCalendarView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class IcsRenderer(renderers.BaseRenderer):
-    media_type = "text/calendar"
-    format = "ics"
-    charset = "utf-8"
-    render_style = "binary"
-
-    def render(self, data, accepted_media_type=None, renderer_context=None):
-        return data if isinstance(data, bytes) else renderers.JSONRenderer().render(data)
-
-
 @extend_schema(tags=[CALENDAR])
 class CalendarFeedView(APIView):
     """A member's upcoming tasks as iCalendar (RFC 5545), read with the secret URL alone."""
 
     permission_classes = [permissions.AllowAny]
     authentication_classes: list = []
-    renderer_classes = [renderers.JSONRenderer, IcsRenderer]
+    # Errors in the one JSON shape; the calendar itself is an HttpResponse of its own type.
+    renderer_classes = [renderers.JSONRenderer]
 
     @extend_schema(
         summary="日历订阅（iCalendar）",
