@@ -82,6 +82,9 @@ class MeBaseSerializer(strict.Serializer):
 
     user = UserSerializer()
     roles = serializers.ListField(child=strict.ChoiceField(choices=Role.choices))
+    unread_notifications = strict.IntegerField(
+        help_text="未读站内通知数（与 me/notifications/ 的 unread_count 相同）"
+    )
 
 
 @functools.cache

@@ -142,7 +142,11 @@ class WechatLoginView(APIView):
 
 def me_sections(user) -> dict:
     """The current user's view of every app, merged from ``ME_SECTIONS`` providers."""
-    data = {"user": UserSerializer(user).data, "roles": user.roles}
+    data = {
+        "user": UserSerializer(user).data,
+        "roles": user.roles,
+        "unread_notifications": inbox.unread_count(user=user),
+    }
     for path in settings.ME_SECTIONS:
         data.update(import_string(path)(user))
     return data

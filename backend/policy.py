@@ -38,6 +38,12 @@ SERVICES_DUPLICATE_WINDOW_DAYS = env_int("SERVICES_DUPLICATE_WINDOW_DAYS", 14, m
 # Claimants get one reminder when their service starts within this many hours.
 SERVICES_REMINDER_HOURS = env_int("SERVICES_REMINDER_HOURS", 24, minimum=1)
 
+# A recurring service (POST series/) makes at most this many occurrences (requests).
+SERIES_MAX_OCCURRENCES = env_int("SERIES_MAX_OCCURRENCES", 52, minimum=1)
+
+# A member's calendar feed (GET calendar/{token}.ics) lists at most this many upcoming tasks.
+CALENDAR_FEED_MAX_EVENTS = env_int("CALENDAR_FEED_MAX_EVENTS", 200, minimum=1)
+
 # MEMBERS: ROSTER IMPORT AND ACTIVATION
 # ------------------------------------------------------------------------------
 # Excel roster import (POST /api/v1/members/import/, manage.py import_roster): largest upload.
@@ -257,6 +263,24 @@ WECHAT_SUBSCRIBE_TEMPLATES: dict[str, dict] = {
         "request_cancelled",
         thing1=("thing", "{request_title|title}"),
         thing2=("thing", "{reason|body}"),
+        time3=("time", "{starts_at|created_at}"),
+    ),
+    "request_changed": _subscribe_template(
+        "request_changed",
+        thing1=("thing", "{request_title|title}"),
+        thing2=("thing", "{summary|body}"),
+        time3=("time", "{starts_at|created_at}"),
+    ),
+    "claim_confirmed": _subscribe_template(
+        "claim_confirmed",
+        thing1=("thing", "{request_title|title}"),
+        time2=("time", "{starts_at|created_at}"),
+        thing3=("thing", "{address|body|title}"),
+    ),
+    "assignment_created": _subscribe_template(
+        "assignment_created",
+        thing1=("thing", "{request_title|title}"),
+        thing2=("thing", "{team_name|body}"),
         time3=("time", "{starts_at|created_at}"),
     ),
     "claim_promoted": _subscribe_template(

@@ -4,7 +4,17 @@ only through the capabilities' writes, so counters, events and notifications sta
 from django.contrib import admin
 
 from accounts.admin_audit import AuditedModelAdmin
-from services.models import Attachment, Campaign, Certificate, Claim, IdempotencyKey, ServiceRequest
+from services.models import (
+    Assignment,
+    Attachment,
+    CalendarFeed,
+    Campaign,
+    Certificate,
+    Claim,
+    IdempotencyKey,
+    ServiceRequest,
+    ServiceSeries,
+)
 
 
 @admin.register(Campaign)
@@ -191,3 +201,32 @@ class CertificateAdmin(ReadOnlyAdmin):
     date_hierarchy = "issued_on"
     list_select_related = ["member"]
     exclude = ["records"]
+
+
+@admin.register(ServiceSeries)
+class ServiceSeriesAdmin(ReadOnlyAdmin):
+    """周期服务: posted, edited and cancelled through the API (each occurrence is a request)."""
+
+    list_display = ["title", "station", "frequency", "starts_on", "until", "count", "created_at"]
+    list_filter = ["frequency"]
+    search_fields = ["title"]
+    list_select_related = ["station"]
+
+
+@admin.register(Assignment)
+class AssignmentAdmin(ReadOnlyAdmin):
+    """派单: answered by the member through the API."""
+
+    list_display = ["request", "member", "team", "status", "created_at", "answered_at"]
+    list_filter = ["status"]
+    search_fields = ["request__title", "member__name", "team__name"]
+    list_select_related = ["request", "member", "team"]
+
+
+@admin.register(CalendarFeed)
+class CalendarFeedAdmin(ReadOnlyAdmin):
+    """日历订阅: issued and revoked by the member; only the token's hash is kept."""
+
+    list_display = ["member", "created_at", "revoked_at"]
+    exclude = ["token_hash"]
+    list_select_related = ["member"]

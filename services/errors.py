@@ -425,3 +425,111 @@ class NotHistoryViewer(Forbidden):
 
     default_code = NOT_HISTORY_VIEWER
     default_detail = "只有委员本人、其所在团队负责人和机关工作人员可以查看履职档案。"
+
+
+# ---------------------------------------------------------------- team leaders (派单)
+NOT_TEAM_LEADER = "not_team_leader"
+TEAM_NOT_INVITED = "team_not_invited"
+ASSIGNEE_NOT_IN_TEAM = "assignee_not_in_team"
+ASSIGNEE_INACTIVE = "assignee_inactive"
+ALREADY_ASSIGNED = "already_assigned"
+NOT_ASSIGNEE = "not_assignee"
+ASSIGNMENT_NOT_PENDING = "assignment_not_pending"
+
+
+class NotTeamLeader(Forbidden):
+    """403: only the team's leader (or staff, for reads) may do this."""
+
+    default_code = NOT_TEAM_LEADER
+    default_detail = "只有该团队的负责人可以进行此操作。"
+
+
+class TeamNotInvited(Forbidden):
+    """403: a leader dispatches only on requests their team was invited to."""
+
+    default_code = TEAM_NOT_INVITED
+    default_detail = "该需求没有邀请您负责的团队，不能派单。"
+
+
+class AssigneeNotInTeam(InvalidInput):
+    """400: the member assigned is not in the invited team."""
+
+    default_code = ASSIGNEE_NOT_IN_TEAM
+    default_detail = "只能派单给本团队的委员。"
+
+
+class AssigneeInactive(InvalidInput):
+    """400: the member assigned is no longer on the roster (or has no member account)."""
+
+    default_code = ASSIGNEE_INACTIVE
+    default_detail = "该委员已不在册，不能派单。"
+
+
+class AlreadyAssigned(Conflict):
+    """409: the member already has a pending assignment on this request."""
+
+    default_code = ALREADY_ASSIGNED
+    default_detail = "已向该委员派过此单，正在等待答复。"
+
+
+class NotAssignee(Forbidden):
+    """403: only the member assigned answers an assignment."""
+
+    default_code = NOT_ASSIGNEE
+    default_detail = "只有被派单的委员本人可以答复。"
+
+
+class AssignmentNotPending(Conflict):
+    """409: the assignment was already accepted or declined."""
+
+    default_code = ASSIGNMENT_NOT_PENDING
+    default_detail = "该派单已答复过。"
+
+
+# ---------------------------------------------------------------- recurring services
+SERIES_TOO_LONG = "series_too_long"
+SERIES_ENDED = "series_ended"
+
+
+class SeriesTooLong(InvalidInput):
+    """400: the plan makes more occurrences than SERIES_MAX_OCCURRENCES."""
+
+    default_code = SERIES_TOO_LONG
+    default_detail = "周期服务的次数超过上限。"
+
+
+class SeriesEnded(Conflict):
+    """409: the series has no future occurrence left to change, cancel or claim."""
+
+    default_code = SERIES_ENDED
+    default_detail = "该周期服务已没有未开始的场次。"
+
+
+# ---------------------------------------------------------------- calendar feed
+CALENDAR_NOT_ISSUED = "calendar_not_issued"
+CALENDAR_NOT_FOUND = "calendar_not_found"
+CALENDAR_REVOKED = "calendar_revoked"
+
+
+class CalendarNotIssued(ApplicationError):
+    """404: the member has no live calendar URL to revoke."""
+
+    status_code = 404
+    default_code = CALENDAR_NOT_ISSUED
+    default_detail = "您还没有开启日历订阅。"
+
+
+class CalendarNotFound(ApplicationError):
+    """404: no calendar has this URL."""
+
+    status_code = 404
+    default_code = CALENDAR_NOT_FOUND
+    default_detail = "该日历订阅地址不存在。"
+
+
+class CalendarRevoked(ApplicationError):
+    """410: the calendar URL was revoked (or replaced by a new one)."""
+
+    status_code = 410
+    default_code = CALENDAR_REVOKED
+    default_detail = "该日历订阅地址已停用，请在小程序中重新获取。"

@@ -59,6 +59,63 @@ GRID_CELLS_PER_DEGREE = 20
 GRID_LAT_FACTOR = 10000
 
 
+class ServiceSeries(models.Model):
+    """周期服务: a station's recurring service; each occurrence is an ordinary ServiceRequest
+    (``ServiceRequest.series``), generated at posting and capped by SERIES_MAX_OCCURRENCES."""
+
+    class Frequency(models.TextChoices):
+        WEEKLY = "weekly", "每周"
+        MONTHLY = "monthly", "每月"
+
+    station = models.ForeignKey(
+        Station, verbose_name="驿站/工作室", on_delete=models.PROTECT, related_name="series"
+    )
+    village = models.ForeignKey(
+        Village,
+        verbose_name="村/社区",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="series",
+    )
+    campaign = models.ForeignKey(
+        Campaign, verbose_name="活动", on_delete=models.PROTECT, related_name="series"
+    )
+    title = models.CharField("标题", max_length=100)
+    frequency = models.CharField("频率", max_length=10, choices=Frequency.choices)
+    # Monday = 0 … Sunday = 6, sorted, at least one.
+    weekdays = models.JSONField("星期")
+    # Monthly only: the n-th such weekday of the month (1–5), or -1 for the last.
+    week_of_month = models.SmallIntegerField("每月第几周", null=True, blank=True)
+    starts_on = models.DateField("首次日期")
+    start_time = models.TimeField("开始时刻")
+    duration_minutes = models.PositiveIntegerField("时长（分钟）")
+    until = models.DateField("截止日期", null=True, blank=True)
+    count = models.PositiveSmallIntegerField("次数", null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="发布人",
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField("发布时间", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "周期服务"
+        verbose_name_plural = "周期服务"
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(until__isnull=False) | Q(count__isnull=False),
+                name="series_has_an_end",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
 class ServiceRequest(models.Model):
     """需求/任务: a need posted by a station (or a village it serves) for members to claim."""
 
@@ -140,6 +197,15 @@ class ServiceRequest(models.Model):
     first_claimed_at = models.DateTimeField("首次认领时间", null=True, blank=True)
     cancelled_at = models.DateTimeField("取消时间", null=True, blank=True)
     cancel_reason = models.CharField("取消原因", max_length=200, blank=True)
+    # An occurrence of a recurring service (周期服务); otherwise null.
+    series = models.ForeignKey(
+        ServiceSeries,
+        verbose_name="周期服务",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="occurrences",
+    )
     # first_claimed_at - created_at in seconds (as the database subtracts them) and its duration
     # bucket, stamped by ``services.rollups`` with the first claim: the time-to-claim median
     # reads a histogram and the few requests of one bucket instead of every request.
@@ -293,6 +359,97 @@ class Claim(models.Model):
 
     def __str__(self) -> str:
         return f"{self.member_id} → {self.request_id} ({self.status})"
+
+
+class Assignment(models.Model):
+    """派单: a team leader asks a teammate to take a place on a request the team was invited to.
+
+    It holds no slot: the place is a Claim made when the member accepts, under every claim rule
+    (slots, time conflicts, the invite window); declining writes nothing else."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "待确认"
+        ACCEPTED = "accepted", "已接单"
+        DECLINED = "declined", "已拒绝"
+
+    request = models.ForeignKey(
+        ServiceRequest, verbose_name="需求", on_delete=models.PROTECT, related_name="assignments"
+    )
+    member = models.ForeignKey(
+        Member, verbose_name="委员", on_delete=models.PROTECT, related_name="assignments"
+    )
+    team = models.ForeignKey(
+        Team, verbose_name="团队", on_delete=models.PROTECT, related_name="assignments"
+    )
+    assigned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="派单人",
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    status = models.CharField("状态", max_length=10, choices=Status.choices, default=Status.PENDING)
+    note = models.CharField("派单说明", max_length=200, blank=True)
+    created_at = models.DateTimeField("派单时间", auto_now_add=True)
+    answered_at = models.DateTimeField("答复时间", null=True, blank=True)
+    decline_reason = models.CharField("拒绝原因", max_length=200, blank=True)
+    claim = models.OneToOneField(
+        Claim,
+        verbose_name="认领",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="assignment",
+    )
+
+    class Meta:
+        verbose_name = "派单"
+        verbose_name_plural = "派单"
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["member", "status"], name="assignment_member_status"),
+            models.Index(fields=["team", "status"], name="assignment_team_status"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["request", "member"],
+                condition=Q(status="pending"),
+                name="assignment_one_pending",
+            ),
+            models.CheckConstraint(
+                condition=Q(status="accepted", claim__isnull=False)
+                | (~Q(status="accepted") & Q(claim__isnull=True)),
+                name="assignment_claim_when_accepted",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.team_id}: {self.member_id} → {self.request_id} ({self.status})"
+
+
+class CalendarFeed(models.Model):
+    """日历订阅: a member's secret calendar URL. Only a sha256 of the token is kept (the URL is
+    shown once, when issued); a revoked feed stays so its URL answers "revoked", not "unknown"."""
+
+    member = models.ForeignKey(
+        Member, verbose_name="委员", on_delete=models.CASCADE, related_name="calendar_feeds"
+    )
+    token_hash = models.CharField("令牌摘要", max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField("创建时间", auto_now_add=True)
+    revoked_at = models.DateTimeField("撤销时间", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "日历订阅"
+        verbose_name_plural = "日历订阅"
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["member"], condition=Q(revoked_at__isnull=True), name="calendar_one_live"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member_id} ({'revoked' if self.revoked_at else 'live'})"
 
 
 class IdempotencyKey(models.Model):

@@ -9,7 +9,8 @@ queue a notice once.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -18,6 +19,7 @@ from django.utils import timezone
 from accounts.audit import notify
 from accounts.models import Notification, User
 from members.models import Member, Team
+from members.pii import mask_name
 from services.models import Claim, ServiceRecord, ServiceRequest
 
 TITLE_LIMIT = 100
@@ -41,6 +43,17 @@ def _local(value: datetime) -> str:
     return f"{timezone.localtime(value):%m月%d日 %H:%M}"
 
 
+def span(starts_at: datetime, ends_at: datetime) -> str:
+    """``06月01日 09:00–11:00`` (the end's day too when it is another day)."""
+    start, end = timezone.localtime(starts_at), timezone.localtime(ends_at)
+    until = f"{end:%H:%M}" if start.date() == end.date() else f"{end:%m月%d日 %H:%M}"
+    return f"{start:%m月%d日 %H:%M}–{until}"
+
+
+def check_in_opens(service_request: ServiceRequest) -> datetime:
+    return service_request.starts_at - timedelta(minutes=settings.SERVICES_CHECK_IN_OPENS_MINUTES)
+
+
 def _send(
     user: User, *, kind: str, title: str, body: str, payload: dict[str, Any], key: str
 ) -> None:
@@ -55,6 +68,32 @@ def _send(
 
 
 # ---------------------------------------------------------------- claims
+
+
+def claim_confirmed(service_request: ServiceRequest, claim: Claim) -> None:
+    """The member who just took a place: when, where, and when to check in."""
+    where = service_request.address or "见需求详情"
+    opens = check_in_opens(service_request)
+    when = span(service_request.starts_at, service_request.ends_at)
+    _send(
+        claim.member.user,
+        kind="claim_confirmed",
+        title=f"认领成功：{service_request.title}",
+        body=(
+            f"您已认领需求“{service_request.title}”。时间：{when}；"
+            f"地点：{where}；签到时间：{_local(opens)} 至 {_local(service_request.ends_at)}。"
+        ),
+        payload={
+            "request": service_request.pk,
+            "claim": claim.pk,
+            "request_title": service_request.title,
+            "starts_at": iso(service_request.starts_at),
+            "ends_at": iso(service_request.ends_at),
+            "address": service_request.address,
+            "check_in_opens_at": iso(opens),
+        },
+        key=f"claim_confirmed:{claim.pk}",
+    )
 
 
 def claim_promoted(service_request: ServiceRequest, claim: Claim, *, check_in_by: datetime):
@@ -148,6 +187,46 @@ def request_cancelled(service_request: ServiceRequest, claim: Claim, *, reason: 
     )
 
 
+@dataclass(frozen=True)
+class Change:
+    """One thing that changed on a request, as a person reads it: ``label: before → after``."""
+
+    field: str
+    label: str
+    before: str
+    after: str
+
+    def text(self) -> str:
+        return f"{self.label}：{self.before} → {self.after}"
+
+
+def request_changed(
+    service_request: ServiceRequest, claim: Claim, *, changes: Sequence[Change], event_id: int
+) -> None:
+    """A claimant or waitlisted member: the time, place or slots of their request changed."""
+    what = "；".join(change.text() for change in changes)
+    waiting = claim.status == Claim.Status.WAITLISTED
+    _send(
+        claim.member.user,
+        kind="request_changed",
+        title=f"需求有变更：{service_request.title}",
+        body=(
+            f"您{'候补' if waiting else '认领'}的需求“{service_request.title}”有变更。{what}。"
+            + ("如新安排不便，请及时取消认领。" if not waiting else "")
+        ),
+        payload={
+            "request": service_request.pk,
+            "claim": claim.pk,
+            "request_title": service_request.title,
+            "summary": "、".join(change.label for change in changes) + "有变更",
+            "changes": {c.field: {"from": c.before, "to": c.after} for c in changes},
+            "starts_at": iso(service_request.starts_at),
+            "was_waitlisted": waiting,
+        },
+        key=f"request_changed:{event_id}:{claim.pk}",
+    )
+
+
 def team_invited(
     service_request: ServiceRequest, team: Team, members: Sequence[Member], *, until, event_id
 ):
@@ -172,6 +251,61 @@ def team_invited(
             },
             key=f"team_invited:{event_id}:{member.pk}",
         )
+
+
+# ---------------------------------------------------------------- team leaders (派单)
+
+
+def assignment_created(service_request: ServiceRequest, assignment, *, event_id: int) -> None:
+    """The teammate a leader assigned: what, when, where; accept or decline in the app."""
+    where = service_request.address or "见需求详情"
+    _send(
+        assignment.member.user,
+        kind="assignment_created",
+        title=f"团队派单：{service_request.title}",
+        body=(
+            f"“{assignment.team.name}”负责人请您承接需求“{service_request.title}”。"
+            f"时间：{span(service_request.starts_at, service_request.ends_at)}；地点：{where}。"
+            "请在小程序中接单或拒绝，接单后才算认领。"
+            + (f"说明：{assignment.note}" if assignment.note else "")
+        ),
+        payload={
+            "request": service_request.pk,
+            "assignment": assignment.pk,
+            "request_title": service_request.title,
+            "team_name": assignment.team.name,
+            "starts_at": iso(service_request.starts_at),
+            "address": service_request.address,
+        },
+        key=f"assignment_created:{event_id}",
+    )
+
+
+def assignment_answered(service_request: ServiceRequest, assignment, *, accepted: bool) -> None:
+    """The leader who assigned: the teammate accepted (a claim now) or declined (why)."""
+    leader = assignment.team.leader
+    if leader is None:
+        return
+    name = mask_name(assignment.member.name)  # the PII rule: a leader is not staff
+    if accepted:
+        body = f"{name} 已接单：需求“{service_request.title}”，已为其认领名额。"
+    else:
+        body = (
+            f"{name} 拒绝了需求“{service_request.title}”的派单。原因：{assignment.decline_reason}"
+        )
+    _send(
+        leader,
+        kind="assignment_answered",
+        title=f"派单{'已接单' if accepted else '被拒绝'}：{service_request.title}",
+        body=body,
+        payload={
+            "request": service_request.pk,
+            "assignment": assignment.pk,
+            "request_title": service_request.title,
+            "accepted": accepted,
+        },
+        key=f"assignment_answered:{assignment.pk}",
+    )
 
 
 def service_reminder(claim: Claim, *, key: str) -> Notification:

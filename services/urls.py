@@ -11,4 +11,8 @@ urlpatterns = [
     path("", include("services.attachments.urls")),
     path("", include("services.archive.urls")),
     path("", include("services.certificates.urls")),
+    path("", include("services.me.urls")),
+    path("", include("services.teams.urls")),
+    path("", include("services.series.urls")),
+    path("", include("services.ical.urls")),
 ]

@@ -13,7 +13,7 @@ import io
 import math
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import openpyxl
@@ -25,8 +25,10 @@ from django.utils import timezone
 from accounts.models import Notification
 from members.writes import member_issue_activation
 from services.certificates.writes import issue_certificate
-from services.models import Claim, ServiceHours, ServiceRecord, ServiceRequest
+from services.ical.feeds import issue_feed
+from services.models import Assignment, Claim, ServiceHours, ServiceRecord, ServiceRequest
 from services.records import hours
+from services.series.writes import create_series
 from stations.api_keys import api_key_issue
 from stations.geo import CHINA_MAX_LAT, CHINA_MAX_LNG, CHINA_MIN_LAT, CHINA_MIN_LNG, GCJ02
 from tests.conftest import World, bearer
@@ -45,6 +47,8 @@ _MEMBER_PATHS = [
     r"^/api/v1/requests/recommended/$",
     r"^/api/v1/requests/\{id\}/claims/$",
     r"^/api/v1/requests/\{id\}/record/$",
+    r"^/api/v1/series/\{id\}/claims/$",
+    r"^/api/v1/assignments/",
     r"^/api/v1/auth/logout/$",
 ]
 # Public operations: no token at all.
@@ -78,6 +82,8 @@ class Stage:
     # alice's certificate's verification code, and the day of the service it lists.
     certificate_code: str = ""
     service_day: date | None = None
+    # alice's calendar feed path (its secret token inside).
+    calendar_path: str = ""
 
     def persona(self, path: str) -> str | None:
         """Which persona calls ``path`` (``None``: anonymous)."""
@@ -153,9 +159,38 @@ def build_stage(world: World) -> Stage:
         user=world.alice.user, date_from=verified.service_date, date_to=verified.service_date
     )
     notice = Notification.objects.create(user=world.alice.user, kind="test", title="测试通知")
+    # The law team (led by bob) invited; bob has asked alice to take a place (派单).
+    invited = ServiceRequestFactory(
+        station=world.station,
+        campaign=campaign,
+        slots=5,
+        starts_at=now + timedelta(days=5),
+        ends_at=now + timedelta(days=5, hours=2),
+        invited_team=world.team,
+        invite_until=now + timedelta(days=1),
+    )
+    assignment = Assignment.objects.create(
+        request=invited, member=world.alice, team=world.team, assigned_by=world.bob.user
+    )
+    # A weekly service of this station, two occurrences from ten days on.
+    series = create_series(
+        actor=world.mary,
+        campaign=campaign,
+        title="每周法律咨询",
+        frequency="weekly",
+        weekdays=[(now + timedelta(days=10)).weekday()],
+        starts_on=timezone.localdate() + timedelta(days=10),
+        start_time=time(9, 0),
+        duration_minutes=120,
+        slots=5,
+        count=2,
+        station=world.station,
+    )
     key = api_key_issue(station=world.station, name="12345 热线", created_by=world.sam)
 
     stage = Stage(world=world, api_key=key.key, now=now)
+    _, calendar_token = issue_feed(user=world.alice.user)
+    stage.calendar_path = f"/api/v1/calendar/{calendar_token}.ics"
     stage.starts = {r.pk: r.starts_at for r in (open_request, running, other_request)}
     stage.checked_in = {running.pk: [checked_in.pk]}
     stage.village_stations = {
@@ -170,9 +205,12 @@ def build_stage(world: World) -> Stage:
     stage.certificate_code = certificate.code
     stage.service_day = verified.service_date
     stage.ids = {
+        "assignments": [assignment.pk],
         "campaigns": [campaign.pk],
         "claims": [claim.pk, checked_in.pk, done.pk],
         "certificates": [certificate.pk],
+        "invited_requests": [invited.pk],
+        "series": [series.pk],
         "notifications": [notice.pk],
         "members": [world.alice.pk, world.charlie.pk],
         "records": [submitted.pk, verified.pk],
@@ -349,6 +387,48 @@ def _invite(case, stage: Stage) -> None:
         starts = stage.starts.get(int(case.path_parameters.get("id", 0)), stage.now)
         moment = _future(body.get("until"), stage, days=1)
         body["until"] = _iso(min(moment, starts - timedelta(minutes=1)))
+
+
+def _assign(case, stage: Stage) -> None:
+    if isinstance(case.body, dict) and "member" in case.body:
+        case.body["member"] = _reference(case.body["member"], stage.ids["members"])
+
+
+def _series(case, stage: Stage) -> None:
+    """A plan that keeps the rules stated in words: one of until/count, a start in the next
+    weeks (inside the stage's campaign), week_of_month only monthly and never 0, at most the
+    cap's worth of dates."""
+    body = case.body
+    if not isinstance(body, dict):
+        return
+    _references(body, stage)
+    _points(body)
+    if body.get("station") is None and body.get("village") is None:
+        body["station"] = stage.ids["stations"][0]
+    first = stage.now.date() + timedelta(days=1 + _spread(body.get("starts_on"), 60))
+    body["starts_on"] = first.isoformat()
+    if body.get("count") is None:
+        body.pop("count", None)
+        # No more dates than the cap: whole weeks of the chosen weekdays (monthly: any span).
+        weekdays = body.get("weekdays") if isinstance(body.get("weekdays"), list) else [0]
+        per_week = max(1, len(set(weekdays)))
+        span = 120 if body.get("frequency") == "monthly" else (52 // per_week) * 7
+        body["until"] = (first + timedelta(days=_spread(body.get("until"), span))).isoformat()
+    else:
+        body.pop("until", None)
+        # Within the year a request may be posted ahead (and the stage's campaign).
+        most = 10 if body.get("frequency") == "monthly" else 40
+        if isinstance(body["count"], int) and body["count"] > most:
+            body["count"] = most
+    if body.get("frequency") != "monthly" or body.get("week_of_month") == 0:
+        body.pop("week_of_month", None)
+    if isinstance(body.get("weekdays"), list):
+        body["weekdays"] = sorted(set(body["weekdays"])) or [0]
+
+
+def _series_edit(case, stage: Stage) -> None:
+    if isinstance(case.body, dict):
+        _points(case.body)
 
 
 def _record(case, stage: Stage) -> None:
@@ -543,6 +623,9 @@ _FIXES = {
     ("POST", "/api/v1/requests/"): _request,
     ("PATCH", "/api/v1/requests/{id}/"): _request,
     ("POST", "/api/v1/requests/{id}/invite/"): _invite,
+    ("POST", "/api/v1/requests/{id}/assignments/"): _assign,
+    ("POST", "/api/v1/series/"): _series,
+    ("PATCH", "/api/v1/series/{id}/"): _series_edit,
     ("POST", "/api/v1/requests/{id}/record/"): _record,
     ("GET", "/api/v1/requests/map/"): _map,
     ("GET", "/api/v1/requests/recommended/"): _recommended,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from accounts.audit import notify
 from stations.models import Station
 
 
@@ -65,3 +66,15 @@ def test_an_inactive_team_is_not_shown(world, client_for):
     world.team.active = False
     world.team.save()
     assert client_for(world.alice.user).get("/api/v1/me/").json()["team"] is None
+
+
+def test_me_carries_the_unread_notification_count(world, client_for):
+    for n in range(3):
+        notify(user=world.alice.user, kind="claim_promoted", title=f"通知{n}", body="", payload={})
+    notify(user=world.bob.user, kind="claim_promoted", title="别人的", body="", payload={})
+    client = client_for(world.alice.user)
+    assert client.get("/api/v1/me/").json()["unread_notifications"] == 3
+    first = client.get("/api/v1/me/notifications/").json()["results"][0]
+    client.post(f"/api/v1/me/notifications/{first['id']}/read/")
+    assert client.get("/api/v1/me/").json()["unread_notifications"] == 2
+    assert client_for(world.sam).get("/api/v1/me/").json()["unread_notifications"] == 0

@@ -12,7 +12,7 @@ from accounts.models import Event, Notification
 from services import errors
 from services.models import Claim, ServiceRequest
 from tests import services_fixtures
-from tests.factories import ClaimFactory, UserFactory
+from tests.factories import ClaimFactory, ServiceRequestFactory, UserFactory
 from tests.services_fixtures import assert_consistent, request_url, soon
 from tests.test_errors import assert_error
 
@@ -73,13 +73,25 @@ def test_slots_never_drop_below_the_claimed_places(world, client_for, open_reque
     assert_consistent(open_request)
 
 
-def test_times_are_fixed_once_someone_claimed(world, client_for, open_request):
-    ClaimFactory(request=open_request)
+def test_times_do_not_move_onto_a_claimants_other_task(world, client_for, open_request):
+    ClaimFactory(request=open_request, member=world.alice)
+    other = ServiceRequestFactory(
+        station=world.station,
+        starts_at=timezone.now() + timedelta(days=4),
+        ends_at=timezone.now() + timedelta(days=4, hours=3),
+    )
+    ClaimFactory(request=other, member=world.alice)
     client = client_for(world.mary)
-    moved = {"starts_at": soon(days=4), "ends_at": soon(days=4, hours=2)}
-    assert_error(patch(client, open_request, moved), 409, errors.REQUEST_HAS_CLAIMS)
-    # Other fields still change.
+    moved = {"starts_at": soon(days=4, hours=1), "ends_at": soon(days=4, hours=2)}
+    body = assert_error(patch(client, open_request, moved), 409, errors.REQUEST_HAS_CLAIMS)
+    assert body["conflicting_members"] == 1
+    before = open_request.starts_at
+    open_request.refresh_from_db()
+    assert open_request.starts_at == before
+    # Other fields still change, and a time clear of alice's other task is fine.
     assert patch(client, open_request, {"description": "带好身份证"}).status_code == 200
+    free = {"starts_at": soon(days=5), "ends_at": soon(days=5, hours=2)}
+    assert patch(client, open_request, free).status_code == 200
 
 
 def test_times_move_while_nobody_claimed(world, client_for, open_request):

@@ -120,32 +120,46 @@ def claim_request(
     expire_overdue(now=now, request_ids=[request_id])
     with transaction.atomic():
         # One claim at a time per member, so the time-conflict check cannot race itself.
-        Member.objects.select_for_update(no_key=True).filter(pk=member.pk).values_list("pk").first()
+        lock_member(member)
         service_request = lock_request(request_id)
-        _check_claimable(service_request, member, now=now)
-        took = take_slot(service_request, statuses=[Status.OPEN], now=now)
-        if took:
-            claim = _insert_claim(service_request, member, status=ClaimStatus.CLAIMED, now=now)
-            record_event(
-                actor=user,
-                verb="claim_created",
-                obj=claim,
-                to_status=ClaimStatus.CLAIMED,
-                payload={"request": service_request.pk, "team": member.team_id},
-            )
-            refresh_fullness(service_request, actor=user, now=now)
-            return claim
-        if not waitlist:
-            raise errors.RequestFull()
-        claim = _insert_claim(service_request, member, status=ClaimStatus.WAITLISTED, now=now)
+        return claim_locked(user, member, service_request, waitlist=waitlist, now=now)
+
+
+def lock_member(member: Member) -> None:
+    """The Member row, locked first of all (docs/architecture.md#lock-order)."""
+    Member.objects.select_for_update(no_key=True).filter(pk=member.pk).values_list("pk").first()
+
+
+def claim_locked(
+    user: User, member: Member, service_request: ServiceRequest, *, waitlist: bool, now: datetime
+) -> Claim:
+    """The claim itself, once the Member and the request are locked (``claim_request``, and
+    accepting an assignment in ``services.teams.assignments``): every rule, then the slot."""
+    _check_claimable(service_request, member, now=now)
+    took = take_slot(service_request, statuses=[Status.OPEN], now=now)
+    if took:
+        claim = _insert_claim(service_request, member, status=ClaimStatus.CLAIMED, now=now)
         record_event(
             actor=user,
-            verb="claim_waitlisted",
+            verb="claim_created",
             obj=claim,
-            to_status=ClaimStatus.WAITLISTED,
+            to_status=ClaimStatus.CLAIMED,
             payload={"request": service_request.pk, "team": member.team_id},
         )
+        notifications.claim_confirmed(service_request, claim)
+        refresh_fullness(service_request, actor=user, now=now)
         return claim
+    if not waitlist:
+        raise errors.RequestFull()
+    claim = _insert_claim(service_request, member, status=ClaimStatus.WAITLISTED, now=now)
+    record_event(
+        actor=user,
+        verb="claim_waitlisted",
+        obj=claim,
+        to_status=ClaimStatus.WAITLISTED,
+        payload={"request": service_request.pk, "team": member.team_id},
+    )
+    return claim
 
 
 def _lock_own_claim(claim_id: int, user: User) -> tuple[ServiceRequest, Claim]:

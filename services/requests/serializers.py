@@ -185,8 +185,10 @@ class ServiceRequestSerializer(strict.ModelSerializer):
             "first_claimed_at",
             "cancelled_at",
             "cancel_reason",
+            "series",
         ]
         read_only_fields = fields
+        extra_kwargs = {"series": {"help_text": "所属周期服务 ID（周期服务的一场；否则为 null）"}}
 
     @property
     def _viewer(self):

@@ -219,7 +219,9 @@ class RequestDetailView(RequestObjectMixin, generics.RetrieveUpdateAPIView):
         summary="修改需求",
         description=(
             "仅在 open/full 状态；名额不能少于已认领人数（409 slots_below_claimed）；"
-            "已有认领或候补时不能改时间（409 request_has_claims）；增加名额会让候补自动转正。"
+            "改时间会让已认领或候补的委员时间冲突时 → 409 request_has_claims"
+            "（conflicting_members）；时间、地点、名额的变化会通知已认领和候补的委员"
+            "（request_changed）；增加名额会让候补自动转正。"
         ),
         request=RequestUpdateSerializer,
         responses={200: ServiceRequestSerializer, 409: CONFLICT},

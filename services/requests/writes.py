@@ -6,6 +6,7 @@ status moves, the waitlist) is ``transitions``.
 
 from __future__ import annotations
 
+import copy
 import difflib
 import re
 from collections.abc import Sequence
@@ -15,13 +16,15 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F, Value
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from accounts.audit import record_event
 from accounts.errors import Forbidden, InvalidInput
 from accounts.models import User
 from accounts.permissions import is_staff
-from members.models import Specialty, Team
+from members.models import Member, Specialty, Team
 from services import errors, notifications, rollups
 from services.models import (
     MAX_SLOTS,
@@ -29,9 +32,11 @@ from services.models import (
     Campaign,
     Claim,
     ServiceRequest,
+    ServiceSeries,
 )
 from services.notifications import shorten
 from services.requests.transitions import (
+    TIME_HOLDING,
     ClaimStatus,
     Status,
     lock_request,
@@ -40,7 +45,7 @@ from services.requests.transitions import (
     refresh_fullness,
     resolve_now,
 )
-from stations.geo import Point
+from stations.geo import Point, distance_km
 from stations.models import Station, Village
 from stations.selectors import manages_station
 
@@ -125,7 +130,7 @@ class CreatedRequest:
     possible_duplicates: list[Duplicate] = field(default_factory=list)
 
 
-def _resolve_station(*, actor: User, station: Station | None, village: Village | None) -> Station:
+def resolve_station(*, actor: User, station: Station | None, village: Village | None) -> Station:
     """The station a new request belongs to, checking the poster may post there."""
     if village is not None:
         if not village.active:
@@ -277,13 +282,15 @@ def create_request(
     contact_phone: str = "",
     now: datetime | None = None,
     source: dict[str, Any] | None = None,
+    series: ServiceSeries | None = None,
 ) -> CreatedRequest:
     """A manager (their station), liaison (their village) or staff posts a need.
 
     ``source`` says where a post came from other than the API (e.g. an Open311 key); it is
-    kept in the ``request_created`` Event."""
+    kept in the ``request_created`` Event. An occurrence of a recurring service names its
+    ``series`` (its siblings are not duplicates of one another, so none are looked for)."""
     now = resolve_now(now)
-    owner = _resolve_station(actor=actor, station=station, village=village)
+    owner = resolve_station(actor=actor, station=station, village=village)
     _check_plan(
         campaign=campaign,
         starts_at=starts_at,
@@ -314,10 +321,11 @@ def create_request(
             contact_name=contact_name,
             contact_phone=contact_phone,
             created_by=actor,
+            series=series,
         )
         rollups.request_posted(service_request)
         service_request.specialties.set(specialties)
-        duplicates = possible_duplicates(service_request, now=now)
+        duplicates = [] if series else possible_duplicates(service_request, now=now)
         record_event(
             actor=actor,
             verb="request_created",
@@ -329,6 +337,7 @@ def create_request(
                 "campaign": campaign.pk,
                 "slots": slots,
                 "possible_duplicates": [d.id for d in duplicates],
+                **({"series": series.pk} if series else {}),
                 **({"source": source} if source else {}),
             },
         )
@@ -369,8 +378,9 @@ def _describe(value: Any) -> Any:
 
 def _check_update(
     service_request: ServiceRequest, changes: dict[str, Any], *, now: datetime
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The plan after ``changes`` must hold as a new one would; returns (current, merged)."""
+) -> tuple[dict[str, Any], dict[str, Any], bool]:
+    """The plan after ``changes`` must hold as a new one would; returns (current, merged,
+    whether the times move)."""
     current = {
         "campaign": service_request.campaign,
         "starts_at": service_request.starts_at,
@@ -385,14 +395,6 @@ def _check_update(
     times_moved = any(
         name in changes and changes[name] != current[name] for name in ("starts_at", "ends_at")
     )
-    has_claims = (
-        service_request.claimed > 0
-        or Claim.objects.filter(
-            request_id=service_request.pk, status=ClaimStatus.WAITLISTED
-        ).exists()
-    )
-    if times_moved and has_claims:
-        raise errors.RequestHasClaims()
     if merged["slots"] < service_request.claimed:
         raise errors.SlotsBelowClaimed(
             f"名额不能少于已认领人数（{service_request.claimed} 人）。",
@@ -410,7 +412,93 @@ def _check_update(
         check_campaign=times_moved or "campaign" in changes,
         check_invite="invited_team" in changes or "invite_until" in changes,
     )
-    return current, merged
+    return current, merged, times_moved
+
+
+# The claims a change of time, place or slots is told to: places held and places in line.
+NOTIFIED_CLAIMS = (ClaimStatus.WAITLISTED, ClaimStatus.CLAIMED)
+
+
+class _ClaimantsMoved(Exception):
+    """Someone claimed between reading the claimants and locking them: read them again."""
+
+
+def _claimant_member_ids(request_ids: Sequence[int]) -> list[int]:
+    return sorted(
+        set(
+            Claim.objects.filter(
+                request_id__in=list(request_ids), status__in=NOTIFIED_CLAIMS
+            ).values_list("member_id", flat=True)
+        )
+    )
+
+
+def _check_claimants_free(
+    service_request: ServiceRequest,
+    live: Sequence[Claim],
+    *,
+    starts_at: datetime,
+    ends_at: datetime,
+) -> None:
+    """Moved times must not overlap another time-holding claim of any claimant (409)."""
+    members = {claim.member_id for claim in live}
+    if not members:
+        return
+    clashing = (
+        Claim.objects.filter(
+            member_id__in=members,
+            status__in=TIME_HOLDING,
+            checked_out_at__isnull=True,
+            request__starts_at__lt=ends_at,
+            request__ends_at__gt=starts_at,
+        )
+        .exclude(request_id=service_request.pk)
+        .values("member_id")
+        .distinct()
+        .count()
+    )
+    if clashing:
+        raise errors.RequestHasClaims(
+            f"有 {clashing} 位已认领或候补的委员在新时间另有任务，不能改到该时间。",
+            extra={"conflicting_members": clashing},
+        )
+
+
+def _place_text(address: str) -> str:
+    return address or "未填写地址"
+
+
+def describe_changes(before: ServiceRequest, after: ServiceRequest) -> list[notifications.Change]:
+    """What a claimant is told changed: time, place (address, point), slots — from → to."""
+    found: list[notifications.Change] = []
+    if (before.starts_at, before.ends_at) != (after.starts_at, after.ends_at):
+        found.append(
+            notifications.Change(
+                "time",
+                "时间",
+                notifications.span(before.starts_at, before.ends_at),
+                notifications.span(after.starts_at, after.ends_at),
+            )
+        )
+    if before.address != after.address:
+        found.append(
+            notifications.Change(
+                "address", "地点", _place_text(before.address), _place_text(after.address)
+            )
+        )
+    if (before.lat, before.lng) != (after.lat, after.lng):
+        moved = distance_km(Point(before.lat, before.lng), Point(after.lat, after.lng))
+        found.append(
+            notifications.Change(
+                "point",
+                "位置",
+                f"{before.lat:.5f},{before.lng:.5f}",
+                f"{after.lat:.5f},{after.lng:.5f}（移动约 {moved:.1f} 公里）",
+            )
+        )
+    if before.slots != after.slots:
+        found.append(notifications.Change("slots", "名额", str(before.slots), str(after.slots)))
+    return found
 
 
 def _changed_values(
@@ -446,47 +534,113 @@ def update_request(
     changes: dict[str, Any],
     now: datetime | None = None,
 ) -> ServiceRequest:
-    """Edit an open (or full) request; slots never below claimed, times fixed once claimed."""
+    """Edit an open (or full) request; slots never below claimed; times move only where no
+    claimant would then hold two tasks at once. Its claimants and waitlist are told what
+    changed in time, place or slots (``request_changed``, from → to)."""
+    return update_requests(actor=actor, changes={request_id: changes}, now=now)[request_id]
+
+
+def update_requests(
+    *,
+    actor: User,
+    changes: dict[int, dict[str, Any]],
+    now: datetime | None = None,
+) -> dict[int, ServiceRequest]:
+    """``update_request`` for several requests in one transaction (a series' future
+    occurrences): all of them change, or none.
+
+    Moving times checks every claimant's other tasks, so the Member rows of the claimants of
+    every request whose times move are locked first, in id order (the lock order), then the
+    requests in id order; if someone claimed between reading and locking them, start again."""
     now = resolve_now(now)
-    unknown = set(changes) - EDITABLE_FIELDS
-    if unknown:
-        raise ValueError(f"not editable: {sorted(unknown)}")
-    with transaction.atomic():
-        service_request = lock_request(request_id)
-        if service_request.status not in (Status.OPEN, Status.FULL):
-            raise errors.RequestNotEditable()
-        if not changes:
-            return service_request
-        current, merged = _check_update(service_request, changes, now=now)
-        before, values = _changed_values(service_request, changes)
-        # The claimed filter repeats the slots rule inside the UPDATE itself.
-        updated = ServiceRequest.objects.filter(
-            pk=service_request.pk, claimed__lte=merged["slots"]
-        ).update(**values, updated_at=now)
-        if not updated:
-            raise errors.SlotsBelowClaimed()
-        rollups.request_moved(
-            service_request, starts_at=current["starts_at"], campaign_id=current["campaign"].pk
-        )
-        if "specialties" in changes:
-            service_request.specialties.set(changes["specialties"])
-        service_request.refresh_from_db()
-        record_event(
-            actor=actor,
-            verb="request_updated",
-            obj=service_request,
-            from_status=service_request.status,
-            to_status=service_request.status,
-            payload={
-                "changed": {
-                    name: [before.get(name), _describe(value)] for name, value in changes.items()
+    for one in changes.values():
+        unknown = set(one) - EDITABLE_FIELDS
+        if unknown:
+            raise ValueError(f"not editable: {sorted(unknown)}")
+    timed = [pk for pk, one in changes.items() if "starts_at" in one or "ends_at" in one]
+    for _attempt in range(3):
+        members = _claimant_member_ids(timed) if timed else []
+        try:
+            with transaction.atomic():
+                if members:
+                    list(
+                        Member.objects.select_for_update(no_key=True)
+                        .filter(pk__in=members)
+                        .order_by("pk")
+                        .values_list("pk", flat=True)
+                    )
+                return {
+                    pk: _update(
+                        actor=actor, request_id=pk, changes=changes[pk], now=now, members=members
+                    )
+                    for pk in sorted(changes)
                 }
-            },
+        except _ClaimantsMoved:
+            continue
+    raise errors.RequestHasClaims("认领人员正在变化，请稍后重试。")
+
+
+def _update(
+    *, actor: User, request_id: int, changes: dict[str, Any], now: datetime, members: list[int]
+) -> ServiceRequest:
+    """One request's edit, inside ``update_requests``' transaction and member locks."""
+    service_request = lock_request(request_id)
+    if service_request.status not in (Status.OPEN, Status.FULL):
+        raise errors.RequestNotEditable()
+    if not changes:
+        return service_request
+    current, merged, times_moved = _check_update(service_request, changes, now=now)
+    live = list(
+        Claim.objects.select_for_update(of=("self",), no_key=True)
+        .filter(request_id=service_request.pk, status__in=NOTIFIED_CLAIMS)
+        .select_related("member__user")
+        .order_by("id")
+    )
+    if times_moved:
+        if {claim.member_id for claim in live} - set(members):
+            raise _ClaimantsMoved
+        _check_claimants_free(
+            service_request, live, starts_at=merged["starts_at"], ends_at=merged["ends_at"]
         )
-        if "slots" in changes:
-            promote_waitlist(service_request, now=now)
-            refresh_fullness(service_request, actor=actor, now=now)
-        service_request.refresh_from_db()
+    before, values = _changed_values(service_request, changes)
+    # The claimed filter repeats the slots rule inside the UPDATE itself.
+    updated = ServiceRequest.objects.filter(
+        pk=service_request.pk, claimed__lte=merged["slots"]
+    ).update(**values, updated_at=now)
+    if not updated:
+        raise errors.SlotsBelowClaimed()
+    rollups.request_moved(
+        service_request, starts_at=current["starts_at"], campaign_id=current["campaign"].pk
+    )
+    if times_moved:
+        # A held place is kept until the new start (or the claim time) + grace.
+        Claim.objects.filter(request_id=service_request.pk, status=ClaimStatus.CLAIMED).update(
+            check_in_by=Greatest(Value(merged["starts_at"]), F("claimed_at"))
+        )
+    if "specialties" in changes:
+        service_request.specialties.set(changes["specialties"])
+    previous = copy.copy(service_request)
+    service_request.refresh_from_db()
+    event = record_event(
+        actor=actor,
+        verb="request_updated",
+        obj=service_request,
+        from_status=service_request.status,
+        to_status=service_request.status,
+        payload={
+            "changed": {
+                name: [before.get(name), _describe(value)] for name, value in changes.items()
+            }
+        },
+    )
+    told = describe_changes(previous, service_request)
+    if told:
+        for claim in live:
+            notifications.request_changed(service_request, claim, changes=told, event_id=event.pk)
+    if "slots" in changes:
+        promote_waitlist(service_request, now=now)
+        refresh_fullness(service_request, actor=actor, now=now)
+    service_request.refresh_from_db()
     return service_request
 
 
