@@ -1,11 +1,12 @@
 """One service from claim to a revoked certificate, through the API as the people involved
-do it: claim → check-in → automatic check-out → record → verification with a corrected hour →
-archive → certificate → public verification → revocation → the certificate shows revoked
-(issue 15's walk; the photo step joins when attachments land)."""
+do it: claim → check-in → automatic check-out → record with a photo → verification with a
+corrected hour → archive → certificate → public verification → revocation → the certificate
+shows revoked (issue 15's walk)."""
 
 from __future__ import annotations
 
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.utils import timezone
@@ -15,14 +16,22 @@ from services.models import Claim, ServiceRequest
 from services.requests.expiry import expire_overdue
 from tests import records_fixtures
 from tests.archive_fixtures import CERTIFICATES_URL, HISTORY_URL, member_history_url, pdf_url
+from tests.attachments_fixtures import (
+    attachment_root,
+    attachments_url,
+    jpeg_with_exif,
+    post_files,
+    upload,
+)
 from tests.factories import CampaignFactory, ServiceRequestFactory
 from tests.records_fixtures import record_url, submit_url
 from tests.services_fixtures import claim_url, request_url
 
 rules = records_fixtures.rules
+attachment_root = attachment_root  # the fixture, re-exported for pytest
 
 
-def test_claim_to_revoked_certificate(world, rules, client_for, anon):
+def test_claim_to_revoked_certificate(world, rules, client_for, anon, attachment_root):
     alice, bob, mary, sam = (
         client_for(world.alice.user),
         client_for(world.bob.user),
@@ -73,6 +82,19 @@ def test_claim_to_revoked_certificate(world, rules, client_for, anon):
     )
     assert response.status_code == 201, response.content
     record_id = response.json()["id"]
+    # alice adds the photo she took on site during the service (its EXIF time and place).
+    photo = jpeg_with_exif(
+        taken_at=starts + timedelta(minutes=45), lat=world.village.lat, lng=world.village.lng
+    )
+    response = post_files(alice, record_id, upload("现场照片.jpg", photo))
+    assert response.status_code == 201, response.content
+    # mary sees it while reviewing: no photo flag, and the signed link serves the image.
+    review = mary.get(record_url(record_id)).json()
+    assert review["flag_count"] == 0
+    (shown,) = mary.get(attachments_url(record_id)).json()
+    served = anon.get(urlsplit(shown["url"]).path)
+    assert served.status_code == 200 and served["Content-Type"] == "image/jpeg"
+    assert b"Exif" not in b"".join(served.streaming_content)
     corrected = recorded["alice"] - 40
     response = mary.post(
         record_url(record_id, "verify/"),
@@ -118,6 +140,9 @@ def test_claim_to_revoked_certificate(world, rules, client_for, anon):
     assert public["valid"] is False and public["status"] == "revoked"
     assert public["revoked_on"] == timezone.localdate().isoformat()
     assert "该证明已于" in anon.get(f"/verify/{certificate['code']}").content.decode()
+    # The photo is withheld from all but staff now (the link mary was given stops working).
+    assert anon.get(urlsplit(shown["url"]).path).status_code == 404
+    assert [a["withheld"] for a in sam.get(attachments_url(record_id)).json()] == [True]
     # And the archive no longer counts the service.
     assert alice.get(HISTORY_URL).json()["count"] == 0
     # The certificate itself still states what it stated.
