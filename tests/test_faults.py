@@ -502,8 +502,9 @@ def test_with_redis_stopped_the_throttle_still_counts_in_the_database_and_says_s
         time.sleep(0.6)
         assert hit(redis_cache, key, 3, 60, 600.0)
     assert waits[:3] == [None] * 3 and all(wait for wait in waits[3:])
-    # The failed call is counted for the operator (/metrics); later calls skip Redis.
-    assert sample("cache_errors_total", use="throttle:login") == failures + 1
+    # Each failed call is counted for the operator (/metrics): at least the first, more if the
+    # calls outlasted REDIS_RETRY_SECONDS (0.5 s here) and Redis was tried again.
+    assert sample("cache_errors_total", use="throttle:login") >= failures + 1
     assert caches["fallback"].get(f"{key}:10") == 3
     (warning,) = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert warning.name == "backend.cache" and warning.use == "throttle:login"
