@@ -25,6 +25,8 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    # Residents' intake pages (群众点单): the QR posters' form and the ticket, no login.
+    path("q/", include("services.intake.page_urls", namespace="intake")),
     path("dashboard/", include("services.stats.dashboard", namespace="dashboard")),
 ]
 

@@ -2,7 +2,9 @@
 
 A request whose service ended (``ends_at``) more than PERSONAL_DATA_RETENTION_DAYS ago loses
 its contact name and phone, and its claims lose the check-in latitude and longitude, including
-the copies the audit trail kept (``request_updated`` Events list changed contact values;
+the copies the audit trail kept; residents' intakes (群众点单, docs/intake.md) lose their
+phone once their request ended that long ago (or, never a request, once they were posted that
+long ago). The audit trail kept (``request_updated`` Events list changed contact values;
 ``claim_checked_in`` Events the position). Counts, distances, states and times stay, so
 statistics and points are untouched.
 
@@ -24,7 +26,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import Event
-from services.models import Claim, ServiceRequest
+from services.models import Claim, Intake, ServiceRequest
 
 VERB = "personal_data_purged"
 CONTACT_FIELDS = ("contact_name", "contact_phone")
@@ -40,17 +42,26 @@ class PurgeReport:
     claims: int = 0
     request_events: int = 0
     claim_events: int = 0
+    intakes: int = 0
     dry_run: bool = False
 
     @property
     def total(self) -> int:
-        return self.requests + self.claims + self.request_events + self.claim_events
+        return (
+            self.requests + self.claims + self.request_events + self.claim_events + self.intakes
+        )
 
 
 def _requests_due(cutoff: datetime) -> QuerySet[ServiceRequest]:
     return ServiceRequest.objects.filter(ends_at__lt=cutoff).exclude(
         contact_name="", contact_phone=""
     )
+
+
+def _intakes_due(cutoff: datetime) -> QuerySet[Intake]:
+    ended = Q(request__isnull=False, request__ends_at__lt=cutoff)
+    never_a_request = Q(request__isnull=True, created_at__lt=cutoff)
+    return Intake.objects.filter(ended | never_a_request).exclude(phone="")
 
 
 def _claims_due(cutoff: datetime) -> QuerySet[Claim]:
@@ -107,6 +118,7 @@ def purge_personal_data(
     if dry_run:
         report.requests = requests_due.count()
         report.claims = claims_due.count()
+        report.intakes = _intakes_due(report.cutoff).count()
     else:
         while ids := list(requests_due.order_by("pk").values_list("pk", flat=True)[:batch_size]):
             with transaction.atomic():
@@ -117,6 +129,12 @@ def purge_personal_data(
             with transaction.atomic():
                 report.claims += claims_due.filter(pk__in=ids).update(
                     check_in_lat=None, check_in_lng=None
+                )
+        intakes_due = _intakes_due(report.cutoff)
+        while ids := list(intakes_due.order_by("pk").values_list("pk", flat=True)[:batch_size]):
+            with transaction.atomic():
+                report.intakes += Intake.objects.filter(pk__in=ids).exclude(phone="").update(
+                    phone=""
                 )
     report.request_events = _scrub_events(
         requests_ended, _REQUEST_EVENT, _scrub_request_event, batch_size, dry_run=dry_run
@@ -137,6 +155,7 @@ def purge_personal_data(
                 "claims": report.claims,
                 "request_events": report.request_events,
                 "claim_events": report.claim_events,
+                "intakes": report.intakes,
                 "cutoff": report.cutoff.isoformat(),
                 "retention_days": days,
             },

@@ -8,4 +8,5 @@ urlpatterns = [
     path("", include("services.requests.urls")),
     path("", include("services.records.urls")),
     path("", include("services.stats.urls")),
+    path("", include("services.intake.urls")),
 ]

@@ -24,6 +24,8 @@ from django.utils import timezone
 
 from accounts.models import Notification
 from members.writes import member_issue_activation
+from services.intake.codes import code_for
+from services.intake.writes import submit_intake
 from services.models import Claim, ServiceRecord, ServiceRequest
 from stations.api_keys import api_key_issue
 from stations.geo import CHINA_MAX_LAT, CHINA_MAX_LNG, CHINA_MIN_LAT, CHINA_MIN_LNG, GCJ02
@@ -72,6 +74,9 @@ class Stage:
     roster: bytes = b""
     # charlie's phone and a fresh one-time activation code.
     activation: tuple[str, str] = ("", "")
+    # The intake code of world.village's poster and the stage intake's ticket.
+    intake_code: Any = None
+    ticket: str = ""
 
     def persona(self, path: str) -> str | None:
         """Which persona calls ``path`` (``None``: anonymous)."""
@@ -149,7 +154,14 @@ def build_stage(world: World) -> Stage:
     issued = member_issue_activation(actor=world.sam, member=world.charlie)
     stage.activation = (world.charlie.phone, issued.code)
     stage.tokens = {"member": bearer(world.alice.user), "staff": bearer(world.sam)}
+    # A resident's intake at this station's village (群众点单), new, and its ticket.
+    stage.intake_code = code_for(actor=world.mary, station=world.station, village=world.village)
+    intake = submit_intake(
+        code=stage.intake_code, description="村口路灯坏了，晚上出行不便", phone="13900001111"
+    )
+    stage.ticket = intake.ticket
     stage.ids = {
+        "intake": [intake.pk],
         "campaigns": [campaign.pk],
         "claims": [claim.pk, checked_in.pk],
         "notifications": [notice.pk],
