@@ -47,9 +47,7 @@ class PurgeReport:
 
     @property
     def total(self) -> int:
-        return (
-            self.requests + self.claims + self.request_events + self.claim_events + self.intakes
-        )
+        return self.requests + self.claims + self.request_events + self.claim_events + self.intakes
 
 
 def _requests_due(cutoff: datetime) -> QuerySet[ServiceRequest]:
@@ -133,8 +131,8 @@ def purge_personal_data(
         intakes_due = _intakes_due(report.cutoff)
         while ids := list(intakes_due.order_by("pk").values_list("pk", flat=True)[:batch_size]):
             with transaction.atomic():
-                report.intakes += Intake.objects.filter(pk__in=ids).exclude(phone="").update(
-                    phone=""
+                report.intakes += (
+                    Intake.objects.filter(pk__in=ids).exclude(phone="").update(phone="")
                 )
     report.request_events = _scrub_events(
         requests_ended, _REQUEST_EVENT, _scrub_request_event, batch_size, dry_run=dry_run
