@@ -980,8 +980,8 @@ class Intake(models.Model):
 class IntakeRating(models.Model):
     """评单: the resident's 1–5 rating of the service their intake became, one per intake.
 
-    Station, team, 三暖 kind and service day are copied from the verified record, so the
-    satisfaction breakdowns read this table alone."""
+    Station, town, team, 三暖 kind and service day are copied from the verified record, so the
+    satisfaction breakdowns read this table (and the record's status) only."""
 
     intake = models.OneToOneField(
         Intake, verbose_name="群众点单", on_delete=models.CASCADE, related_name="rating"
@@ -995,6 +995,9 @@ class IntakeRating(models.Model):
     comment = models.CharField("评价", max_length=300, blank=True)
     station = models.ForeignKey(
         Station, verbose_name="驿站/工作室", on_delete=models.PROTECT, related_name="+"
+    )
+    town = models.ForeignKey(
+        "stations.Town", verbose_name="镇/街道", on_delete=models.PROTECT, related_name="+"
     )
     team = models.ForeignKey(
         Team, verbose_name="团队", null=True, blank=True, on_delete=models.PROTECT, related_name="+"

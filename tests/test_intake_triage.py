@@ -240,11 +240,13 @@ def test_refer_to_the_office(world, intake, client_for):
     "body",
     [
         {"reason": "x"},
-        {"office": True, "station": 2, "reason": "x"},
+        {"office": True, "station": "other", "reason": "x"},
         {"office": False, "reason": "x"},
     ],
 )
 def test_refer_needs_one_target(world, intake, client_for, body):
+    if body.get("station") == "other":
+        body = {**body, "station": world.other_station.pk}
     response = client_for(world.mary).post(url(intake, "refer/"), body, format="json")
     assert response.status_code == 400 and response.json()["code"] == "referral_invalid"
 

@@ -86,6 +86,7 @@ def rate(
             score=score,
             comment=comment,
             station_id=record.station_id,
+            town_id=record.town_id,
             team_id=_team_of(record),
             campaign_kind=record.campaign_kind,
             service_date=record.service_date,

@@ -7,6 +7,7 @@ about the members who serve (names, phones, teams) is read here.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -14,7 +15,7 @@ from django.db.models import Min
 
 from services.models import Claim, Intake, ServiceRecord
 
-TICKET_MAX = 32
+TICKET_RE = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,9 @@ class TicketView:
 
 
 def by_ticket(ticket: str) -> Intake | None:
-    if not isinstance(ticket, str) or not 1 <= len(ticket) <= TICKET_MAX:
+    """The intake of ``ticket``, or None (a ticket is URL-safe base64; nothing else is looked
+    up, so a NUL or an overlong value never reaches SQL)."""
+    if not isinstance(ticket, str) or not TICKET_RE.fullmatch(ticket):
         return None
     return Intake.objects.select_related("request", "station").filter(ticket=ticket).first()
 
