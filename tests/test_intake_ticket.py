@@ -50,7 +50,7 @@ def test_ticket_follows_every_step(world, village_code, anon, campaign, rules):
     assert reached(ticket_api(anon, intake)) == STEPS[:5]
     verify(world, record_id)
     body = ticket_api(anon, intake)
-    assert reached(body) == STEPS and body["can_rate"] and body["status_label"] == "已受理"
+    assert reached(body) == STEPS and body["can_rate"] and body["status_label"] == "已完成"
 
     page = form_client().get(f"/q/t/{intake.ticket}/").content.decode()
     for step in STEPS:

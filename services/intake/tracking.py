@@ -91,10 +91,14 @@ def ticket_view(intake: Intake, *, now: datetime | None = None) -> TicketView:
         intake.reason if intake.status in (Intake.Status.DECLINED, Intake.Status.REFERRED) else ""
     )
     rating = ratings.rating_of(intake)
+    steps = steps_of(intake)
+    label = intake.get_status_display()
+    if intake.status in (Intake.Status.ACCEPTED, Intake.Status.MERGED):
+        label = [step.name for step in steps if step.at][-1]  # the last step reached
     return TicketView(
         status=intake.status,
-        status_label=intake.get_status_display(),
-        steps=steps_of(intake),
+        status_label=label,
+        steps=steps,
         reason=reason,
         closed=intake.status in (Intake.Status.DECLINED, Intake.Status.REFERRED),
         can_rate=ratings.can_rate(intake, now=now),
