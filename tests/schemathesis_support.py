@@ -479,6 +479,57 @@ def _roster(case, stage: Stage) -> None:
         case.body["file"] = stage.roster
 
 
+def _intake(case, stage: Stage) -> None:
+    """The poster's code, a mainland mobile, a village and specialty of the stage, a WeChat
+    code the fake server knows."""
+    body = case.body
+    if not isinstance(body, dict):
+        return
+    body["code"] = stage.intake_code.code
+    if body.get("phone"):
+        body["phone"] = "139" + str(_spread(body["phone"], 10**8)).zfill(8)
+    if body.get("village") is not None:
+        body["village"] = stage.world.village.pk
+    if body.get("specialty") is not None:
+        body["specialty"] = stage.ids["specialties"][0]
+    if body.get("wechat_code"):
+        body["wechat_code"] = "ok:o-" + str(_spread(body["wechat_code"], 10**6))
+
+
+def _ticket(case, stage: Stage) -> None:
+    """The stage intake's ticket (it is not an id, so the generic mapping leaves it)."""
+    case.path_parameters["ticket"] = stage.ticket
+
+
+def _intake_accept(case, stage: Stage) -> None:
+    """A plan the request rules take: the stage's campaign, future times in order."""
+    body = case.body
+    if not isinstance(body, dict):
+        return
+    _references(body, stage)
+    body["campaign"] = stage.ids["campaigns"][0]
+    starts = _future(body.get("starts_at"), stage, days=300)
+    body["starts_at"] = _iso(starts)
+    body["ends_at"] = _iso(_future(body.get("ends_at"), stage, after=starts, days=92))
+
+
+def _intake_merge(case, stage: Stage) -> None:
+    if isinstance(case.body, dict):
+        case.body["request"] = stage.ids["requests"][0]
+
+
+def _intake_refer(case, stage: Stage) -> None:
+    """Exactly one of another station and the office."""
+    body = case.body
+    if not isinstance(body, dict):
+        return
+    if body.get("office"):
+        body.pop("station", None)
+    else:
+        body.pop("office", None)
+        body["station"] = stage.world.other_station.pk
+
+
 def _check_in(case, stage: Stage) -> None:
     if isinstance(case.body, dict):
         _points(case.body)
@@ -520,6 +571,15 @@ _FIXES = {
     ("PATCH", "/api/v1/towns/{id}/"): _places,
     ("POST", "/api/v1/villages/"): _places,
     ("PATCH", "/api/v1/villages/{id}/"): _places,
+    ("POST", "/api/v1/intake/"): _intake,
+    ("GET", "/api/v1/intake/"): _stats,
+    ("GET", "/api/v1/stats/intake/"): _stats,
+    ("POST", "/api/v1/intake/{id}/accept/"): _intake_accept,
+    ("GET", "/api/v1/intake/tickets/{ticket}/"): _ticket,
+    ("POST", "/api/v1/intake/tickets/{ticket}/rating/"): _ticket,
+    ("PUT", "/api/v1/intake/tickets/{ticket}/rating/"): _ticket,
+    ("POST", "/api/v1/intake/{id}/merge/"): _intake_merge,
+    ("POST", "/api/v1/intake/{id}/refer/"): _intake_refer,
     ("GET", "/open311/v2/requests.json"): _open311_list,
     ("POST", "/open311/v2/requests.json"): _open311_post,
 }

@@ -55,7 +55,7 @@ def test_parallel_first_ratings_leave_one(served):
 
 def test_parallel_changes_leave_one_rating(served):
     results = run_together(
-        [_rate(served, "patch", 1 + n % 5) for n in range(THREADS)], workers=THREADS
+        [_rate(served, "put", 1 + n % 5) for n in range(THREADS)], workers=THREADS
     )
     assert Counter(status for status, _ in results) == {200: THREADS}, results
     rating = IntakeRating.objects.get(intake=served)

@@ -63,7 +63,7 @@ def test_rate_once_then_change_within_the_window(world, served, anon):
 
     twice = anon.post(rating_url(intake), {"score": 1}, format="json")
     assert twice.status_code == 409 and twice.json()["code"] == "rating_exists"
-    changed = anon.patch(rating_url(intake), {"score": 5, "comment": ""}, format="json")
+    changed = anon.put(rating_url(intake), {"score": 5, "comment": ""}, format="json")
     assert changed.status_code == 200 and changed.json()["score"] == 5
     assert IntakeRating.objects.count() == 1 and IntakeRating.objects.get().score == 5
     assert [e.verb for e in Event.objects.filter(verb__startswith="intake_rat").order_by("id")] == [
@@ -77,7 +77,7 @@ def test_change_after_the_window_is_locked(world, served, anon, settings):
     anon.post(rating_url(intake), {"score": 3}, format="json")
     past = timezone.now() - timedelta(days=settings.INTAKE_RATING_CHANGE_DAYS + 1)
     IntakeRating.objects.update(created_at=past)
-    response = anon.patch(rating_url(intake), {"score": 5}, format="json")
+    response = anon.put(rating_url(intake), {"score": 5}, format="json")
     assert response.status_code == 409 and response.json()["code"] == "rating_locked"
     assert IntakeRating.objects.get().score == 3
     assert not anon.get(f"{INTAKE_URL}tickets/{intake.ticket}/").json()["can_rate"]

@@ -88,7 +88,7 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/api/v1/intake/<int:pk>/refer/"): row(401, 403, 403, 403, 200, 404, 403, 403, 200),
     ("GET", "/api/v1/intake/tickets/<str:ticket>/"): row(200, 200, 200, 200, 200, 200, 200, 200, 200),
     ("POST", "/api/v1/intake/tickets/<str:ticket>/rating/"): row(409, 409, 409, 409, 409, 409, 409, 409, 409),
-    ("PATCH", "/api/v1/intake/tickets/<str:ticket>/rating/"): row(409, 409, 409, 409, 409, 409, 409, 409, 409),
+    ("PUT", "/api/v1/intake/tickets/<str:ticket>/rating/"): row(409, 409, 409, 409, 409, 409, 409, 409, 409),
     ("GET", "/api/v1/me/"): row(401, 200, 200, 200, 200, 200, 200, 200, 200),
     ("GET", "/api/v1/me/notifications/"): row(401, 200, 200, 200, 200, 200, 200, 200, 200),
     ("POST", "/api/v1/me/notifications/<int:pk>/read/"): row(401, 200, 404, 404, 404, 404, 404, 404, 404),

@@ -112,7 +112,7 @@ NOT_TICKET_OWNER = "not_ticket_owner"
 
 
 class RatingExists(Conflict):
-    """409: the intake is rated already (change it with PATCH while the window lasts)."""
+    """409: the intake is rated already (change it with PUT while the window lasts)."""
 
     default_code = RATING_EXISTS
     default_detail = "您已评价过，如需修改请使用修改评价。"

@@ -114,8 +114,12 @@ class IntakeSerializer(serializers.ModelSerializer):
     phone = IntakePhoneField()
     age_seconds = serializers.SerializerMethodField(help_text="进入本驿站待办至今（秒）")
     station_name = serializers.CharField(source="station.name", read_only=True)
-    village_name = serializers.CharField(source="village.name", read_only=True, default=None)
-    specialty_name = serializers.CharField(source="specialty.name", read_only=True, default=None)
+    village_name = serializers.CharField(
+        source="village.name", read_only=True, default=None, allow_null=True
+    )
+    specialty_name = serializers.CharField(
+        source="specialty.name", read_only=True, default=None, allow_null=True
+    )
 
     class Meta:
         model = Intake

@@ -236,7 +236,9 @@ class IntakeView(generics.GenericAPIView):
         request=IntakeInputSerializer,
         responses={
             201: IntakeReceiptSerializer,
+            401: OpenApiResponse(description="wechat_code 无效或已用过（wechat_code_invalid）"),
             404: OpenApiResponse(description="入口码不存在"),
+            503: OpenApiResponse(description="微信接口不可用（wechat_unavailable）"),
             409: CONFLICT,
             410: OpenApiResponse(description="入口码已停用"),
             429: OpenApiResponse(description="提交过于频繁"),
@@ -478,7 +480,7 @@ class TicketRatingView(_Public, APIView):
         summary="评单：评价服务",
         description=(
             "服务记录核实后（否则 409 `rating_not_yet`），score 1–5，comment 可选（≤300 字）。"
-            "每条点单一次（已评 → 409 `rating_exists`，请用 PATCH 修改）。小程序提交的点单须附"
+            "每条点单一次（已评 → 409 `rating_exists`，请用 PUT 修改）。小程序提交的点单须附"
             "同一微信用户的 wechat_code（否则 403 `not_ticket_owner`）。"
         ),
         request=RatingApiInputSerializer,
@@ -502,5 +504,5 @@ class TicketRatingView(_Public, APIView):
             409: CONFLICT,
         },
     )
-    def patch(self, request, ticket: str):
+    def put(self, request, ticket: str):
         return self._rate(request, ticket, change=True)
