@@ -220,6 +220,24 @@ if OPEN311_DEFAULT_START_HOUR > 23:
 # A posted request without attribute[ends_at] lasts this many hours.
 OPEN311_DEFAULT_DURATION_HOURS = env_int("OPEN311_DEFAULT_DURATION_HOURS", 8, minimum=1)
 
+# RESIDENTS' INTAKE (群众点单, docs/intake.md)
+# ------------------------------------------------------------------------------
+# The public address QR posters point at (https://host, no trailing slash); empty: the address
+# the poster was downloaded from.
+INTAKE_PUBLIC_BASE_URL = env_str("INTAKE_PUBLIC_BASE_URL", "")
+# Submissions (the /q/<code>/ form and POST /api/v1/intake/) per client address and per phone
+# number, "N/sec|min|hour|day", counted by accounts.throttles.hit in the shared cache.
+INTAKE_RATE_PER_ADDRESS = env_str("INTAKE_RATE_PER_ADDRESS", "10/hour")
+INTAKE_RATE_PER_PHONE = env_str("INTAKE_RATE_PER_PHONE", "5/day")
+# Longest description a resident may write (characters).
+INTAKE_MAX_DESCRIPTION = env_int("INTAKE_MAX_DESCRIPTION", 1000, minimum=10)
+# Intakes new for longer than this are listed (stats/untriaged/) and their managers told once.
+INTAKE_TRIAGE_HOURS = env_int("INTAKE_TRIAGE_HOURS", 24, minimum=1)
+# Recent intakes of the station this many days back are compared for duplicates.
+INTAKE_DUPLICATE_DAYS = env_int("INTAKE_DUPLICATE_DAYS", 7, minimum=0)
+# 评单: a rating may be changed for this many days after it was first given.
+INTAKE_RATING_CHANGE_DAYS = env_int("INTAKE_RATING_CHANGE_DAYS", 7, minimum=0)
+
 # PERSONAL DATA RETENTION
 # ------------------------------------------------------------------------------
 # manage.py purge_personal_data (services.retention): residents' contacts and check-in positions
@@ -324,6 +342,12 @@ WECHAT_SUBSCRIBE_TEMPLATES: dict[str, dict] = {
         thing1=("thing", "{request_title|title}"),
         phrase2=("phrase", "未通过"),
         thing3=("thing", "{note|body|title}"),
+    ),
+    "intake_step": _subscribe_template(
+        "intake_step",
+        thing1=("thing", "{step|title}"),
+        thing2=("thing", "{body|title}"),
+        time3=("time", "{created_at}"),
     ),
 }
 

@@ -368,6 +368,8 @@ SPECTACULAR_SETTINGS = {
         "StatsBreakdownEnum": "services.stats.selectors.BREAKDOWN_CHOICES",
         "StatsExportFormatEnum": "services.stats.exports.FORMAT_CHOICES",
         "StatsExportSheetEnum": "services.stats.exports.SHEET_CHOICES",
+        "IntakeStatusEnum": "services.models.Intake.Status",
+        "IntakeSourceEnum": "services.models.Intake.Source",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
@@ -427,6 +429,10 @@ CELERY_BEAT_SCHEDULE = {
     "expire-overdue": {
         "task": "services.tasks.expire_overdue",
         "schedule": env_float("CELERY_EXPIRE_OVERDUE_SECONDS", 300.0, minimum=1),
+    },
+    "notify-untriaged-intakes": {
+        "task": "services.tasks.notify_untriaged_intakes",
+        "schedule": env_float("CELERY_NOTIFY_UNTRIAGED_SECONDS", 900.0, minimum=60),
     },
     "purge-personal-data": {
         "task": "services.tasks.purge_personal_data",

@@ -28,6 +28,8 @@ urlpatterns = [
     path("readyz", readyz, name="readyz"),
     path("metrics", metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
+    # Residents' intake pages (群众点单): the QR posters' form and the ticket, no login.
+    path("q/", include("services.intake.page_urls", namespace="intake")),
     path("dashboard/", include("services.stats.dashboard", namespace="dashboard")),
     # The public verification page of certificates (志愿服务证明核验), no login.
     path("verify/", include("services.certificates.public")),

@@ -1128,3 +1128,209 @@ class CertificateSerial(models.Model):
 
     def __str__(self) -> str:
         return f"{self.year}: {self.last}"
+
+
+# ---------------------------------------------------------------- residents' intake (群众点单)
+
+
+class IntakeCode(models.Model):
+    """入口码: the code a station's or village's QR poster carries (docs/intake.md).
+
+    One active code per station (village empty) and per village; a retired code stays, so its
+    posters answer with a clear page instead of a 404, and a new code is issued in its place.
+    """
+
+    code = models.CharField("入口码", max_length=16, unique=True, editable=False)
+    station = models.ForeignKey(
+        Station, verbose_name="驿站/工作室", on_delete=models.PROTECT, related_name="intake_codes"
+    )
+    village = models.ForeignKey(
+        Village,
+        verbose_name="村/社区",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="intake_codes",
+    )
+    active = models.BooleanField("启用", default=True)
+    created_at = models.DateTimeField("创建时间", auto_now_add=True)
+    retired_at = models.DateTimeField("停用时间", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "群众点单入口码"
+        verbose_name_plural = "群众点单入口码"
+        ordering = ["station", "village", "-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["station"],
+                condition=Q(active=True, village__isnull=True),
+                name="intake_code_one_per_station",
+            ),
+            models.UniqueConstraint(
+                fields=["village"],
+                condition=Q(active=True, village__isnull=False),
+                name="intake_code_one_per_village",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class Intake(models.Model):
+    """群众点单: a resident's need, posted without an account, until a manager triages it."""
+
+    class Status(models.TextChoices):
+        NEW = "new", "待受理"
+        ACCEPTED = "accepted", "已受理"
+        MERGED = "merged", "已合并"
+        REFERRED = "referred", "已转交机关"
+        DECLINED = "declined", "不予受理"
+
+    class Source(models.TextChoices):
+        WEB = "web", "扫码网页"
+        MINIPROGRAM = "miniprogram", "小程序"
+
+    # The resident's ticket: the only key to the tracking page (secrets.token_urlsafe).
+    ticket = models.CharField("回执码", max_length=32, unique=True, editable=False)
+    code = models.ForeignKey(
+        IntakeCode, verbose_name="入口码", on_delete=models.PROTECT, related_name="intakes"
+    )
+    station = models.ForeignKey(
+        Station, verbose_name="驿站/工作室", on_delete=models.PROTECT, related_name="intakes"
+    )
+    village = models.ForeignKey(
+        Village,
+        verbose_name="村/社区",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="intakes",
+    )
+    specialty = models.ForeignKey(
+        Specialty,
+        verbose_name="需求类型",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="intakes",
+    )
+    description = models.TextField("诉求内容", max_length=1000)
+    # PII: in full only to the station's managers and staff; emptied by the retention purge.
+    phone = models.CharField("联系电话", max_length=20, blank=True)
+    source = models.CharField("来源", max_length=12, choices=Source.choices, default=Source.WEB)
+    # A resident who came through the mini-program: a role-less account keyed by openid, so
+    # subscribe messages reach them (no member profile, no password).
+    resident = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="群众微信账号",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="intakes",
+    )
+    status = models.CharField("状态", max_length=10, choices=Status.choices, default=Status.NEW)
+    # Similar open requests and recent intakes of the station, found at submission (ids).
+    possible_duplicates = models.JSONField("疑似重复", default=dict, blank=True)
+    request = models.ForeignKey(
+        ServiceRequest,
+        verbose_name="对应需求",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="intakes",
+    )
+    # Referred on from another station (it stays new there) or to the office (社情民意).
+    referred_from = models.ForeignKey(
+        Station,
+        verbose_name="转自驿站",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    # The reason the resident reads (decline, referral).
+    reason = models.CharField("处理说明", max_length=200, blank=True)
+    triaged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="受理人",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    triaged_at = models.DateTimeField("受理时间", null=True, blank=True)
+    # When it entered its current station's queue (creation, or the last referral).
+    queued_at = models.DateTimeField("进入待办时间")
+    # When the managers were told it waits past INTAKE_TRIAGE_HOURS (once per queueing).
+    overdue_notified_at = models.DateTimeField("超时提醒时间", null=True, blank=True)
+    created_at = models.DateTimeField("提交时间", auto_now_add=True)
+    updated_at = models.DateTimeField("更新时间", auto_now=True)
+
+    class Meta:
+        verbose_name = "群众点单"
+        verbose_name_plural = "群众点单"
+        ordering = ["queued_at", "id"]
+        indexes = [
+            models.Index(fields=["station", "status", "queued_at"], name="intake_station_queue"),
+            models.Index(fields=["status", "queued_at"], name="intake_status_queued"),
+            models.Index(fields=["phone", "created_at"], name="intake_phone_created"),
+            models.Index(fields=["created_at"], name="intake_created"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(status__in=["accepted", "merged"]) | Q(request__isnull=False),
+                name="intake_linked_when_accepted",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.ticket
+
+
+class IntakeRating(models.Model):
+    """评单: the resident's 1–5 rating of the service their intake became, one per intake.
+
+    Station, town, team, 三暖 kind and service day are copied from the verified record, so the
+    satisfaction breakdowns read this table (and the record's status) only."""
+
+    intake = models.OneToOneField(
+        Intake, verbose_name="群众点单", on_delete=models.CASCADE, related_name="rating"
+    )
+    record = models.ForeignKey(
+        ServiceRecord, verbose_name="服务记录", on_delete=models.PROTECT, related_name="ratings"
+    )
+    score = models.PositiveSmallIntegerField(
+        "评分", validators=[MinValueValidator(1), MaxValueValidator(5)]
+    )
+    comment = models.CharField("评价", max_length=300, blank=True)
+    station = models.ForeignKey(
+        Station, verbose_name="驿站/工作室", on_delete=models.PROTECT, related_name="+"
+    )
+    town = models.ForeignKey(
+        "stations.Town", verbose_name="镇/街道", on_delete=models.PROTECT, related_name="+"
+    )
+    team = models.ForeignKey(
+        Team, verbose_name="团队", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    campaign_kind = models.CharField("三暖类型", max_length=20, choices=Campaign.Kind.choices)
+    service_date = models.DateField("服务日期")
+    created_at = models.DateTimeField("评价时间", auto_now_add=True)
+    updated_at = models.DateTimeField("修改时间", auto_now=True)
+
+    class Meta:
+        verbose_name = "群众评单"
+        verbose_name_plural = "群众评单"
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["service_date", "station"], name="rating_date_station"),
+            models.Index(fields=["team", "service_date"], name="rating_team_date"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(score__gte=1, score__lte=5), name="rating_score_range"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.intake_id}: {self.score}"

@@ -438,3 +438,52 @@ def _to_managers(
         _send(
             manager, kind=kind, title=title, body=body, payload=payload, key=f"{key}:{manager.pk}"
         )
+
+
+# ---------------------------------------------------------------- residents' intake (群众点单)
+
+
+def _to_station_managers(station_id: int, *, kind: str, title: str, body: str, payload, key: str):
+    managers = User.objects.filter(managed_stations__id=station_id, is_station_manager=True)
+    for manager in managers.order_by("id"):
+        _send(
+            manager, kind=kind, title=title, body=body, payload=payload, key=f"{key}:{manager.pk}"
+        )
+
+
+def intake_received(intake) -> None:
+    """The station's managers: a resident posted a need (no resident text in the notice)."""
+    _to_station_managers(
+        intake.station_id,
+        kind="intake_received",
+        title="收到新的群众点单",
+        body="有群众通过二维码或小程序提交了诉求，请及时受理（派单）。",
+        payload={"intake": intake.pk},
+        key=f"intake_received:{intake.pk}:{intake.station_id}",
+    )
+
+
+def intake_overdue(intake, *, hours: int) -> None:
+    """The station's managers: an intake waits untriaged past the threshold."""
+    _to_station_managers(
+        intake.station_id,
+        kind="intake_overdue",
+        title="群众点单超时未受理",
+        body=f"有一条群众点单已超过 {hours} 小时未受理，请尽快处理。",
+        payload={"intake": intake.pk, "queued_at": iso(intake.queued_at)},
+        key=f"intake_overdue:{intake.pk}:{intake.queued_at.timestamp():.0f}",
+    )
+
+
+def intake_step(intake, *, step: str, body: str, key: str) -> None:
+    """The resident who came through the mini-program: their intake reached ``step``."""
+    if intake.resident_id is None:
+        return
+    _send(
+        intake.resident,
+        kind="intake_step",
+        title=f"您的诉求{step}",
+        body=body,
+        payload={"intake": intake.pk, "ticket": intake.ticket, "step": step},
+        key=f"intake_step:{intake.pk}:{key}",
+    )

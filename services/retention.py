@@ -5,7 +5,9 @@ its contact name and phone, and its claims lose the check-in latitude and longit
 the copies the audit trail kept (``request_updated`` Events list changed contact values;
 ``claim_checked_in`` Events the position). The photos of those requests' service records lose
 their files, thumbnails and GPS position (``services.records.attachments.purge_due``; the rows
-stay with type, size, hash and capture time). Counts, distances, states and times stay, so
+stay with type, size, hash and capture time). Residents' intakes (群众点单, docs/intake.md) lose
+their phone once their request ended that long ago (or, never a request, once they were posted
+that long ago). Counts, distances, states and times stay, so
 statistics and points are untouched.
 
 Work goes in batches of conditional UPDATEs (``WHERE`` the data is still there), each batch in
@@ -26,7 +28,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import Event
-from services.models import Claim, ServiceRequest
+from services.models import Claim, Intake, ServiceRequest
 from services.records import attachments as record_attachments
 
 VERB = "personal_data_purged"
@@ -44,12 +46,18 @@ class PurgeReport:
     request_events: int = 0
     claim_events: int = 0
     attachments: int = 0
+    intakes: int = 0
     dry_run: bool = False
 
     @property
     def total(self) -> int:
         return (
-            self.requests + self.claims + self.request_events + self.claim_events + self.attachments
+            self.requests
+            + self.claims
+            + self.request_events
+            + self.claim_events
+            + self.attachments
+            + self.intakes
         )
 
 
@@ -57,6 +65,12 @@ def _requests_due(cutoff: datetime) -> QuerySet[ServiceRequest]:
     return ServiceRequest.objects.filter(ends_at__lt=cutoff).exclude(
         contact_name="", contact_phone=""
     )
+
+
+def _intakes_due(cutoff: datetime) -> QuerySet[Intake]:
+    ended = Q(request__isnull=False, request__ends_at__lt=cutoff)
+    never_a_request = Q(request__isnull=True, created_at__lt=cutoff)
+    return Intake.objects.filter(ended | never_a_request).exclude(phone="")
 
 
 def _claims_due(cutoff: datetime) -> QuerySet[Claim]:
@@ -114,6 +128,7 @@ def purge_personal_data(
         report.requests = requests_due.count()
         report.claims = claims_due.count()
         report.attachments = record_attachments.count_due(cutoff=report.cutoff)
+        report.intakes = _intakes_due(report.cutoff).count()
     else:
         while ids := list(requests_due.order_by("pk").values_list("pk", flat=True)[:batch_size]):
             with transaction.atomic():
@@ -128,6 +143,12 @@ def purge_personal_data(
         report.attachments = record_attachments.purge_due(
             cutoff=report.cutoff, batch_size=batch_size, now=now
         )
+        intakes_due = _intakes_due(report.cutoff)
+        while ids := list(intakes_due.order_by("pk").values_list("pk", flat=True)[:batch_size]):
+            with transaction.atomic():
+                report.intakes += (
+                    Intake.objects.filter(pk__in=ids).exclude(phone="").update(phone="")
+                )
     report.request_events = _scrub_events(
         requests_ended, _REQUEST_EVENT, _scrub_request_event, batch_size, dry_run=dry_run
     )
@@ -148,6 +169,7 @@ def purge_personal_data(
                 "request_events": report.request_events,
                 "claim_events": report.claim_events,
                 "attachments": report.attachments,
+                "intakes": report.intakes,
                 "cutoff": report.cutoff.isoformat(),
                 "retention_days": days,
             },

@@ -1,7 +1,7 @@
 """Celery tasks of services, scheduled by beat (see CELERY_BEAT_SCHEDULE in settings).
 
-The same functions run from cron through ``manage.py send_reminders``, ``expire_overdue`` and
-``purge_personal_data``.
+The same functions run from cron through ``manage.py send_reminders``, ``expire_overdue``,
+``purge_personal_data`` and ``notify_untriaged_intakes``.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from services import idempotency, retention
+from services.intake import sweep
 from services.requests import expiry, reminders
 
 
@@ -41,4 +42,11 @@ def purge_personal_data() -> dict[str, int]:
         "claims": report.claims,
         "events": report.request_events + report.claim_events,
         "attachments": report.attachments,
+        "intakes": report.intakes,
     }
+
+
+@shared_task(name="services.tasks.notify_untriaged_intakes", ignore_result=True)
+def notify_untriaged_intakes() -> int:
+    """Tell the managers of residents' intakes left untriaged past INTAKE_TRIAGE_HOURS."""
+    return sweep.notify_untriaged()

@@ -15,4 +15,5 @@ urlpatterns = [
     path("", include("services.teams.urls")),
     path("", include("services.series.urls")),
     path("", include("services.ical.urls")),
+    path("", include("services.intake.urls")),
 ]

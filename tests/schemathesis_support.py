@@ -26,6 +26,8 @@ from accounts.models import Notification
 from members.writes import member_issue_activation
 from services.certificates.writes import issue_certificate
 from services.ical.feeds import issue_feed
+from services.intake.codes import code_for
+from services.intake.writes import submit_intake
 from services.models import Assignment, Claim, ServiceHours, ServiceRecord, ServiceRequest
 from services.records import hours
 from services.series.writes import create_series
@@ -84,6 +86,9 @@ class Stage:
     service_day: date | None = None
     # alice's calendar feed path (its secret token inside).
     calendar_path: str = ""
+    # The intake code of world.village's poster and the stage intake's ticket.
+    intake_code: Any = None
+    ticket: str = ""
 
     def persona(self, path: str) -> str | None:
         """Which persona calls ``path`` (``None``: anonymous)."""
@@ -204,8 +209,15 @@ def build_stage(world: World) -> Stage:
     stage.tokens = {"member": bearer(world.alice.user), "staff": bearer(world.sam)}
     stage.certificate_code = certificate.code
     stage.service_day = verified.service_date
+    # A resident's intake at this station's village (群众点单), new, and its ticket.
+    stage.intake_code = code_for(actor=world.mary, station=world.station, village=world.village)
+    intake = submit_intake(
+        code=stage.intake_code, description="村口路灯坏了，晚上出行不便", phone="13900001111"
+    )
+    stage.ticket = intake.ticket
     stage.ids = {
         "assignments": [assignment.pk],
+        "intake": [intake.pk],
         "campaigns": [campaign.pk],
         "claims": [claim.pk, checked_in.pk, done.pk],
         "certificates": [certificate.pk],
@@ -594,6 +606,57 @@ def _roster(case, stage: Stage) -> None:
         case.body["file"] = stage.roster
 
 
+def _intake(case, stage: Stage) -> None:
+    """The poster's code, a mainland mobile, a village and specialty of the stage, a WeChat
+    code the fake server knows."""
+    body = case.body
+    if not isinstance(body, dict):
+        return
+    body["code"] = stage.intake_code.code
+    if body.get("phone"):
+        body["phone"] = "139" + str(_spread(body["phone"], 10**8)).zfill(8)
+    if body.get("village") is not None:
+        body["village"] = stage.world.village.pk
+    if body.get("specialty") is not None:
+        body["specialty"] = stage.ids["specialties"][0]
+    if body.get("wechat_code"):
+        body["wechat_code"] = "ok:o-" + str(_spread(body["wechat_code"], 10**6))
+
+
+def _ticket(case, stage: Stage) -> None:
+    """The stage intake's ticket (it is not an id, so the generic mapping leaves it)."""
+    case.path_parameters["ticket"] = stage.ticket
+
+
+def _intake_accept(case, stage: Stage) -> None:
+    """A plan the request rules take: the stage's campaign, future times in order."""
+    body = case.body
+    if not isinstance(body, dict):
+        return
+    _references(body, stage)
+    body["campaign"] = stage.ids["campaigns"][0]
+    starts = _future(body.get("starts_at"), stage, days=300)
+    body["starts_at"] = _iso(starts)
+    body["ends_at"] = _iso(_future(body.get("ends_at"), stage, after=starts, days=92))
+
+
+def _intake_merge(case, stage: Stage) -> None:
+    if isinstance(case.body, dict):
+        case.body["request"] = stage.ids["requests"][0]
+
+
+def _intake_refer(case, stage: Stage) -> None:
+    """Exactly one of another station and the office."""
+    body = case.body
+    if not isinstance(body, dict):
+        return
+    if body.get("office"):
+        body.pop("station", None)
+    else:
+        body.pop("office", None)
+        body["station"] = stage.world.other_station.pk
+
+
 def _check_in(case, stage: Stage) -> None:
     if isinstance(case.body, dict):
         _points(case.body)
@@ -641,6 +704,15 @@ _FIXES = {
     ("PATCH", "/api/v1/towns/{id}/"): _places,
     ("POST", "/api/v1/villages/"): _places,
     ("PATCH", "/api/v1/villages/{id}/"): _places,
+    ("POST", "/api/v1/intake/"): _intake,
+    ("GET", "/api/v1/intake/"): _stats,
+    ("GET", "/api/v1/stats/intake/"): _stats,
+    ("POST", "/api/v1/intake/{id}/accept/"): _intake_accept,
+    ("GET", "/api/v1/intake/tickets/{ticket}/"): _ticket,
+    ("POST", "/api/v1/intake/tickets/{ticket}/rating/"): _ticket,
+    ("PUT", "/api/v1/intake/tickets/{ticket}/rating/"): _ticket,
+    ("POST", "/api/v1/intake/{id}/merge/"): _intake_merge,
+    ("POST", "/api/v1/intake/{id}/refer/"): _intake_refer,
     ("GET", "/open311/v2/requests.json"): _open311_list,
     ("POST", "/open311/v2/requests.json"): _open311_post,
 }

@@ -90,6 +90,9 @@ def test_xlsx_has_one_sheet_per_breakdown_with_the_api_figures(world, ledger, cl
             "走访户数",
             "委员参与人次",
             "核实服务时长（小时）",
+            "群众评价数",
+            "平均评分",
+            "满意率（4–5 分）",
         )
         expected = staff.get(BREAKDOWN_URL, {**PERIOD, "by": by}).json()["rows"]
         assert [
@@ -125,8 +128,12 @@ def test_csv_is_utf8_with_bom_and_chinese_headers(world, ledger, client_for):
         "走访户数",
         "委员参与人次",
         "核实服务时长（小时）",
+        "群众评价数",
+        "平均评分",
+        "满意率（4–5 分）",
     ]
-    assert rows[1] == ["昌国街道", str(world.town.pk), "2", "42", "4", "5", "3", "4.2"]
+    # No resident rated these services: no ratings, no mean, no share.
+    assert rows[1] == ["昌国街道", str(world.town.pk), "2", "42", "4", "5", "3", "4.2", "0", "", ""]
     assert rows[2][0] == "金塘镇" and rows[2][3] == "20"
     assert "-town.csv" in response["Content-Disposition"]
 

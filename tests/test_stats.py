@@ -250,6 +250,7 @@ def test_breakdown_by_town(world, ledger, client_for):
         "participations": 3,
         "service_minutes": 255,
         "service_hours": 4.2,
+        "satisfaction": {"ratings": 0, "mean": None, "share_4_5": None},
     }
     assert rows[str(world.other_town.pk)]["people_served"] == 20
     assert rows[str(world.other_town.pk)]["service_minutes"] == 240

@@ -12,7 +12,7 @@ from rest_framework.permissions import BasePermission
 from accounts.models import User
 from accounts.permissions import is_staff
 from services import errors
-from services.models import Campaign, Claim, PointEntry, ServiceHours, ServiceRecord
+from services.models import Campaign, Claim, IntakeRating, PointEntry, ServiceHours, ServiceRecord
 from stations.filters import IdFilter, StrictFilterSet
 from stations.models import Station
 from stations.selectors import manages_station
@@ -42,6 +42,8 @@ def record_queryset() -> QuerySet[ServiceRecord]:
                     "claim_id", "id"
                 ),
             ),
+            # Residents' ratings of the service (评单, docs/intake.md).
+            Prefetch("ratings", queryset=IntakeRating.objects.order_by("id")),
         )
         .annotate(points_awarded=Subquery(points))
         .order_by("-submitted_at", "-id")

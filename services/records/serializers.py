@@ -210,6 +210,15 @@ class FlagSerializer(strict.Serializer):
     data = serializers.DictField(help_text="机器可读的细节（人数、距离、其他需求 ID 等）")
 
 
+class RatingSerializer(strict.Serializer):
+    """A resident's rating of the service (no word about who the resident is)."""
+
+    score = strict.IntegerField(help_text="评分 1–5")
+    comment = strict.CharField(help_text="群众意见")
+    created_at = strict.DateTimeField(help_text="评价时间")
+    updated_at = strict.DateTimeField(help_text="最后修改时间")
+
+
 class RecordSerializer(strict.ModelSerializer):
     """A service record as its viewer may see it."""
 
@@ -224,6 +233,7 @@ class RecordSerializer(strict.ModelSerializer):
     points_awarded = serializers.SerializerMethodField(help_text="该记录产生的净积分")
     hours = HoursEntrySerializer(many=True, help_text="核实时写入的各参与人服务时长（含更正）")
     service_hours = HoursField(source="service_minutes")
+    ratings = RatingSerializer(many=True, help_text="群众评单（该记录所办群众点单的评价）")
 
     class Meta:
         model = ServiceRecord
@@ -256,6 +266,7 @@ class RecordSerializer(strict.ModelSerializer):
             "campaign",
             "campaign_kind",
             "service_date",
+            "ratings",
         ]
         read_only_fields = fields
 

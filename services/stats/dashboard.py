@@ -135,6 +135,10 @@ def _percent(value: float | None) -> str:
     return "—" if value is None else f"{value * 100:.1f}%"
 
 
+def _score(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f} 分"
+
+
 def _hours(value: float | None) -> str:
     return "—" if value is None else f"{value:g} 小时"
 
@@ -175,6 +179,11 @@ def index(request: HttpRequest) -> HttpResponse:
         ("completion_rate", "需求完成率", _percent(summary.completion_rate), ""),
         ("median_hours_to_claim", "认领用时（中位）", _hours(summary.median_hours_to_claim), ""),
         ("median_hours_to_verify", "核实用时（中位）", _hours(summary.median_hours_to_verify), ""),
+        # Residents' ratings (评单, docs/intake.md).
+        ("satisfaction_share", "群众满意率", _percent(summary.satisfaction["share_4_5"]), ""),
+        ("satisfaction_mean", "平均评分", _score(summary.satisfaction["mean"]), ""),
+        ("satisfaction_ratings", "群众评价", summary.satisfaction["ratings"], "条"),
+        ("people_served_confirmed", "群众确认服务", summary.people_served_confirmed, "人次"),
     ]
     context = {
         "filters": filters,

@@ -59,6 +59,12 @@ FIGURE_HEADERS: dict[str, str] = {
     "participations": "委员参与人次",
     "service_minutes": "核实服务时长（小时）",
 }
+# The residents' ratings (评单) of each group, after its figures.
+SATISFACTION_HEADERS: dict[str, str] = {
+    "ratings": "群众评价数",
+    "mean": "平均评分",
+    "share_4_5": "满意率（4–5 分）",
+}
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -112,9 +118,13 @@ def summary_table(summary: stats.Summary) -> Table:
         ["完成率", summary.completion_rate],
         ["发布到首次认领中位时长（小时）", summary.median_hours_to_claim],
         ["提交到核实中位时长（小时）", summary.median_hours_to_verify],
+        ["群众确认服务人次", summary.people_served_confirmed],
         [],
         ["三暖类型", *FIGURE_HEADERS.values()],
         *[[row["label"], *_figures(row)] for row in summary.by_kind],
+        [],
+        ["群众评单", *SATISFACTION_HEADERS.values()],
+        ["全部", *_satisfaction(summary.satisfaction)],
         [],
         ["活动", "类型", "开始日期", "结束日期", "目标服务人次", "已服务人次", "完成进度"],
         *[
@@ -142,11 +152,20 @@ def breakdown_table(*, filters: stats.StatsFilter, by: str) -> Table:
             f"“{SHEETS[by]}”超过 {cap} 行，请缩小统计区间或按镇街筛选后再导出。"
         )
     label, key = KEY_HEADERS[by]
+    share = 2 + len(FIGURE_HEADERS) + list(SATISFACTION_HEADERS).index("share_4_5")
     return Table(
         name=SHEETS[by],
-        headers=[label, key, *FIGURE_HEADERS.values()],
-        rows=[[row["label"], row["key"], *_figures(row)] for row in rows],
+        headers=[label, key, *FIGURE_HEADERS.values(), *SATISFACTION_HEADERS.values()],
+        rows=[
+            [row["label"], row["key"], *_figures(row), *_satisfaction(row["satisfaction"])]
+            for row in rows
+        ],
+        percent_columns=(share,),
     )
+
+
+def _satisfaction(figures: dict | None) -> list[Any]:
+    return [(figures or {}).get(n) for n in SATISFACTION_HEADERS]
 
 
 def export_tables(*, filters: stats.StatsFilter, only: str | None = None) -> list[Table]:

@@ -42,6 +42,7 @@ from django.utils import timezone
 from accounts.models import User
 from accounts.permissions import is_staff
 from services import errors, rollups
+from services.intake import satisfaction
 from services.models import (
     ActiveMemberStat,
     Campaign,
@@ -451,11 +452,16 @@ class Summary:
     median_hours_to_verify: float | None
     by_kind: list[dict]
     campaigns: list[dict]
+    # Residents' ratings (services/intake/satisfaction.py): {ratings, mean, share_4_5}, and the
+    # people served by rated records (群众确认).
+    satisfaction: dict
+    people_served_confirmed: int
 
 
 def stats_summary(*, filters: StatsFilter) -> Summary:
-    """The headline figures in five queries: the daily rollup grouped by campaign, active
-    members, the request rollup, and the two medians (plus the tiny campaign list).
+    """The headline figures in seven queries: the daily rollup grouped by campaign, active
+    members, the request rollup, the two medians, the residents' ratings and the people
+    served by rated records (plus the tiny campaign list).
 
     The rollup is read once, grouped by campaign: the campaigns' progress reads those
     subtotals, and the per-kind figures and the totals add up those few subtotal rows.
@@ -501,6 +507,8 @@ def stats_summary(*, filters: StatsFilter) -> Summary:
             for kind, figures in by_kind.items()
         ],
         campaigns=_campaign_progress(f, {s["campaign_id"]: s for s in subtotals}),
+        satisfaction=satisfaction.satisfaction(f),
+        people_served_confirmed=satisfaction.people_served_confirmed(verified_records(f)),
     )
 
 
@@ -534,10 +542,31 @@ def _campaign_progress(f: StatsFilter, subtotals: dict[int, dict]) -> list[dict]
 
 def stats_breakdown(*, filters: StatsFilter, by: str, limit: int | None = None) -> list[dict]:
     """Rows ``{key, label, records, people_served, enterprises_served, households_visited,
-    participations}`` of one breakdown, largest first (months in calendar order).
+    participations, satisfaction}`` of one breakdown, largest first (months in calendar
+    order); ``satisfaction`` is the residents' ratings of the group (null per member).
 
     ``limit`` caps the rows fetched (the exports ask for one more than they allow).
     """
+    rows = _breakdown_rows(filters, by, limit)
+    column = _RATING_COLUMNS.get(by)
+    rated = satisfaction.satisfaction_by(filters, column, month=MonthOf) if column else {}
+    for row in rows:
+        # Ratings are per record, so a member has none of their own (null there).
+        row["satisfaction"] = dict(rated.get(row["key"], satisfaction.EMPTY)) if column else None
+    return rows
+
+
+# The rating column that matches each breakdown's key.
+_RATING_COLUMNS = {
+    BY_TOWN: "town_id",
+    BY_STATION: "station_id",
+    BY_TEAM: "team_id",
+    BY_KIND: "campaign_kind",
+    BY_MONTH: "month",
+}
+
+
+def _breakdown_rows(filters: StatsFilter, by: str, limit: int | None) -> list[dict]:
     if by == BY_TEAM:
         return _by_team(filters, limit)
     if by == BY_MEMBER:

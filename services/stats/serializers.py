@@ -144,6 +144,14 @@ class PeriodSerializer(strict.Serializer):
         return _renamed(super().get_fields(), **{"from": "date_from"})
 
 
+class SatisfactionSerializer(strict.Serializer):
+    """Residents' ratings (评单) of verified services."""
+
+    ratings = strict.IntegerField(help_text="评价数")
+    mean = strict.FloatField(allow_null=True, help_text="平均评分（1–5，两位小数）")
+    share_4_5 = strict.FloatField(allow_null=True, help_text="4–5 分占比（满意率）")
+
+
 class SummarySerializer(PeriodSerializer, HoursFiguresSerializer):
     """GET stats/summary/."""
 
@@ -169,6 +177,10 @@ class SummarySerializer(PeriodSerializer, HoursFiguresSerializer):
     )
     by_kind = KindFiguresSerializer(many=True)
     campaigns = CampaignProgressSerializer(many=True)
+    satisfaction = SatisfactionSerializer(help_text="群众评单满意度")
+    people_served_confirmed = strict.IntegerField(
+        help_text="群众确认的服务人次：群众已评价的已核实记录的服务人次"
+    )
 
 
 class BreakdownRowSerializer(HoursFiguresSerializer):
@@ -185,6 +197,9 @@ class BreakdownRowSerializer(HoursFiguresSerializer):
     enterprises_served = strict.IntegerField()
     households_visited = strict.IntegerField()
     participations = strict.IntegerField()
+    satisfaction = SatisfactionSerializer(
+        allow_null=True, help_text="群众评单满意度（按委员时为 null）"
+    )
 
 
 class BreakdownSerializer(PeriodSerializer):
