@@ -12,14 +12,15 @@ from backend.exceptions import _json_error
 def body_limit(request) -> int:
     """``MAX_BODY_BYTES``, or the larger limit a view names in ``body_limit_setting``.
 
-    The one view that takes photos (POST records/{id}/attachments/) names
-    ``ATTACHMENTS_MAX_UPLOAD_BYTES``; every other route keeps the default. Resolved only for a
-    body above the default, so ordinary requests pay nothing."""
+    The views that take photos (POST records/{id}/attachments/, and the residents' page
+    POST /q/<code>/) name ``ATTACHMENTS_MAX_UPLOAD_BYTES``; every other route keeps the default.
+    Resolved only for a body above the default, so ordinary requests pay nothing."""
     try:
         match = resolve(request.path_info)
     except Resolver404:
         return settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-    view_class = getattr(match.func, "view_class", None)
+    # A class-based view carries the names on its class, a function view on itself.
+    view_class = getattr(match.func, "view_class", match.func)
     name = getattr(view_class, "body_limit_setting", None)
     methods = getattr(view_class, "body_limit_methods", ())
     if not name or request.method not in methods:

@@ -231,6 +231,8 @@ INTAKE_RATE_PER_ADDRESS = env_str("INTAKE_RATE_PER_ADDRESS", "10/hour")
 INTAKE_RATE_PER_PHONE = env_str("INTAKE_RATE_PER_PHONE", "5/day")
 # Longest description a resident may write (characters).
 INTAKE_MAX_DESCRIPTION = env_int("INTAKE_MAX_DESCRIPTION", 1000, minimum=10)
+# Photos a resident may add to one need (each within ATTACHMENTS_MAX_BYTES, as records' are).
+INTAKE_MAX_PHOTOS = env_int("INTAKE_MAX_PHOTOS", 3, minimum=0)
 # Intakes new for longer than this are listed (stats/untriaged/) and their managers told once.
 INTAKE_TRIAGE_HOURS = env_int("INTAKE_TRIAGE_HOURS", 24, minimum=1)
 # Recent intakes of the station this many days back are compared for duplicates.

@@ -997,6 +997,15 @@ class Attachment(models.Model):
         on_delete=models.PROTECT,
         related_name="attachments",
     )
+    # A resident's photo of their need (群众点单, services.intake); shown to the station only.
+    intake = models.ForeignKey(
+        "Intake",
+        verbose_name="群众点单",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="photos",
+    )
     uploaded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name="上传人",
@@ -1043,7 +1052,8 @@ class Attachment(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.record_id}#{self.pk} {self.content_type}"
+        owner = f"r{self.record_id}" if self.record_id else f"i{self.intake_id}"
+        return f"{owner}#{self.pk} {self.content_type}"
 
 
 class Certificate(models.Model):

@@ -7,7 +7,8 @@ the copies the audit trail kept (``request_updated`` Events list changed contact
 their files, thumbnails and GPS position (``services.records.attachments.purge_due``; the rows
 stay with type, size, hash and capture time). Residents' intakes (群众点单, docs/intake.md) lose
 their phone once their request ended that long ago (or, never a request, once they were posted
-that long ago). Counts, distances, states and times stay, so
+that long ago), and the files of their photos are deleted as records' photos are. Counts,
+distances, states and times stay, so
 statistics and points are untouched.
 
 Work goes in batches of conditional UPDATEs (``WHERE`` the data is still there), each batch in
@@ -28,7 +29,8 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import Event
-from services.models import Claim, Intake, ServiceRequest
+from services.attachments import writes as attachment_writes
+from services.models import Attachment, Claim, Intake, ServiceRequest
 from services.records import attachments as record_attachments
 
 VERB = "personal_data_purged"
@@ -67,10 +69,21 @@ def _requests_due(cutoff: datetime) -> QuerySet[ServiceRequest]:
     )
 
 
-def _intakes_due(cutoff: datetime) -> QuerySet[Intake]:
+def _intakes_ended(cutoff: datetime) -> QuerySet[Intake]:
     ended = Q(request__isnull=False, request__ends_at__lt=cutoff)
     never_a_request = Q(request__isnull=True, created_at__lt=cutoff)
-    return Intake.objects.filter(ended | never_a_request).exclude(phone="")
+    return Intake.objects.filter(ended | never_a_request)
+
+
+def _intakes_due(cutoff: datetime) -> QuerySet[Intake]:
+    return _intakes_ended(cutoff).exclude(phone="")
+
+
+def _intake_photos_due(cutoff: datetime) -> QuerySet[Attachment]:
+    """Residents' photos of those intakes, files not yet deleted."""
+    return Attachment.objects.filter(
+        intake__in=_intakes_ended(cutoff).values("pk"), purged_at__isnull=True
+    )
 
 
 def _claims_due(cutoff: datetime) -> QuerySet[Claim]:
@@ -128,6 +141,7 @@ def purge_personal_data(
         report.requests = requests_due.count()
         report.claims = claims_due.count()
         report.attachments = record_attachments.count_due(cutoff=report.cutoff)
+        report.attachments += _intake_photos_due(report.cutoff).count()
         report.intakes = _intakes_due(report.cutoff).count()
     else:
         while ids := list(requests_due.order_by("pk").values_list("pk", flat=True)[:batch_size]):
@@ -142,6 +156,9 @@ def purge_personal_data(
                 )
         report.attachments = record_attachments.purge_due(
             cutoff=report.cutoff, batch_size=batch_size, now=now
+        )
+        report.attachments += attachment_writes.purge(
+            _intake_photos_due(report.cutoff), batch_size=batch_size, now=now
         )
         intakes_due = _intakes_due(report.cutoff)
         while ids := list(intakes_due.order_by("pk").values_list("pk", flat=True)[:batch_size]):

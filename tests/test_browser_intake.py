@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import os
 import shutil
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from services.intake.codes import code_for
 from services.models import Intake, IntakeRating
+from tests.attachments_fixtures import attachment_root, jpeg_with_exif
 from tests.factories import PASSWORD, CampaignFactory
 from tests.intake_loop import as_user, serve
 from tests.records_fixtures import ensure_rules
@@ -30,6 +33,9 @@ USER_AGENT = (
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
     "(KHTML, like Gecko) Mobile/15E148 MicroMessenger/8.0.49 NetType/4G Language/zh_CN"
 )
+
+
+attachment_root = attachment_root  # the fixture, re-exported for pytest
 
 
 @pytest.fixture
@@ -89,7 +95,7 @@ def _fits(driver) -> None:
     assert width <= WIDTH, width
 
 
-def test_the_residents_path_on_a_phone(phone, live_server, world):
+def test_the_residents_path_on_a_phone(phone, live_server, world, tmp_path, attachment_root):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -120,6 +126,16 @@ def test_the_residents_path_on_a_phone(phone, live_server, world):
         "家里老人想咨询赡养纠纷，行动不便，希望上门。"
     )
     phone.find_element(By.ID, "phone").send_keys("13900001111")
+    # A photo from the phone's camera roll (with the EXIF a phone writes).
+    picture = tmp_path / "现场.jpg"
+    picture.write_bytes(
+        jpeg_with_exif(
+            taken_at=timezone.now() - timedelta(hours=2),
+            lat=world.village.lat,
+            lng=world.village.lng,
+        )
+    )
+    phone.find_element(By.ID, "photo").send_keys(str(picture))
     _shot(phone, "02-filled.png")
     phone.find_element(By.ID, "submit").click()
 
@@ -129,6 +145,8 @@ def test_the_residents_path_on_a_phone(phone, live_server, world):
     intake = Intake.objects.get()
     assert phone.current_url.endswith(f"/q/t/{intake.ticket}/")
     assert intake.phone == "13900001111" and intake.specialty_id == world.law.pk
+    (photo,) = intake.photos.all()
+    assert photo.content_type == "image/jpeg" and photo.taken_at is not None
     _fits(phone)
     _shot(phone, "03-ticket.png")
 

@@ -8,6 +8,7 @@ shown on the page (docs/intake.md).
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.http import HttpResponseRedirect, QueryDict
 from django.middleware.csrf import CsrfViewMiddleware
 from django.shortcuts import render
@@ -48,6 +49,7 @@ def _form(request, code: IntakeCode, *, values=None, errors=None, detail="", sta
         "detail": detail,
         "honeypot": HONEYPOT,
         "max_description": IntakeFormSerializer().fields["description"].max_length,
+        "max_photos": settings.INTAKE_MAX_PHOTOS,
     }
     return render(request, "intake/form.html", context, status=status)
 
@@ -119,6 +121,11 @@ def intake_page(request, code: str):
             status=exc.status_code,
         )
     return HttpResponseRedirect(f"/q/t/{intake.ticket}/", status=303)
+
+
+# The form may carry photos (INTAKE_MAX_PHOTOS): the body limit is the photo upload's.
+intake_page.body_limit_setting = "ATTACHMENTS_MAX_UPLOAD_BYTES"
+intake_page.body_limit_methods = ("POST",)
 
 
 @never_cache

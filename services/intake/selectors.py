@@ -21,7 +21,9 @@ def may_manage_station(user: User, station_id: int) -> bool:
 
 def visible_intakes(user: User) -> QuerySet[Intake]:
     """Staff see every intake; a station's managers their stations'; nobody else any."""
-    intakes = Intake.objects.select_related("station", "village", "specialty", "request")
+    intakes = Intake.objects.select_related(
+        "station", "village", "specialty", "request"
+    ).prefetch_related("photos")
     if not user.is_authenticated:
         return intakes.none()
     if is_staff(user):

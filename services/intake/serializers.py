@@ -14,6 +14,7 @@ from members.models import Specialty
 from members.phones import normalize_phone
 from members.pii import context_viewer
 from services.api import IdRelatedField
+from services.attachments.serializers import AttachmentSerializer
 from services.models import Campaign, Intake, ServiceRequest
 from stations.models import Station, Village
 
@@ -120,6 +121,9 @@ class IntakeSerializer(serializers.ModelSerializer):
     specialty_name = serializers.CharField(
         source="specialty.name", read_only=True, default=None, allow_null=True
     )
+    photos = AttachmentSerializer(
+        many=True, read_only=True, help_text="群众上传的照片（已去除元数据；限时签名链接）"
+    )
 
     class Meta:
         model = Intake
@@ -133,6 +137,7 @@ class IntakeSerializer(serializers.ModelSerializer):
             "specialty_name",
             "description",
             "phone",
+            "photos",
             "source",
             "status",
             "possible_duplicates",

@@ -200,6 +200,7 @@ def submit_from(request, data: dict, *, code, source: str, resident=None) -> Int
         village=data.get("village"),
         source=source,
         resident=resident,
+        photos=request.FILES.getlist("photo"),
     )
 
 

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -21,6 +23,7 @@ from accounts.models import User
 from accounts.wechat import code2session
 from members.models import Specialty
 from services import notifications
+from services.attachments import writes as attachment_writes
 from services.intake import abuse, errors
 from services.models import Campaign, Intake, IntakeCode, ServiceRequest
 from services.requests.transitions import Status
@@ -76,9 +79,12 @@ def submit_intake(
     village: Village | None = None,
     source: str = Intake.Source.WEB,
     resident: User | None = None,
+    photos: Sequence = (),
     now: datetime | None = None,
 ) -> Intake:
-    """A resident's need, from the poster's page or the mini-program.
+    """A resident's need, from the poster's page or the mini-program, with at most
+    ``INTAKE_MAX_PHOTOS`` photos (checked, stripped and stored by ``services.attachments``
+    before the transaction; removed again if it fails).
 
     The caller counted the submission against its address (``abuse.check_address``, before
     reading the input, so a flood of bad posts is limited too); the phone's limit is counted
@@ -90,6 +96,32 @@ def submit_intake(
     if specialty is not None and not specialty.active:
         message = "该需求类型已停用。"
         raise InvalidInput(message, fields={"specialty": [message]})
+    if len(photos) > settings.INTAKE_MAX_PHOTOS:
+        message = f"最多上传 {settings.INTAKE_MAX_PHOTOS} 张照片。"
+        raise InvalidInput(message, fields={"photos": [message]})
+    processed = attachment_writes.prepare(photos)
+    stored = attachment_writes.save_files(processed)
+    try:
+        return _submit(
+            code=code,
+            description=description,
+            phone=phone,
+            specialty=specialty,
+            village=village,
+            source=source,
+            resident=resident,
+            processed=processed,
+            stored=stored,
+            now=now,
+        )
+    except BaseException:
+        attachment_writes.discard(stored)
+        raise
+
+
+def _submit(
+    *, code, description, phone, specialty, village, source, resident, processed, stored, now
+) -> Intake:
     with transaction.atomic():
         IntakeCode.objects.select_for_update().get(pk=code.pk)
         abuse.refuse_repeat(
@@ -114,6 +146,9 @@ def submit_intake(
             possible_duplicates=duplicates,
             queued_at=now,
         )
+        photos = attachment_writes.insert(
+            processed=processed, stored=stored, uploaded_by=resident, intake=intake
+        )
         record_event(
             actor=resident,
             verb="intake_submitted",
@@ -124,6 +159,8 @@ def submit_intake(
                 "village": village.pk if village else None,
                 "source": source,
                 "possible_duplicates": duplicates,
+                "photos": [photo.pk for photo in photos],
+                "sha256": [photo.sha256 for photo in photos],
             },
         )
         notifications.intake_received(intake)
