@@ -46,9 +46,10 @@ def _missing() -> list[str]:
     return missing
 
 
-@pytest.fixture
-def browser(tmp_path):
-    """A headless Chromium with a fresh profile; closed after the test."""
+def chromium(tmp_path, *, flags=FLAGS, mobile: dict | None = None):
+    """A headless Debian Chromium with a fresh profile under ``tmp_path`` (``mobile``: Chrome's
+    mobileEmulation), driven through its chromedriver; quit and removed after the test. Skipped
+    when the browser is missing, failed instead with REQUIRE_BROWSER=1 (.ci/run)."""
     missing = _missing()
     if missing:
         reason = (
@@ -62,8 +63,10 @@ def browser(tmp_path):
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for flag in [*FLAGS, f"--user-data-dir={tmp_path / 'profile'}"]:
+    for flag in [*flags, f"--user-data-dir={tmp_path / 'profile'}"]:
         options.add_argument(flag)
+    if mobile is not None:
+        options.add_experimental_option("mobileEmulation", mobile)
     # An explicit driver path: Selenium Manager never runs, nothing is downloaded.
     driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
     driver.set_page_load_timeout(30)
@@ -72,6 +75,12 @@ def browser(tmp_path):
     finally:
         driver.quit()
         shutil.rmtree(tmp_path / "profile", ignore_errors=True)
+
+
+@pytest.fixture
+def browser(tmp_path):
+    """A desktop-sized Chromium (1366 × 1800)."""
+    yield from chromium(tmp_path)
 
 
 def test_staff_log_in_and_the_kpi_tile_matches_the_api(

@@ -11,8 +11,6 @@ folder as an artefact). Skipped where chromium or chromedriver is missing; REQUI
 
 from __future__ import annotations
 
-import os
-import shutil
 from datetime import timedelta
 
 import pytest
@@ -24,7 +22,7 @@ from tests.attachments_fixtures import attachment_root, jpeg_with_exif
 from tests.factories import PASSWORD, CampaignFactory
 from tests.intake_loop import as_user, serve
 from tests.records_fixtures import ensure_rules
-from tests.test_browser_dashboard import ARTIFACTS, CHROMEDRIVER, CHROMIUM, _missing
+from tests.test_browser_dashboard import ARTIFACTS, FLAGS, chromium
 
 SHOTS = ARTIFACTS / "intake"
 WIDTH, HEIGHT = 375, 812
@@ -41,44 +39,14 @@ attachment_root = attachment_root  # the fixture, re-exported for pytest
 @pytest.fixture
 def phone(tmp_path):
     """A headless Chromium emulating a 375 × 812 phone; closed after the test."""
-    missing = _missing()
-    if missing:
-        reason = (
-            f"browser test needs {', '.join(missing)} (apt-get install chromium chromium-driver)"
-        )
-        if os.environ.get("REQUIRE_BROWSER") == "1":
-            pytest.fail(f"REQUIRE_BROWSER=1 but {reason}")
-        pytest.skip(reason)
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-        "--no-first-run",
-        "--lang=zh-CN",
-        f"--user-data-dir={tmp_path / 'profile'}",
-    ):
-        options.add_argument(flag)
-    options.add_experimental_option(
-        "mobileEmulation",
-        {
+    yield from chromium(
+        tmp_path,
+        flags=[flag for flag in FLAGS if not flag.startswith("--window-size")],
+        mobile={
             "deviceMetrics": {"width": WIDTH, "height": HEIGHT, "pixelRatio": 2},
             "userAgent": USER_AGENT,
         },
     )
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(30)
-    try:
-        yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(tmp_path / "profile", ignore_errors=True)
 
 
 def _shot(driver, name: str) -> None:
