@@ -415,7 +415,11 @@ def _series(case, stage: Stage) -> None:
         return
     _references(body, stage)
     _points(body)
-    if body.get("station") is None and body.get("village") is None:
+    # The station serving the village, as for a single request.
+    village = body.get("village")
+    if village is not None:
+        body["station"] = stage.village_stations[village]
+    elif body.get("station") is None:
         body["station"] = stage.ids["stations"][0]
     first = stage.now.date() + timedelta(days=1 + _spread(body.get("starts_on"), 60))
     body["starts_on"] = first.isoformat()
