@@ -188,6 +188,10 @@ MATCHING_RELIABILITY_DAYS = env_int("MATCHING_RELIABILITY_DAYS", 90, minimum=1)
 MATCHING_HISTORY_DAYS = env_int("MATCHING_HISTORY_DAYS", 30, minimum=1)
 # History gives full marks at this many services.
 MATCHING_HISTORY_FULL = env_int("MATCHING_HISTORY_FULL", 3, minimum=1)
+# 评单 feed a team's history term (times mean rating / 5) from this many ratings of its
+# verified records on, counted over the last N days.
+MATCHING_RATING_MIN = env_int("MATCHING_RATING_MIN", 5, minimum=1)
+MATCHING_RATING_DAYS = env_int("MATCHING_RATING_DAYS", 365, minimum=1)
 # requests/{id}/matches/: teams returned when ?limit= is not given.
 MATCHING_MATCHES_DEFAULT_LIMIT = env_int("MATCHING_MATCHES_DEFAULT_LIMIT", 10, minimum=1)
 # requests/{id}/matches/: the largest ?limit= allowed.

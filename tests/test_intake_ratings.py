@@ -13,8 +13,10 @@ from django.utils import timezone
 
 from accounts.models import Event
 from services.intake import writes
+from services.matching.scoring import rating_factor
 from services.models import Intake, IntakeRating, ServiceRecord
 from tests import intake_fixtures, records_fixtures, services_fixtures
+from tests.factories import ServiceRequestFactory
 from tests.fake_wechat import ok
 from tests.intake_fixtures import INTAKE_URL, api_body, csrf_token, form_client
 from tests.intake_loop import as_user, serve
@@ -218,3 +220,59 @@ def test_revoked_verification_takes_the_rating_out_of_the_figures(world, served,
     assert response.status_code == 200, response.json()
     summary = as_user(world.sam).get("/api/v1/stats/summary/", PERIOD).json()
     assert summary["satisfaction"]["ratings"] == 0 and summary["people_served_confirmed"] == 0
+
+
+def _team_row(world, service_request) -> dict:
+    response = as_user(world.mary).get(f"/api/v1/requests/{service_request.pk}/matches/")
+    assert response.status_code == 200, response.json()
+    rows = {row["team"]["id"]: row for row in response.json()}
+    return rows[world.team.pk]
+
+
+def test_ratings_feed_the_team_history_term_from_the_minimum_on(
+    world, served, anon, campaign, settings
+):
+    """A team rated 2/5 keeps 40% of its history term once MATCHING_RATING_MIN ratings are
+    counted; below the minimum, or once the record is revoked, the ratings count for nothing."""
+    intake, ids = served
+    need = ServiceRequestFactory(
+        station=world.station,
+        village=world.village,
+        campaign=campaign,
+        lat=world.village.lat,
+        lng=world.village.lng,
+        slots=2,
+        created_by=world.mary,
+        specialties=[world.law],
+    )
+    settings.MATCHING_RATING_MIN = 1
+    before = _team_row(world, need)
+    assert before["parts"]["history"] > 0
+    assert not any("群众评价" in reason for reason in before["reasons"])
+
+    assert anon.post(rating_url(intake), {"score": 2}, format="json").status_code == 201
+    rated = _team_row(world, need)
+    assert rated["parts"]["history"] == pytest.approx(before["parts"]["history"] * 0.4, abs=1e-3)
+    assert rated["score"] < before["score"]
+    assert "群众评价 2.0 分（1 次）" in rated["reasons"]
+
+    settings.MATCHING_RATING_MIN = 2
+    unrated = _team_row(world, need)
+    assert unrated["parts"]["history"] == pytest.approx(before["parts"]["history"])
+    assert not any("群众评价" in reason for reason in unrated["reasons"])
+
+    settings.MATCHING_RATING_MIN = 1
+    revoke = as_user(world.sam).post(
+        f"/api/v1/records/{ids['record']}/revoke/", {"reason": "核实有误，撤销"}, format="json"
+    )
+    assert revoke.status_code == 200, revoke.json()
+    revoked = _team_row(world, need)
+    assert not any("群众评价" in reason for reason in revoked["reasons"])
+
+
+@pytest.mark.parametrize(
+    ("rated", "total", "minimum", "factor"),
+    [(0, 0, 1, 1.0), (4, 20, 5, 1.0), (5, 25, 5, 1.0), (5, 15, 5, 0.6), (10, 10, 5, 0.2)],
+)
+def test_rating_factor(rated, total, minimum, factor):
+    assert rating_factor(rated, total, minimum) == pytest.approx(factor)

@@ -13,7 +13,10 @@ a request on five terms, each in [0, 1], combined as a weighted mean (``MATCHING
 - reliability: ``(kept + 1) / (kept + no_shows + 1)`` over ``MATCHING_RELIABILITY_DAYS``;
   no-shows are slot claims that expired without a check-in, and late cancels.
 - history: ``min(1, served / MATCHING_HISTORY_FULL)``, served = distinct requests of that
-  station the actor completed ("done" claims, i.e. verified records) in ``MATCHING_HISTORY_DAYS``.
+  station the actor completed ("done" claims, i.e. verified records) in ``MATCHING_HISTORY_DAYS``;
+  for a team that residents rated at least ``MATCHING_RATING_MIN`` times (评单 of its verified
+  records in ``MATCHING_RATING_DAYS``), times its mean rating / 5 — never more than without
+  ratings, so the bounds of ``teams`` stay bounds.
 
 Candidates are narrowed in the database — bounding box on the indexed coordinates and status,
 an exact circle computed by the database, nearest first, LIMIT ``MATCHING_CANDIDATE_LIMIT`` —
@@ -50,6 +53,8 @@ class ScoringModel:
     reliability_days: int
     history_days: int
     history_full: int
+    rating_min: int
+    rating_days: int
 
     @classmethod
     def from_settings(cls) -> ScoringModel:
@@ -61,6 +66,8 @@ class ScoringModel:
             reliability_days=settings.MATCHING_RELIABILITY_DAYS,
             history_days=settings.MATCHING_HISTORY_DAYS,
             history_full=settings.MATCHING_HISTORY_FULL,
+            rating_min=settings.MATCHING_RATING_MIN,
+            rating_days=settings.MATCHING_RATING_DAYS,
         )
 
     @property
@@ -91,6 +98,9 @@ class Facts:
     no_shows: int = 0
     kept: int = 0
     served: int = 0
+    # 评单 of the actor's verified records lately: how many, and their sum.
+    rated: int = 0
+    score_sum: int = 0
 
 
 @dataclass(frozen=True)
@@ -142,6 +152,14 @@ def history_term(served: int, full: int) -> float:
     return min(1.0, served / full)
 
 
+def rating_factor(rated: int, score_sum: int, minimum: int) -> float:
+    """What residents' ratings make of the history term: their mean / 5 once there are
+    ``minimum`` of them (a 5.0 keeps it whole, a 3.0 takes 40% off), 1 before that."""
+    if rated < minimum or rated <= 0:
+        return 1.0
+    return min(1.0, score_sum / rated / 5)
+
+
 def terms(
     model: ScoringModel,
     *,
@@ -152,6 +170,8 @@ def terms(
     no_shows: int,
     kept: int,
     served: int,
+    rated: int = 0,
+    score_sum: int = 0,
 ) -> tuple[float, float, float, float, float]:
     """The five terms, in TERMS order."""
     return (
@@ -159,7 +179,8 @@ def terms(
         distance_term(km, model.half_km),
         load_term(busy, capacity),
         reliability_term(no_shows, kept),
-        history_term(served, model.history_full),
+        history_term(served, model.history_full)
+        * rating_factor(rated, score_sum, model.rating_min),
     )
 
 
@@ -182,6 +203,8 @@ def score(model: ScoringModel, actor: Actor, facts: Facts) -> Score:
         no_shows=facts.no_shows,
         kept=facts.kept,
         served=facts.served,
+        rated=facts.rated,
+        score_sum=facts.score_sum,
     )
     return Score(
         total=weighted(model.shares, parts),
@@ -217,6 +240,8 @@ def reasons(
         out.append(f"近{days}天{history_place}已服务 {facts.served} 次")
     else:
         out.append(f"近{days}天未在该驿站服务")
+    if facts.rated and facts.rated >= model.rating_min:
+        out.append(f"群众评价 {facts.score_sum / facts.rated:.1f} 分（{facts.rated} 次）")
     return out
 
 

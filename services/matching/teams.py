@@ -241,6 +241,7 @@ def _score_teams(
         busy_from=side.starts_at - model.padding,
         busy_to=side.ends_at + model.padding,
         recent=now - timedelta(days=model.reliability_days),
+        rated_since=timezone.localdate(now) - timedelta(days=model.rating_days),
     )
     shares = model.shares
     scored = []
@@ -255,7 +256,13 @@ def _score_teams(
             capacity=capacity,
         )
         fit, _ = specialty_term(required, actor.primary, actor.secondary, model.secondary_credit)
-        seen = {**facts.claims[team.id], "served": candidate.served}
+        rated, score_sum = facts.ratings.get(team.id, (0, 0))
+        seen = {
+            **facts.claims[team.id],
+            "served": candidate.served,
+            "rated": rated,
+            "score_sum": score_sum,
+        }
         km = candidate.km
         parts = terms(model, fit=fit, km=km, capacity=capacity, **_team_counts(seen))
         scored.append(_Scored(weighted(shares, parts), km, team, actor, seen))
@@ -268,4 +275,6 @@ def _team_counts(seen: dict[str, int]) -> dict[str, int]:
         "no_shows": seen["no_shows"],
         "kept": seen["kept"],
         "served": seen["served"],
+        "rated": seen["rated"],
+        "score_sum": seen["score_sum"],
     }

@@ -18,6 +18,8 @@ from members.models import Member, Specialty, Team
 from services.models import (
     Campaign,
     Claim,
+    IntakeRating,
+    ServiceRecord,
     ServiceRequest,
 )
 from stations.geo import Point, fast_distance_km
@@ -66,6 +68,9 @@ def _fragments() -> dict[str, Any]:
         "village": table(Village),
         "campaign": table(Campaign),
         "specialty": table(Specialty),
+        "rating": table(IntakeRating),
+        "record": table(ServiceRecord),
+        "verified": _literals(ServiceRecord.Status.VERIFIED),
         "rs": table(request_specialties),
         "rs_request": column(request_specialties, "servicerequest"),
         "rs_specialty": column(request_specialties, "specialty"),

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, NamedTuple
 
 from services.matching.queries.sql import (
     TIME_HOLDING,
     ClaimStatus,
     _aware,
+    _db,
     _distance2,
     _dt_param,
     _fetch,
@@ -195,12 +196,15 @@ def teams_near(
 
 class TeamFacts(NamedTuple):
     """Per team: active members, the required specialties held by the team itself and by
-    its active members, and what its claims say (``claims``: tasks, busy, kept, no_shows)."""
+    its active members, what its claims say (``claims``: tasks, busy, kept, no_shows) and how
+    residents rated its verified services (``ratings``)."""
 
     people: dict[int, set[int]]
     own: dict[int, set[int]]
     members: dict[int, set[int]]
     claims: dict[int, dict[str, int]]
+    # 评单: (ratings counted, their sum) of the team's verified records lately.
+    ratings: dict[int, tuple[int, int]]
 
 
 class _TeamFactRow(NamedTuple):
@@ -210,36 +214,46 @@ class _TeamFactRow(NamedTuple):
       each; None when they hold none);
     - "own": a required specialty the team itself holds;
     - "busy": a member's live claim around the request's time;
-    - "kept", "no_shows": a claim of the team's lately, kept or not.
+    - "kept", "no_shows": a claim of the team's lately, kept or not;
+    - "rated": the team's residents' ratings of verified records lately, counted and summed.
     """
 
     kind: str
     team_id: int
     member_id: int | None
     specialty_id: int | None
+    # "rated" only:
+    rated: int | None
+    score_sum: int | None
 
 
 TEAM_FACTS = """
-SELECT 'member' AS kind, m.team_id, m.id, ms.{ms_specialty}
+SELECT 'member' AS kind, m.team_id, m.id, ms.{ms_specialty},
+    CAST(NULL AS BIGINT), CAST(NULL AS BIGINT)
 FROM {member} m
 LEFT JOIN {ms} ms ON ms.{ms_member} = m.id AND ms.{ms_specialty} {required}
 WHERE m.team_id {teams} AND m.active = %s
 UNION ALL
-SELECT 'own', ts.{ts_team}, NULL, ts.{ts_specialty}
+SELECT 'own', ts.{ts_team}, NULL, ts.{ts_specialty}, NULL, NULL
 FROM {ts} ts
 WHERE ts.{ts_team} {teams} AND ts.{ts_specialty} {required}
 UNION ALL
-SELECT 'busy', c.team_id, c.member_id, NULL
+SELECT 'busy', c.team_id, c.member_id, NULL, NULL, NULL
 FROM {claim} c JOIN {request} r ON r.id = c.request_id
 WHERE c.team_id {teams} AND c.status IN ({time_holding})
     AND c.checked_out_at IS NULL AND c.request_id <> %s
     AND r.starts_at < %s AND r.ends_at > %s
 UNION ALL
 SELECT CASE WHEN c.checked_in_at IS NOT NULL THEN 'kept' ELSE 'no_shows' END, c.team_id,
-    NULL, NULL
+    NULL, NULL, NULL, NULL
 FROM {claim} c
 WHERE c.team_id {teams} AND c.claimed_at >= %s
     AND (c.checked_in_at IS NOT NULL OR c.status = %s OR (c.status = %s AND c.late_cancel = %s))
+UNION ALL
+SELECT 'rated', g.team_id, NULL, NULL, COUNT(*), SUM(g.score)
+FROM {rating} g JOIN {record} s ON s.id = g.record_id
+WHERE g.team_id {teams} AND g.service_date >= %s AND s.status IN ({verified})
+GROUP BY g.team_id
 """
 
 
@@ -251,6 +265,7 @@ def team_facts(
     busy_from: datetime,
     busy_to: datetime,
     recent: datetime,
+    rated_since: date,
 ) -> TeamFacts:
     """Everything the score needs of some teams beyond their distance, in one statement of
     parts that each reach their rows through an index, so none reads a team's whole history:
@@ -260,9 +275,10 @@ def team_facts(
     - busy: live claims around the request's time — (team, status, ...), then the request's
       times for those few — with ``tasks`` the claims and ``busy`` the distinct members;
     - kept claims (checked in) and no-shows (expired unchecked, late cancels) lately —
-      (team, status, claimed_at, ...) alone.
+      (team, status, claimed_at, ...) alone;
+    - ratings since ``rated_since`` — (team, service_date), then each rating's record by key.
     """
-    facts = TeamFacts({}, {}, {}, {})
+    facts = TeamFacts({}, {}, {}, {}, {})
     if not team_ids:
         return facts
     teams, team_params = _in(team_ids)
@@ -286,6 +302,8 @@ def team_facts(
             ClaimStatus.EXPIRED,
             ClaimStatus.CANCELLED,
             True,
+            *team_params,
+            _db().ops.adapt_datefield_value(rated_since),
         ],
     )
     claims = {team: {"tasks": 0, "busy": 0, "no_shows": 0, "kept": 0} for team in team_ids}
@@ -301,6 +319,8 @@ def team_facts(
         elif kind == "busy":
             claims[row.team_id]["tasks"] += 1
             busy[row.team_id].add(row.member_id)
+        elif kind == "rated":
+            facts.ratings[row.team_id] = (int(row.rated), int(row.score_sum))
         else:  # "kept" or "no_shows": the counter's name
             claims[row.team_id][kind] += 1
     for team, members in busy.items():
