@@ -237,6 +237,9 @@ INTAKE_RATE_PER_PHONE = env_str("INTAKE_RATE_PER_PHONE", "5/day")
 INTAKE_MAX_DESCRIPTION = env_int("INTAKE_MAX_DESCRIPTION", 1000, minimum=10)
 # Photos a resident may add to one need (each within ATTACHMENTS_MAX_BYTES, as records' are).
 INTAKE_MAX_PHOTOS = env_int("INTAKE_MAX_PHOTOS", 3, minimum=0)
+# The mini-program adds its photos after submitting (one upload per photo): for this long
+# after the intake was posted, while it is still new.
+INTAKE_PHOTO_WINDOW_MINUTES = env_int("INTAKE_PHOTO_WINDOW_MINUTES", 30, minimum=1)
 # Intakes new for longer than this are listed (stats/untriaged/) and their managers told once.
 INTAKE_TRIAGE_HOURS = env_int("INTAKE_TRIAGE_HOURS", 24, minimum=1)
 # Recent intakes of the station this many days back are compared for duplicates.

@@ -7,9 +7,11 @@ the copies the audit trail kept (``request_updated`` Events list changed contact
 their files, thumbnails and GPS position (``services.records.attachments.purge_due``; the rows
 stay with type, size, hash and capture time). Residents' intakes (群众点单, docs/intake.md) lose
 their phone once their request ended that long ago (or, never a request, once they were posted
-that long ago), and the files of their photos are deleted as records' photos are. Counts,
-distances, states and times stay, so
-statistics and points are untouched.
+that long ago), and the files of their photos are deleted as records' photos are. A resident's
+account known only by openid (``resident_<hash>``, made by the mini-program's intake) whose
+every intake has ended that long ago is unbound from the openid and renamed: WeChat can reach
+nobody through it any more, and the same user coming back gets a new account. Counts,
+distances, states and times stay, so statistics and points are untouched.
 
 Work goes in batches of conditional UPDATEs (``WHERE`` the data is still there), each batch in
 its own short transaction, so a run holds no lock for long, can be stopped and rerun, and a
@@ -28,7 +30,7 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from accounts.models import Event
+from accounts.models import Event, User
 from services.attachments import writes as attachment_writes
 from services.models import Attachment, Claim, Intake, ServiceRequest
 from services.records import attachments as record_attachments
@@ -49,6 +51,7 @@ class PurgeReport:
     claim_events: int = 0
     attachments: int = 0
     intakes: int = 0
+    residents: int = 0
     dry_run: bool = False
 
     @property
@@ -60,6 +63,7 @@ class PurgeReport:
             + self.claim_events
             + self.attachments
             + self.intakes
+            + self.residents
         )
 
 
@@ -77,6 +81,44 @@ def _intakes_ended(cutoff: datetime) -> QuerySet[Intake]:
 
 def _intakes_due(cutoff: datetime) -> QuerySet[Intake]:
     return _intakes_ended(cutoff).exclude(phone="")
+
+
+# The role-less accounts services.intake.writes.resident_for makes for residents known by openid.
+RESIDENT_PREFIX = "resident_"
+
+
+def _residents_due(cutoff: datetime) -> QuerySet[User]:
+    """Residents' accounts still bound to an openid whose every intake has ended past the
+    cutoff: nothing of theirs is in progress, so WeChat needs to reach them no more."""
+    return (
+        User.objects.filter(
+            username__startswith=RESIDENT_PREFIX,
+            wechat_openid__isnull=False,
+            is_member=False,
+            is_station_manager=False,
+            is_village_liaison=False,
+            is_staff=False,
+            is_superuser=False,
+            intakes__isnull=False,
+        )
+        .exclude(intakes__in=Intake.objects.exclude(pk__in=_intakes_ended(cutoff).values("pk")))
+        .distinct()
+    )
+
+
+def _forget_residents(ids: list[int]) -> int:
+    """Unbind the openid and take the name derived from it: the account stays (intakes,
+    ratings and Events point at it) but leads to nobody; the same WeChat user coming back
+    gets a new account."""
+    done = 0
+    for pk in ids:
+        done += User.objects.filter(pk=pk, wechat_openid__isnull=False).update(
+            wechat_openid=None,
+            wechat_bound_at=None,
+            username=f"resident-purged-{pk}",
+            is_active=False,
+        )
+    return done
 
 
 def _intake_photos_due(cutoff: datetime) -> QuerySet[Attachment]:
@@ -143,6 +185,7 @@ def purge_personal_data(
         report.attachments = record_attachments.count_due(cutoff=report.cutoff)
         report.attachments += _intake_photos_due(report.cutoff).count()
         report.intakes = _intakes_due(report.cutoff).count()
+        report.residents = _residents_due(report.cutoff).count()
     else:
         while ids := list(requests_due.order_by("pk").values_list("pk", flat=True)[:batch_size]):
             with transaction.atomic():
@@ -166,6 +209,10 @@ def purge_personal_data(
                 report.intakes += (
                     Intake.objects.filter(pk__in=ids).exclude(phone="").update(phone="")
                 )
+        residents_due = _residents_due(report.cutoff)
+        while ids := list(residents_due.order_by("pk").values_list("pk", flat=True)[:batch_size]):
+            with transaction.atomic():
+                report.residents += _forget_residents(ids)
     report.request_events = _scrub_events(
         requests_ended, _REQUEST_EVENT, _scrub_request_event, batch_size, dry_run=dry_run
     )
@@ -187,6 +234,7 @@ def purge_personal_data(
                 "claim_events": report.claim_events,
                 "attachments": report.attachments,
                 "intakes": report.intakes,
+                "residents": report.residents,
                 "cutoff": report.cutoff.isoformat(),
                 "retention_days": days,
             },

@@ -411,3 +411,49 @@ def test_retention_purge_forgets_old_intake_phones(world, village_code, anon):
     assert purge_personal_data(days=180).intakes == 0
     purged = Event.objects.get(verb="personal_data_purged")
     assert purged.payload["intakes"] == 1
+
+
+def test_retention_purge_unbinds_residents_whose_intakes_all_ended(
+    world, village_code, anon, wechat
+):
+    """A resident known only by openid: once every intake of theirs is past retention the
+    account loses its openid and the name derived from it; one with a recent intake keeps it;
+    the same WeChat user coming back gets a new account."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from services.retention import purge_personal_data
+
+    for openid, text in (("o-old", "旧的：路灯坏了"), ("o-both", "旧的：水管漏了")):
+        body = api_body(village_code, wechat_code=ok(openid), description=text)
+        assert anon.post(INTAKE_URL, body, format="json").status_code == 201
+    body = api_body(village_code, wechat_code=ok("o-both"), description="新的：修桥")
+    assert anon.post(INTAKE_URL, body, format="json").status_code == 201
+    old_intakes = Intake.objects.filter(description__startswith="旧的")
+    old_intakes.update(created_at=timezone.now() - timedelta(days=400))
+    gone = User.objects.get(wechat_openid="o-old")
+    both = User.objects.get(wechat_openid="o-both")
+    member_before = User.objects.filter(is_member=True).values_list("pk", "wechat_openid")
+
+    assert purge_personal_data(days=180, dry_run=True).residents == 1
+    assert User.objects.get(pk=gone.pk).wechat_openid == "o-old"  # a dry run writes nothing
+    report = purge_personal_data(days=180)
+    assert report.residents == 1
+    gone.refresh_from_db()
+    both.refresh_from_db()
+    assert gone.wechat_openid is None and gone.wechat_bound_at is None and not gone.is_active
+    assert gone.username == f"resident-purged-{gone.pk}"
+    assert both.wechat_openid == "o-both" and both.is_active
+    assert list(User.objects.filter(is_member=True).values_list("pk", "wechat_openid")) == list(
+        member_before
+    )
+    assert Intake.objects.filter(resident=gone).count() == 1  # the intake still names it
+    assert Event.objects.get(verb="personal_data_purged").payload["residents"] == 1
+    assert purge_personal_data(days=180).residents == 0
+
+    # Back again with the same WeChat account: a new, bound account.
+    body = api_body(village_code, wechat_code=ok("o-old"), description="又来了：井盖丢了")
+    assert anon.post(INTAKE_URL, body, format="json").status_code == 201
+    again = User.objects.get(wechat_openid="o-old")
+    assert again.pk != gone.pk and again.username.startswith("resident_")

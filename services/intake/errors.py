@@ -15,6 +15,7 @@ INTAKE_DUPLICATE = "intake_duplicate"
 INTAKE_REFUSED = "intake_refused"
 INTAKE_NOT_NEW = "intake_not_new"
 INTAKE_TICKET_UNKNOWN = "intake_ticket_unknown"
+INTAKE_PHOTOS_CLOSED = "intake_photos_closed"
 RATING_NOT_YET = "rating_not_yet"
 RATING_LOCKED = "rating_locked"
 REFERRAL_INVALID = "referral_invalid"
@@ -71,6 +72,13 @@ class IntakeTicketUnknown(ApplicationError):
     status_code = 404
     default_code = INTAKE_TICKET_UNKNOWN
     default_detail = "没有找到该回执，请核对回执链接。"
+
+
+class IntakePhotosClosed(Conflict):
+    """409: photos are added only to a new intake, within INTAKE_PHOTO_WINDOW_MINUTES."""
+
+    default_code = INTAKE_PHOTOS_CLOSED
+    default_detail = "诉求已开始处理或已超过补充照片的时限，不能再添加照片。"
 
 
 class RatingNotYet(Conflict):

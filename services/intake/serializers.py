@@ -84,6 +84,34 @@ class IntakeInputSerializer(IntakeFormSerializer):
     )
 
 
+class IntakePhotoUploadSerializer(strict.Serializer):
+    """``multipart/form-data`` of POST intake/tickets/{ticket}/photos/: ``files`` (repeatable;
+    ``wx.uploadFile`` sends one per call) and, for a mini-program intake, ``wechat_code``."""
+
+    files = serializers.ListField(
+        child=serializers.FileField(allow_empty_file=False),
+        min_length=1,
+        help_text="照片，可重复（JPEG、PNG、WebP，按内容识别）；每条诉求最多 INTAKE_MAX_PHOTOS 张",
+    )
+    wechat_code = strict.CharField(
+        max_length=128,
+        required=False,
+        help_text="wx.login 的 code：小程序提交的点单须由同一微信用户上传",
+    )
+
+    def to_internal_value(self, data):
+        # A form, not JSON: a mistyped part name is 400 unknown_field, not silently dropped.
+        strict.check_keys(self, data)
+        return super().to_internal_value(data)
+
+
+class IntakePhotosReceiptSerializer(strict.Serializer):
+    """How many photos the intake carries now, of how many it may."""
+
+    photos = strict.IntegerField()
+    max_photos = strict.IntegerField()
+
+
 class IntakeReceiptSerializer(strict.Serializer):
     """What the resident gets back: the ticket and its page."""
 

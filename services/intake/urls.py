@@ -25,6 +25,11 @@ urlpatterns = [
     path("intake/<int:pk>/decline/", views.IntakeDeclineView.as_view(), name="intake-decline"),
     path("intake/tickets/<str:ticket>/", views.TicketView.as_view(), name="intake-ticket"),
     path(
+        "intake/tickets/<str:ticket>/photos/",
+        views.TicketPhotosView.as_view(),
+        name="intake-ticket-photos",
+    ),
+    path(
         "intake/tickets/<str:ticket>/rating/",
         views.TicketRatingView.as_view(),
         name="intake-ticket-rating",

@@ -3,13 +3,20 @@ triage. Parse, call one function, serialize (docs/intake.md)."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiRequest,
+    OpenApiResponse,
+    extend_schema,
+)
 from rest_framework import generics, status
 from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import AllowAny, BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -25,6 +32,8 @@ from services.intake.serializers import (
     AcceptInputSerializer,
     IntakeDeclineInputSerializer,
     IntakeInputSerializer,
+    IntakePhotosReceiptSerializer,
+    IntakePhotoUploadSerializer,
     IntakeQuerySerializer,
     IntakeReceiptSerializer,
     IntakeSerializer,
@@ -455,6 +464,61 @@ class TicketView(_Public, APIView):
         return Response(TicketSerializer(tracking.ticket_view(_ticket_intake(ticket))).data)
 
 
+def _check_owner(intake: Intake, wechat_code: str):
+    """A mini-program intake is the WeChat user's who posted it: their ``wechat_code`` or
+    403. An intake from the page (no account) is its ticket holder's. Returns the actor."""
+    if intake.resident_id is None:
+        return None
+    if not wechat_code:
+        raise NotTicketOwner()
+    actor = writes.resident_for(wechat_code)
+    if actor.pk != intake.resident_id:
+        raise NotTicketOwner()
+    return actor
+
+
+@extend_schema(tags=[INTAKE])
+class TicketPhotosView(_Public, APIView):
+    """The resident adds photos after submitting (the mini-program's way: one per upload)."""
+
+    parser_classes = [MultiPartParser]
+    body_limit_setting = "ATTACHMENTS_MAX_UPLOAD_BYTES"
+    body_limit_methods = ("POST",)
+
+    @extend_schema(
+        summary="为点单补充照片",
+        description=(
+            "无需登录，回执码即凭证（不存在 → 404 `intake_ticket_unknown`）。"
+            "`multipart/form-data`，字段 `files` 可重复（wx.uploadFile 每次一张）；"
+            "小程序提交的点单须附同一微信用户的 "
+            "wechat_code（否则 403 `not_ticket_owner`）。仅在点单待受理且提交后 "
+            "INTAKE_PHOTO_WINDOW_MINUTES 分钟内（否则 409 `intake_photos_closed`），每条点单最多 "
+            "INTAKE_MAX_PHOTOS 张（400）。照片检查、去除元数据同服务记录的照片（415/413/400）；"
+            "与提交共用每地址限频（429 `intake_throttled`）。任一张不合格则全部不保存。"
+        ),
+        request=OpenApiRequest(
+            IntakePhotoUploadSerializer,
+            encoding={"files": {"contentType": "image/jpeg, image/png, image/webp"}},
+        ),
+        responses={
+            201: IntakePhotosReceiptSerializer,
+            403: OpenApiResponse(description="非本人"),
+            404: OpenApiResponse(description="回执不存在"),
+            409: CONFLICT,
+            429: OpenApiResponse(description="提交过于频繁"),
+        },
+    )
+    def post(self, request, ticket: str):
+        abuse.check_address(client_address(request))
+        intake = _ticket_intake(ticket)
+        data = IntakePhotoUploadSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        actor = _check_owner(intake, data.validated_data.get("wechat_code", ""))
+        writes.add_photos(intake_id=intake.pk, photos=data.validated_data["files"], actor=actor)
+        body = {"photos": intake.photos.count(), "max_photos": settings.INTAKE_MAX_PHOTOS}
+        return Response(IntakePhotosReceiptSerializer(body).data, status=status.HTTP_201_CREATED)
+
+
 @extend_schema(tags=[INTAKE])
 class TicketRatingView(_Public, APIView):
     def _rate(self, request, ticket: str, *, change: bool) -> Response:
@@ -462,15 +526,7 @@ class TicketRatingView(_Public, APIView):
         data = RatingApiInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
-        wechat_code = values.pop("wechat_code", "")
-        actor = None
-        if intake.resident_id is not None:
-            # A mini-program intake: rated by the WeChat user who posted it.
-            if not wechat_code:
-                raise NotTicketOwner()
-            actor = writes.resident_for(wechat_code)
-            if actor.pk != intake.resident_id:
-                raise NotTicketOwner()
+        actor = _check_owner(intake, values.pop("wechat_code", ""))
         ratings.rate(intake_id=intake.pk, change=change, actor=actor, **values)
         return Response(
             TicketSerializer(tracking.ticket_view(intake)).data,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -165,6 +165,50 @@ def _submit(
         )
         notifications.intake_received(intake)
     return intake
+
+
+def add_photos(
+    *, intake_id: int, photos: Sequence, actor: User | None, now: datetime | None = None
+) -> list:
+    """Photos the resident adds after submitting (the mini-program uploads one file per call,
+    ``wx.uploadFile``): only while the intake is new and at most
+    ``INTAKE_PHOTO_WINDOW_MINUTES`` after it was posted, ``INTAKE_MAX_PHOTOS`` in all. The
+    files are checked and stored before the transaction and removed again if it fails; the
+    intake's row is locked, so parallel uploads cannot pass the limit together."""
+    now = now or timezone.now()
+    if not photos:
+        message = "请选择要上传的照片。"
+        raise InvalidInput(message, fields={"files": [message]})
+    if len(photos) > settings.INTAKE_MAX_PHOTOS:
+        message = f"最多上传 {settings.INTAKE_MAX_PHOTOS} 张照片。"
+        raise InvalidInput(message, fields={"files": [message]})
+    processed = attachment_writes.prepare(photos)
+    stored = attachment_writes.save_files(processed)
+    try:
+        with transaction.atomic():
+            intake = Intake.objects.select_for_update().get(pk=intake_id)
+            window = timedelta(minutes=settings.INTAKE_PHOTO_WINDOW_MINUTES)
+            if intake.status != Intake.Status.NEW or now > intake.created_at + window:
+                raise errors.IntakePhotosClosed()
+            if intake.photos.count() + len(processed) > settings.INTAKE_MAX_PHOTOS:
+                message = f"每条诉求最多 {settings.INTAKE_MAX_PHOTOS} 张照片。"
+                raise InvalidInput(message, fields={"files": [message]})
+            rows = attachment_writes.insert(
+                processed=processed, stored=stored, uploaded_by=actor, intake=intake
+            )
+            record_event(
+                actor=actor,
+                verb="intake_photos_added",
+                obj=intake,
+                payload={
+                    "photos": [photo.pk for photo in rows],
+                    "sha256": [photo.sha256 for photo in rows],
+                },
+            )
+        return rows
+    except BaseException:
+        attachment_writes.discard(stored)
+        raise
 
 
 # ---------------------------------------------------------------- triage (派单)
