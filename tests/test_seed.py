@@ -1,4 +1,5 @@
-"""seed_demo loads the demo logins and can run twice: the second run changes nothing."""
+"""seed_demo loads the demo logins and residents' needs and can run twice: the second run
+changes nothing."""
 
 from io import StringIO
 
@@ -7,6 +8,9 @@ from django.core.management import call_command
 
 from accounts.demo import DEMO_PASSWORD, DEMO_USERS
 from accounts.models import User
+from services.demo.intakes import DECLINE_REASON, DEMO_NEEDS
+from services.models import Intake
+from tests.conftest import bearer
 from tests.demo_fixtures import fingerprint
 
 
@@ -32,3 +36,18 @@ def test_seed_demo_is_idempotent(db, anon):
             "/api/v1/auth/token/", {"username": username, "password": DEMO_PASSWORD}
         )
         assert response.status_code == 200, username
+
+    # The demo manager's triage queue: new needs oldest first, one past the triage threshold,
+    # one accepted into a request of its station, one declined with the resident's reason.
+    manager = User.objects.get(username="demo_manager")
+    queue = anon.get("/api/v1/intake/?status=new", HTTP_AUTHORIZATION=bearer(manager)).json()[
+        "results"
+    ]
+    assert len(queue) == len(DEMO_NEEDS)
+    ages = [row["age_seconds"] for row in queue]
+    assert ages == sorted(ages, reverse=True) and ages[0] > 24 * 3600
+    accepted = Intake.objects.get(station__managers=manager, status="accepted")
+    assert accepted.request.station_id == accepted.station_id
+    declined = Intake.objects.get(station__managers=manager, status="declined")
+    assert declined.reason == DECLINE_REASON
+    assert Intake.objects.exclude(station__managers=manager).filter(status="new").count() == 4

@@ -5,6 +5,7 @@
 - ``requests``: 36 requests in every state, for the people who try the demo today.
 - ``history``: a year of past service, for the statistics and the dashboard (planned there,
   written by ``bulk``).
+- ``intakes``: residents' needs, a triage queue for the demo manager.
 - ``story``: the demo's steps through the product's writes, each at its moment.
 
 The geography, the roster and the demo logins are each app's own ``demo.py``.
@@ -20,6 +21,7 @@ from services.demo.history import (
     plan_history,
     seed_history,
 )
+from services.demo.intakes import DemoIntakes, seed_intakes
 from services.demo.requests import PLAN, ROUND_SUFFIX, ROUNDS, DemoRequests, seed_requests
 
 __all__ = [
@@ -33,9 +35,11 @@ __all__ = [
     "TITLES",
     "UNCLAIMED_AGES",
     "DemoHistory",
+    "DemoIntakes",
     "DemoRequests",
     "plan_history",
     "seed_campaigns",
     "seed_history",
+    "seed_intakes",
     "seed_requests",
 ]

@@ -5,15 +5,16 @@ from django.db import transaction
 
 from accounts.demo import DEMO_PASSWORD, DEMO_USERS, seed_users
 from members.demo import attach_demo_member, seed_roster
-from services.demo import seed_history, seed_requests
+from services.demo import seed_history, seed_intakes, seed_requests
 from stations.demo import DEMO_STATION, DEMO_VILLAGE, attach_demo_users, seed_geography
 
 
 class Command(BaseCommand):
     help = (
         "Load demo data (idempotent): demo logins of every role, the district's towns, villages "
-        "and stations, specialties, teams, members, campaigns, service requests and a year of "
-        "past service (records, duty points) for the statistics and the dashboard."
+        "and stations, specialties, teams, members, campaigns, service requests, residents' "
+        "needs (群众点单) and a year of past service (records, duty points) for the statistics "
+        "and the dashboard."
     )
 
     def handle(self, *args, **options):
@@ -29,11 +30,13 @@ class Command(BaseCommand):
             # requests, made through the writes, then hand out only members free at their times.
             history = seed_history()
             requests = seed_requests()
+            intakes = seed_intakes()
         self.stdout.write(self.style.SUCCESS("演示数据已就绪 / demo data ready"))
         self.stdout.write(
             f"  镇街 {len(geography.towns)} · 村社 {len(geography.villages)} · "
             f"驿站/工作室 {len(geography.stations)} · 专长 {len(roster.specialties)} · "
-            f"团队 {len(roster.teams)} · 委员 {len(roster.members) + 1} · 需求 {requests.total}"
+            f"团队 {len(roster.teams)} · 委员 {len(roster.members) + 1} · 需求 {requests.total} · "
+            f"群众点单 {intakes.total}"
         )
         self.stdout.write(
             f"  近一年服务历史 / a year of history: 新增需求 {history.requests} · "
