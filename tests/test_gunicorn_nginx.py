@@ -123,6 +123,49 @@ def test_a_value_that_is_not_a_number_stops_start_up():
     assert "GUNICORN_WORKERS must be an integer" in result.stdout + result.stderr
 
 
+def test_workers_are_preloaded_and_their_limits_staggered(django_db_setup):
+    """Four workers with max_requests 20 and no jitter come due at 20, 25, 30 and 35 requests,
+    never together; the app is imported once in the master (preload_app), so a recycled
+    worker's replacement serves at once. 240 requests (twice the first workers' 110) recycle
+    workers, and every one succeeds."""
+    env = server_env(
+        GUNICORN_WORKERS="4",
+        GUNICORN_MAX_REQUESTS="20",
+        GUNICORN_MAX_REQUESTS_JITTER="0",
+        GUNICORN_ACCESS_LOG="",
+    )
+    with Gunicorn(config="gunicorn.conf.py", env=env) as server:
+        statuses = Counter(server.request("GET", "/healthz")[0] for _ in range(240))
+        output = server.output()
+    assert statuses == {200: 240}
+    limits = [int(n) for n in re.findall(r"recycled after (\d+) requests", output)]
+    assert sorted(limits[:4]) == [20, 25, 30, 35]  # the first four workers
+    assert len(limits) > 4  # replacements were forked, with their own offsets
+    assert set(limits) <= {20, 25, 30, 35}
+    assert _print_config()["preload_app"] == "True"
+
+
+def test_the_stagger_spreads_limits_over_one_max_requests():
+    sys.path.insert(0, str(ROOT))
+    try:
+        import importlib.util
+
+        spec = importlib.util.spec_from_file_location("gunicorn_conf", ROOT / "gunicorn.conf.py")
+        conf = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(conf)
+    finally:
+        sys.path.remove(str(ROOT))
+    assert [conf.stagger(2000, age, 5, 2000) for age in range(1, 6)] == [
+        2400,
+        2800,
+        3200,
+        3600,
+        2000,
+    ]
+    assert conf.stagger(2100, 3, 1, 2000) == 2100  # one worker: nothing to spread
+    assert conf.stagger(2000, 3, 5, 0) == 2000  # recycling off
+
+
 @pytest.fixture(scope="module")
 def gunicorn(django_db_setup):
     """``gunicorn -c gunicorn.conf.py backend.wsgi``, 2 workers, as behind nginx (NUM_PROXIES=1)."""
