@@ -105,6 +105,9 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/api/v1/intake/<int:pk>/merge/"): row(401, 403, 403, 403, 200, 404, 403, 403, 200),
     ("POST", "/api/v1/intake/<int:pk>/refer/"): row(401, 403, 403, 403, 200, 404, 403, 403, 200),
     ("GET", "/api/v1/intake/tickets/<str:ticket>/"): row(200, 200, 200, 200, 200, 200, 200, 200, 200),
+    # Multipart only: the matrix's JSON body is 415 to everyone (the ticket is the credential;
+    # tests/test_intake_photos.py has the uploads).
+    ("POST", "/api/v1/intake/tickets/<str:ticket>/photos/"): row(415, 415, 415, 415, 415, 415, 415, 415, 415),
     ("POST", "/api/v1/intake/tickets/<str:ticket>/rating/"): row(409, 409, 409, 409, 409, 409, 409, 409, 409),
     ("PUT", "/api/v1/intake/tickets/<str:ticket>/rating/"): row(409, 409, 409, 409, 409, 409, 409, 409, 409),
     ("GET", "/api/v1/me/"): row(401, 200, 200, 200, 200, 200, 200, 200, 200),
