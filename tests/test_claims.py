@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.db import IntegrityError, transaction
+from django.contrib.contenttypes.models import ContentType
+from django.db import IntegrityError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts import errors as common
@@ -264,3 +266,20 @@ def test_the_database_itself_refuses_overfilling_and_double_claims(world, open_r
     ClaimFactory(request=open_request, member=world.bob, status=Claim.Status.CANCELLED)
     ClaimFactory(request=open_request, member=world.bob)
     assert_consistent(open_request)
+
+
+# Statements of one winning claim with an Idempotency-Key, savepoints aside (the content type
+# of Claim already cached, as in any warm worker). docs/requests-and-claims.md lists them.
+CLAIM_STATEMENTS = 21
+
+
+def test_a_winning_claim_takes_a_fixed_number_of_statements(world, client_for, open_request):
+    ContentType.objects.get_for_model(Claim)
+    client = client_for(world.alice.user)
+    with CaptureQueriesContext(connection) as queries:
+        response = client.post(
+            request_url(open_request, "claims/"), HTTP_IDEMPOTENCY_KEY="claim-1"
+        )
+    assert response.status_code == 201, response.json()
+    statements = [q["sql"] for q in queries.captured_queries if "SAVEPOINT" not in q["sql"]]
+    assert len(statements) == CLAIM_STATEMENTS, "\n".join(s[:160] for s in statements)

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import QuerySet
 
 from accounts.audit import record_event
 from services.models import Claim, ServiceRequest
@@ -65,16 +66,21 @@ def auto_check_out(service_request: ServiceRequest, claims: Sequence[Claim], *, 
     return moved
 
 
-def check_out_overdue(*, now: datetime, request_ids: Sequence[int] | None = None) -> int:
-    """Whoever is still checked in once the request's window + grace has closed is checked out
-    at that close. One transaction per request; idempotent."""
+def overdue_claims(*, now: datetime) -> QuerySet[Claim]:
+    """Claims still checked in although their request's window + grace has closed."""
     grace = timedelta(minutes=settings.SERVICES_HOURS_GRACE_MINUTES)
-    due = Claim.objects.filter(
+    return Claim.objects.filter(
         status__in=CHECKED_IN,
         checked_in_at__isnull=False,
         checked_out_at__isnull=True,
         request__ends_at__lte=now - grace,
     )
+
+
+def check_out_overdue(*, now: datetime, request_ids: Sequence[int] | None = None) -> int:
+    """Whoever is still checked in once the request's window + grace has closed is checked out
+    at that close. One transaction per request; idempotent."""
+    due = overdue_claims(now=now)
     if request_ids is not None:
         due = due.filter(request_id__in=request_ids)
     moved = 0

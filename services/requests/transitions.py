@@ -54,6 +54,7 @@ def member_of(user: User) -> Member:
     member = Member.objects.filter(user=user).select_related("team").first()
     if member is None or not member.active or not user.is_member:
         raise errors.MemberProfileRequired()
+    member.user = user  # the caller's own row: notices and answers read it without a query
     return member
 
 
