@@ -25,6 +25,7 @@ from stations.selectors import managed_station_ids
 LOGIN_URL = "console:login"
 
 FORBIDDEN = "管理工作台仅对驿站/工作室管理员和政协机关工作人员开放。"
+NOT_FOUND = "没有找到该内容，或不属于您管理的驿站。"
 
 
 def may_use_console(user) -> bool:
@@ -51,7 +52,16 @@ def desk(view: Callable) -> Callable:
             return redirect(f"{reverse(LOGIN_URL)}?next={quote(request.get_full_path())}")
         if not may_use_console(request.user):
             return render(request, "console/forbidden.html", {"message": FORBIDDEN}, status=403)
-        return view(request, *args, **kwargs)
+        try:
+            return view(request, *args, **kwargs)
+        except Http404:
+            # Unknown, or another station's: the same page, which names nothing.
+            return render(
+                request,
+                "console/forbidden.html",
+                {"message": NOT_FOUND, "title": "没有找到"},
+                status=404,
+            )
 
     wrapped.__name__ = view.__name__
     wrapped.__doc__ = view.__doc__

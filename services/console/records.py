@@ -138,7 +138,8 @@ def corrections(post: QueryDict, record: ServiceRecord) -> list[hours.Correction
     """The participants whose minutes the form changes, each checked by the API's
     HoursInputSerializer; a participant left as recorded is confirmed (not sent)."""
     found = []
-    for claim in record.participants.order_by("id"):
+    # Only managers and staff use the console, and they see members' names (members.pii).
+    for claim in record.participants.select_related("member__user").order_by("id"):
         minutes = post.get(f"minutes_{claim.pk}", "").strip()
         reason = post.get(f"reason_{claim.pk}", "")
         if not minutes or minutes == str(claim.duration_minutes):
@@ -149,7 +150,7 @@ def corrections(post: QueryDict, record: ServiceRecord) -> list[hours.Correction
             given = forms.validated(HoursInputSerializer, data)
         except Refused as exc:
             raise Refused(
-                f"认领 {claim.pk} 的服务时长：{exc.fields.get('minutes') or exc.detail}",
+                f"{claim.member.user.name} 的服务时长：{exc.fields.get('minutes') or exc.detail}",
                 {f"minutes_{claim.pk}": exc.fields.get("minutes") or exc.detail},
             ) from None
         found.append(hours.Correction(**given))
