@@ -132,7 +132,12 @@ def accept(request: HttpRequest, pk: int) -> HttpResponse:
             blank=("address",),
             flags=("share_phone",),
         )
-        return forms.validated(AcceptInputSerializer, data)
+        given = forms.validated(AcceptInputSerializer, data)
+        if "specialties" not in data:
+            # None ticked: the intake's own kind, as when the API's body leaves the key out
+            # (a text form reads a missing list as an empty one).
+            given.pop("specialties", None)
+        return given
 
     return _decide(
         request,

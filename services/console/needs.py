@@ -214,6 +214,8 @@ def edit(request: HttpRequest, pk: int) -> HttpResponse:
             request.POST, EDIT_FIELDS, times=TIMES, lists=("specialties",), blank=TEXTS
         )
         given = forms.validated(RequestUpdateSerializer, data)
+        # Every box unticked clears them (a partial text form would read it as left out).
+        given.setdefault("specialties", [])
         return update_request(actor=request.user, request_id=need.pk, changes=_changes(need, given))
 
     def done(updated):
