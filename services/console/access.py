@@ -17,6 +17,7 @@ from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.views.decorators.http import require_http_methods
 
 from accounts.errors import ApplicationError
 from accounts.permissions import is_staff
@@ -66,6 +67,22 @@ def desk(view: Callable) -> Callable:
     wrapped.__name__ = view.__name__
     wrapped.__doc__ = view.__doc__
     return wrapped
+
+
+def _gate(methods: tuple[str, ...]):
+    def decorate(view: Callable) -> Callable:
+        wrapped = require_http_methods(list(methods))(desk(view))
+        # The methods it answers (tests/test_permission_matrix.py reads them).
+        wrapped.http_methods = methods
+        return wrapped
+
+    return decorate
+
+
+# A page (GET), a page with its form (GET and POST), an action (POST): each behind ``desk``.
+page = _gate(("GET",))
+form_page = _gate(("GET", "POST"))
+action = _gate(("POST",))
 
 
 def one(queryset: QuerySet, user, pk: int, field: str = "station_id"):

@@ -13,12 +13,11 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_POST
 
 from members.models import Specialty
 from members.pii import viewer_of
 from services.console import forms
-from services.console.access import act, desk
+from services.console.access import act, action, page
 from services.intake import selectors, writes
 from services.intake.serializers import (
     AcceptInputSerializer,
@@ -35,8 +34,7 @@ IntakeStatus = Intake.Status
 PAGE_ROWS = 100
 
 
-@require_GET
-@desk
+@page
 def queue(request: HttpRequest) -> HttpResponse:
     """The user's intakes of one state, oldest in the queue first (new ones by default)."""
     status = request.GET.get("status", IntakeStatus.NEW)
@@ -81,8 +79,7 @@ def intake_page(
     return render(request, "console/intake_detail.html", context, status=status)
 
 
-@require_GET
-@desk
+@page
 def detail(request: HttpRequest, pk: int) -> HttpResponse:
     return intake_page(request, _intake(request, pk))
 
@@ -118,8 +115,7 @@ def _decide(request, pk: int, form: str, parse, write, message):
     return act(request, action, done=done, again=again)
 
 
-@require_POST
-@desk
+@action
 def accept(request: HttpRequest, pk: int) -> HttpResponse:
     """受理: accept_intake posts the need (create_request's rules)."""
 
@@ -151,8 +147,7 @@ def accept(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@require_POST
-@desk
+@action
 def merge(request: HttpRequest, pk: int) -> HttpResponse:
     """合并: merge_intake into an open need of the station."""
     return _decide(
@@ -167,8 +162,7 @@ def merge(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@require_POST
-@desk
+@action
 def refer(request: HttpRequest, pk: int) -> HttpResponse:
     """转交: refer_intake to another station or to the office."""
 
@@ -197,8 +191,7 @@ def refer(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@require_POST
-@desk
+@action
 def decline(request: HttpRequest, pk: int) -> HttpResponse:
     """不予受理: decline_intake with the reason the resident reads."""
     return _decide(

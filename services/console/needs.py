@@ -14,12 +14,11 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_http_methods
 
 from members.models import Specialty
 from members.pii import shown_name, viewer_of
 from services.console import forms, teams
-from services.console.access import act, desk, one, scoped, station_ids
+from services.console.access import act, form_page, one, page, scoped, station_ids
 from services.models import Campaign, Claim, ServiceRecord, ServiceRequest
 from services.requests.expiry import expire_overdue
 from services.requests.serializers import RequestInputSerializer, RequestUpdateSerializer
@@ -66,8 +65,7 @@ def _needs(user):
     return scoped(ServiceRequest.objects.all(), user)
 
 
-@require_GET
-@desk
+@page
 def index(request: HttpRequest) -> HttpResponse:
     """My stations' needs, one tab per state (staff: every station)."""
     expire_overdue()
@@ -129,8 +127,7 @@ def _posted_values(post) -> dict:
     return values
 
 
-@require_http_methods(["GET", "POST"])
-@desk
+@form_page
 def new(request: HttpRequest) -> HttpResponse:
     """GET: the form; POST: ``create_request``, then the need's page with any duplicates."""
     if request.method == "GET":
@@ -201,8 +198,7 @@ def _changes(need: ServiceRequest, given: dict) -> dict:
 EDIT_FIELDS = tuple(name for name in NEED_FIELDS if name not in ("station", "village"))
 
 
-@require_http_methods(["GET", "POST"])
-@desk
+@form_page
 def edit(request: HttpRequest, pk: int) -> HttpResponse:
     """GET: the need's form; POST: ``update_request`` with what changed."""
     need = one(ServiceRequest.objects.select_related("station", "village"), request.user, pk)
@@ -253,8 +249,7 @@ def need_page(request, need: ServiceRequest, *, invite=None, status=200) -> Http
     return render(request, "console/need_detail.html", context, status=status)
 
 
-@require_GET
-@desk
+@page
 def detail(request: HttpRequest, pk: int) -> HttpResponse:
     """One need of the user's stations (another station's: 404)."""
     expire_overdue(request_ids=[pk])

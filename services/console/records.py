@@ -16,11 +16,10 @@ from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_POST
 
 from members.pii import shown_name, viewer_of
 from services.console import forms
-from services.console.access import Refused, act, desk, one, scoped
+from services.console.access import Refused, act, action, one, page, scoped
 from services.models import ServiceRecord
 from services.records import hours
 from services.records.attachment_serializers import (
@@ -41,8 +40,7 @@ def _records(user):
     return scoped(ServiceRecord.objects.all(), user)
 
 
-@require_GET
-@desk
+@page
 def queue(request: HttpRequest) -> HttpResponse:
     """Records awaiting review, oldest first; flagged ones say so."""
     status = request.GET.get("status", RecordStatus.SUBMITTED)
@@ -128,8 +126,7 @@ def _record(request, pk: int) -> ServiceRecord:
     )
 
 
-@require_GET
-@desk
+@page
 def detail(request: HttpRequest, pk: int) -> HttpResponse:
     return record_page(request, _record(request, pk))
 
@@ -157,8 +154,7 @@ def corrections(post: QueryDict, record: ServiceRecord) -> list[hours.Correction
     return found
 
 
-@require_POST
-@desk
+@action
 def verify(request: HttpRequest, pk: int) -> HttpResponse:
     """Approve (with the corrected minutes) or reject (with a note) through verify_record."""
     record = _record(request, pk)

@@ -13,10 +13,9 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_POST
 
 from services.console import forms
-from services.console.access import act, desk, one
+from services.console.access import act, action, one
 from services.matching.invites import invite_team
 from services.matching.serializers import InviteInputSerializer
 from services.matching.teams import match_target, match_teams
@@ -73,8 +72,7 @@ def ranked(request: HttpRequest, need: ServiceRequest, *, invite=None) -> dict:
     return context
 
 
-@require_POST
-@desk
+@action
 def invite(request: HttpRequest, pk: int) -> HttpResponse:
     """``invite_team`` for the need; refused: the need's page with the error."""
     from services.console.needs import need_page
