@@ -336,3 +336,14 @@ def test_inviting_without_the_csrf_token_is_refused(world, needs):
     assert response.status_code == 403
     mine.refresh_from_db()
     assert mine.invited_team is None
+
+
+def test_unticking_every_specialty_clears_them(world, needs):
+    mine, _ = needs
+    mine.specialties.set([world.law])
+    client = desk(world.mary)
+    form = client.get(need_url(mine, "edit/")).context["values"]
+    body = {k: v for k, v in form.items() if k != "specialties"}
+    response = post(client, need_url(mine, "edit/"), body)
+    assert response.status_code == 303
+    assert list(mine.specialties.all()) == []

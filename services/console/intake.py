@@ -45,7 +45,12 @@ def queue(request: HttpRequest) -> HttpResponse:
         {"intake": intake, "hours": int((now - intake.queued_at).total_seconds() // 3600)}
         for intake in selectors.queue(request.user, status=status)[:PAGE_ROWS]
     ]
-    context = {"rows": rows, "status": status, "statuses": IntakeStatus.choices}
+    context = {
+        "page_rows": PAGE_ROWS,
+        "rows": rows,
+        "status": status,
+        "statuses": IntakeStatus.choices,
+    }
     return render(request, "console/intake_list.html", context)
 
 

@@ -86,6 +86,7 @@ def index(request: HttpRequest) -> HttpResponse:
         .order_by("starts_at", "id")[:PAGE_ROWS]
     )
     context = {
+        "page_rows": PAGE_ROWS,
         "tabs": [(s, Status(s).label, counts.get(s, 0)) for s in TABS],
         "status": status,
         "status_label": Status(status).label,

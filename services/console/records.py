@@ -53,6 +53,7 @@ def queue(request: HttpRequest) -> HttpResponse:
         .order_by("submitted_at", "id")[:PAGE_ROWS]
     )
     context = {
+        "page_rows": PAGE_ROWS,
         "rows": rows,
         "status": status,
         "statuses": RecordStatus.choices,
