@@ -347,3 +347,32 @@ def test_unticking_every_specialty_clears_them(world, needs):
     response = post(client, need_url(mine, "edit/"), body)
     assert response.status_code == 303
     assert list(mine.specialties.all()) == []
+
+
+def test_the_list_filters_by_town_month_and_unclaimed_for_links_from_the_dashboard(
+    world, needs, campaign
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    mine, theirs = needs
+    later = timezone.now() + timedelta(days=40)
+    claimed = ServiceRequestFactory(
+        station=world.station, campaign=campaign, title="已有人认领", claimed=1, starts_at=later
+    )
+    staff = desk(world.sam)
+    by_town = staff.get(f"{CONSOLE}?town={world.other_town.pk}")
+    assert [r.pk for r in by_town.context["rows"]] == [theirs.pk]
+    assert "金塘镇" in text(by_town) and "清除筛选" in text(by_town)
+    month = timezone.localtime(later).strftime("%Y-%m")
+    by_month = staff.get(f"{CONSOLE}?month={month}")
+    assert [r.pk for r in by_month.context["rows"]] == [claimed.pk]
+    unclaimed = staff.get(f"{CONSOLE}?unclaimed=1&town={world.town.pk}")
+    assert [r.pk for r in unclaimed.context["rows"]] == [mine.pk]
+    # The tabs keep the filters.
+    assert f"town={world.town.pk}" in text(unclaimed)
+    # A town with none of the manager's stations, or a bad month, is dropped, not obeyed.
+    mary = desk(world.mary).get(f"{CONSOLE}?town={world.other_town.pk}&month=2026-13")
+    assert mary.context["kept"] == {}
+    assert {r.pk for r in mary.context["rows"]} == {mine.pk, claimed.pk}

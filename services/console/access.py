@@ -105,7 +105,7 @@ class Refused(Exception):
 
 def act(
     request: HttpRequest,
-    action: Callable[[], object],
+    write: Callable[[], object],
     *,
     done: Callable[[object], tuple[str, str]],
     again: Callable[[str, dict[str, str], int], HttpResponse],
@@ -113,7 +113,7 @@ def act(
     """Run one write; on success flash ``done(result)``'s message and redirect to its URL
     (303), on refusal render ``again(detail, field errors, status)``: nothing was written."""
     try:
-        result = action()
+        result = write()
     except Refused as exc:
         return again(exc.detail, exc.fields, exc.status)
     except ApplicationError as exc:

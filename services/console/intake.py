@@ -95,7 +95,7 @@ ACCEPT_FIELDS = ("campaign", "starts_at", "ends_at", "slots", "title", "specialt
 def _decide(request, pk: int, form: str, parse, write, message):
     intake = _intake(request, pk)
 
-    def action():
+    def write():
         return write(intake, parse(request.POST))
 
     def done(result):
@@ -117,7 +117,7 @@ def _decide(request, pk: int, form: str, parse, write, message):
             status=status,
         )
 
-    return act(request, action, done=done, again=again)
+    return act(request, write, done=done, again=again)
 
 
 @action

@@ -8,6 +8,10 @@ warning after the post (the need is created anyway, as in the API).
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
+from urllib.parse import urlencode
+
 from django.contrib import messages
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
@@ -23,7 +27,7 @@ from services.models import Campaign, Claim, ServiceRecord, ServiceRequest
 from services.requests.expiry import expire_overdue
 from services.requests.serializers import RequestInputSerializer, RequestUpdateSerializer
 from services.requests.writes import create_request, update_request
-from stations.models import Station, Village
+from stations.models import Station, Town, Village
 
 Status = ServiceRequest.Status
 
@@ -65,17 +69,59 @@ def _needs(user):
     return scoped(ServiceRequest.objects.all(), user)
 
 
+_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+
+
+def _month_span(text: str) -> tuple[datetime, datetime] | None:
+    """``2026-03`` → its first instant and the next month's, Beijing time; else None."""
+    match = _MONTH.match(text)
+    if not match or not 1 <= int(match.group(2)) <= 12:
+        return None
+    year, month = int(match.group(1)), int(match.group(2))
+    start = timezone.make_aware(datetime(year, month, 1))
+    end = timezone.make_aware(datetime(year + month // 12, month % 12 + 1, 1))
+    return start, end
+
+
+def _filtered(request: HttpRequest, needs, stations) -> tuple[object, dict[str, str], list[str]]:
+    """The list's filters from the query string (links from the dashboard use them): station,
+    town, month (``YYYY-MM`` of the start) and ``unclaimed=1``. Unknown or out-of-reach values
+    are dropped. Returns the needs, the filters kept and their labels."""
+    kept: dict[str, str] = {}
+    labels: list[str] = []
+    station = request.GET.get("station", "")
+    found = stations.filter(pk=int(station)).first() if station.isdigit() else None
+    if found is not None:
+        needs = needs.filter(station_id=found.pk)
+        kept["station"], labels = station, [*labels, found.name]
+    town = request.GET.get("town", "")
+    found_town = (
+        Town.objects.filter(pk=int(town), stations__in=stations).distinct().first()
+        if town.isdigit()
+        else None
+    )
+    if found_town is not None:
+        needs = needs.filter(station__town_id=found_town.pk)
+        kept["town"], labels = town, [*labels, found_town.name]
+    month = request.GET.get("month", "")
+    span = _month_span(month)
+    if span is not None:
+        needs = needs.filter(starts_at__gte=span[0], starts_at__lt=span[1])
+        kept["month"] = month
+        labels.append(f"{span[0]:%Y年%m月}开始")
+    if request.GET.get("unclaimed") == "1":
+        needs = needs.filter(claimed=0)
+        kept["unclaimed"] = "1"
+        labels.append("无人认领")
+    return needs, kept, labels
+
+
 @page
 def index(request: HttpRequest) -> HttpResponse:
-    """My stations' needs, one tab per state (staff: every station)."""
+    """My stations' needs, one tab per state (staff: every station), with the filters."""
     expire_overdue()
-    needs = _needs(request.user)
     stations = _stations(request.user)
-    station = request.GET.get("station", "")
-    if station.isdigit() and stations.filter(pk=int(station)).exists():
-        needs = needs.filter(station_id=int(station))
-    else:
-        station = ""
+    needs, kept, labels = _filtered(request, _needs(request.user), stations)
     counts = dict(needs.values_list("status").annotate(n=Count("id")).order_by())
     status = request.GET.get("status", Status.OPEN)
     if status not in Status.values:
@@ -92,7 +138,10 @@ def index(request: HttpRequest) -> HttpResponse:
         "status_label": Status(status).label,
         "rows": rows,
         "stations": stations,
-        "station": station,
+        "station": kept.get("station", ""),
+        "kept": kept,
+        "filter_query": urlencode(kept),
+        "filter_labels": labels,
         "staff": station_ids(request.user) is None,
     }
     return render(request, "console/needs_list.html", context)
@@ -136,7 +185,7 @@ def new(request: HttpRequest) -> HttpResponse:
         values = {"station": str(stations[0].pk) if len(stations) == 1 else "", "slots": "2"}
         return _form(request, values=values)
 
-    def action():
+    def write():
         data = forms.text_data(
             request.POST, NEED_FIELDS, times=TIMES, lists=("specialties",), blank=TEXTS
         )
@@ -157,7 +206,7 @@ def new(request: HttpRequest) -> HttpResponse:
         values = _posted_values(request.POST)
         return _form(request, values=values, errors=errors, detail=detail, status=status)
 
-    return act(request, action, done=done, again=again)
+    return act(request, write, done=done, again=again)
 
 
 def _need_values(need: ServiceRequest) -> dict:
@@ -206,7 +255,7 @@ def edit(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "GET":
         return _form(request, need=need, values=_need_values(need))
 
-    def action():
+    def write():
         data = forms.text_data(
             request.POST, EDIT_FIELDS, times=TIMES, lists=("specialties",), blank=TEXTS
         )
@@ -223,7 +272,7 @@ def edit(request: HttpRequest, pk: int) -> HttpResponse:
         values["village"] = str(need.village_id or "")
         return _form(request, need=need, values=values, errors=errors, detail=detail, status=status)
 
-    return act(request, action, done=done, again=again)
+    return act(request, write, done=done, again=again)
 
 
 def need_page(request, need: ServiceRequest, *, invite=None, status=200) -> HttpResponse:

@@ -160,7 +160,7 @@ def verify(request: HttpRequest, pk: int) -> HttpResponse:
     """Approve (with the corrected minutes) or reject (with a note) through verify_record."""
     record = _record(request, pk)
 
-    def action():
+    def write():
         decision = request.POST.get("decision", "")
         if decision not in ("approve", "reject"):
             raise Refused("请选择通过或退回。", {"decision": "请选择通过或退回。"})
@@ -191,4 +191,4 @@ def verify(request: HttpRequest, pk: int) -> HttpResponse:
             request, record, values=request.POST, errors=errors, detail=detail, status=status
         )
 
-    return act(request, action, done=done, again=again)
+    return act(request, write, done=done, again=again)

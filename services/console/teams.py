@@ -83,7 +83,7 @@ def invite(request: HttpRequest, pk: int) -> HttpResponse:
         pk,
     )
 
-    def action():
+    def write():
         data = forms.text_data(request.POST, ("team", "until"), times=("until",))
         given = forms.validated(InviteInputSerializer, data)
         return invite_team(actor=request.user, request_id=need.pk, **given)
@@ -106,4 +106,4 @@ def invite(request: HttpRequest, pk: int) -> HttpResponse:
             status=status,
         )
 
-    return act(request, action, done=done, again=again)
+    return act(request, write, done=done, again=again)
