@@ -92,11 +92,12 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
 ACCEPT_FIELDS = ("campaign", "starts_at", "ends_at", "slots", "title", "specialties", "address")
 
 
-def _decide(request, pk: int, form: str, parse, write, message):
+def _decide(request, pk: int, form: str, parse, decision, message):
+    """Parse the form, run ``decision(intake, given)`` (one write of services/intake/writes.py)."""
     intake = _intake(request, pk)
 
     def write():
-        return write(intake, parse(request.POST))
+        return decision(intake, parse(request.POST))
 
     def done(result):
         target = (
