@@ -31,6 +31,8 @@ urlpatterns = [
     # Residents' intake pages (群众点单): the QR posters' form and the ticket, no login.
     path("q/", include("services.intake.page_urls", namespace="intake")),
     path("dashboard/", include("services.stats.dashboard", namespace="dashboard")),
+    # The station managers' console (管理工作台): needs, teams, records, residents' intake.
+    path("console/", include("services.console.urls", namespace="console")),
     # The public verification page of certificates (志愿服务证明核验), no login.
     path("verify/", include("services.certificates.public")),
 ]

@@ -1,7 +1,7 @@
 """Every endpoint × every persona → expected status, in one table (docs/architecture.md#quality-bars, OWASP API1/3/5).
 
 ``MATRIX`` is the table. ``test_every_route_is_in_the_matrix`` walks the URL conf and fails when
-a route/method under /api/v1/, /open311/, /dashboard/, /healthz, /api/schema or /api/docs is
+a route/method under /api/v1/, /open311/, /dashboard/, /console/, /healthz, /api/schema or /api/docs is
 missing from it (or the table names one that no longer exists). ``test_matrix`` calls each
 entry as each persona, each call in its own rolled-back savepoint so one persona's write never
 changes what the next one sees. The objects are "this" station's (mary manages it, lily is the
@@ -9,7 +9,8 @@ liaison of its village, alice holds the claim): see tests/schemathesis_support.p
 
 Statuses: 2xx where the persona may act; 400/409/422 where it passed the permission gate and
 the body or state refused it; 401 anonymous; 403 signed in but not allowed; 404 where the
-object is invisible to the persona (no existence leak); 302 the dashboard's login redirect.
+object is invisible to the persona (no existence leak); 302 the dashboard's and the console's
+login redirect; 303 a console action done (Post/Redirect/Get).
 HEAD and OPTIONS follow GET and are not listed.
 """
 
@@ -46,6 +47,7 @@ PREFIXES = (
     "/api/v1/",
     "/open311/",
     "/dashboard/",
+    "/console/",
     "/healthz",
     "/readyz",
     "/metrics",
@@ -199,6 +201,27 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/dashboard/login/"): row(200, 302, 302, 302, 302, 302, 302, 302, 302),
     ("PUT", "/dashboard/login/"): row(200, 302, 302, 302, 302, 302, 302, 302, 302),
     ("POST", "/dashboard/logout/"): row(302, 302, 302, 302, 302, 302, 302, 302, 302),
+    # The managers' console (docs/console.md): the API's gates, in pages.
+    ("GET", "/console/"): row(302, 403, 403, 403, 200, 200, 403, 403, 200),
+    ("GET", "/console/login/"): row(200, 302, 302, 302, 302, 302, 302, 302, 302),
+    ("POST", "/console/login/"): row(200, 302, 302, 302, 302, 302, 302, 302, 302),
+    ("PUT", "/console/login/"): row(200, 302, 302, 302, 302, 302, 302, 302, 302),
+    ("POST", "/console/logout/"): row(302, 302, 302, 302, 302, 302, 302, 302, 302),
+    ("GET", "/console/needs/new/"): row(302, 403, 403, 403, 200, 200, 403, 403, 200),
+    ("POST", "/console/needs/new/"): row(302, 403, 403, 403, 303, 403, 403, 403, 303),
+    ("GET", "/console/needs/<int:pk>/"): row(302, 403, 403, 403, 200, 404, 403, 403, 200),
+    ("GET", "/console/needs/<int:pk>/edit/"): row(302, 403, 403, 403, 200, 404, 403, 403, 200),
+    ("POST", "/console/needs/<int:pk>/edit/"): row(302, 403, 403, 403, 303, 404, 403, 403, 303),
+    ("POST", "/console/needs/<int:pk>/invite/"): row(302, 403, 403, 403, 303, 404, 403, 403, 303),
+    ("GET", "/console/records/"): row(302, 403, 403, 403, 200, 200, 403, 403, 200),
+    ("GET", "/console/records/<int:pk>/"): row(302, 403, 403, 403, 200, 404, 403, 403, 200),
+    ("POST", "/console/records/<int:pk>/verify/"): row(302, 403, 403, 403, 303, 404, 403, 403, 303),
+    ("GET", "/console/intake/"): row(302, 403, 403, 403, 200, 200, 403, 403, 200),
+    ("GET", "/console/intake/<int:pk>/"): row(302, 403, 403, 403, 200, 404, 403, 403, 200),
+    ("POST", "/console/intake/<int:pk>/accept/"): row(302, 403, 403, 403, 303, 404, 403, 403, 303),
+    ("POST", "/console/intake/<int:pk>/merge/"): row(302, 403, 403, 403, 303, 404, 403, 403, 303),
+    ("POST", "/console/intake/<int:pk>/refer/"): row(302, 403, 403, 403, 303, 404, 403, 403, 303),
+    ("POST", "/console/intake/<int:pk>/decline/"): row(302, 403, 403, 403, 303, 404, 403, 403, 303),
     ("GET", "/healthz"): row(200, 200, 200, 200, 200, 200, 200, 200, 200),
     ("GET", "/readyz"): row(200, 200, 200, 200, 200, 200, 200, 200, 200),
     # No METRICS_TOKEN in the test settings: off for everyone, signed in or not (a user's JWT is
@@ -226,6 +249,8 @@ def _walk(patterns, prefix: str = ""):
 
 def _methods(callback) -> set[str]:
     """The HTTP methods a view answers (other than HEAD/OPTIONS)."""
+    if getattr(callback, "http_methods", None):  # the console's views (services/console/access)
+        return set(callback.http_methods)
     actions = getattr(callback, "actions", None)
     if actions:  # a DRF viewset route
         return {m.upper() for m in actions} & set(METHODS)
@@ -280,6 +305,9 @@ def _fill(route: str, stage: Stage) -> str:
     ids = stage.ids
     by_prefix = {
         "/api/v1/intake/tickets/": stage.ticket,
+        "/console/needs/": ids["requests"][0],
+        "/console/records/": ids["records"][0],
+        "/console/intake/": ids["intake"][0],
         "/api/v1/intake/": ids["intake"][0],
         "/api/v1/me/notifications/": ids["notifications"][0],
         "/api/v1/certificates/": ids["certificates"][0],
@@ -319,6 +347,8 @@ def _body(method: str, route: str, stage: Stage) -> tuple[object, str]:
     """A body that an allowed persona's call can succeed with (format: json / form)."""
     w = stage.world
     start = (timezone.now() + timedelta(days=3)).replace(microsecond=0)
+    if route.startswith("/console/"):
+        return _console_body(route, stage), "form"
     if route == "/open311/v2/requests.json":
         return {"api_key": stage.api_key, "service_code": "general", "lat": 30.02,
                 "long": 122.10, "description": "测试"}, "form"  # fmt: skip
@@ -372,11 +402,42 @@ def _body(method: str, route: str, stage: Stage) -> tuple[object, str]:
     return bodies.get(route, {}), "json"
 
 
+def _console_body(route: str, stage: Stage) -> dict:
+    """The console's forms: HTML field values (datetime-local times, Beijing time)."""
+    w = stage.world
+
+    def local(delta: timedelta) -> str:
+        return timezone.localtime(timezone.now() + delta).strftime("%Y-%m-%dT%H:%M")
+
+    plan = {
+        "campaign": stage.ids["campaigns"][0],
+        "slots": 2,
+        "starts_at": local(timedelta(days=3)),
+        "ends_at": local(timedelta(days=3, hours=2)),
+    }
+    bodies = {
+        "/console/needs/new/": {
+            **plan,
+            "station": w.station.pk,
+            "village": w.village.pk,
+            "title": "送法律进村",
+        },
+        "/console/needs/<int:pk>/edit/": {"title": "改过的标题"},
+        "/console/needs/<int:pk>/invite/": {"team": w.team.pk, "until": local(timedelta(days=1))},
+        "/console/records/<int:pk>/verify/": {"decision": "approve", "note": "核实无误"},
+        "/console/intake/<int:pk>/accept/": plan,
+        "/console/intake/<int:pk>/merge/": {"request": stage.ids["requests"][0]},
+        "/console/intake/<int:pk>/refer/": {"office": "1", "reason": "作为社情民意报送"},
+        "/console/intake/<int:pk>/decline/": {"reason": "不属于服务范围"},
+    }
+    return bodies.get(route, {})
+
+
 def _call(route: str, method: str, persona: str, stage: Stage):
     user = _users(stage)[persona]
     client = APIClient()
     if user is not None:
-        if route.startswith("/dashboard/"):
+        if route.startswith(("/dashboard/", "/console/")):
             client.force_login(user)
         else:
             client.credentials(HTTP_AUTHORIZATION=bearer(user))
