@@ -152,7 +152,8 @@ def test_the_tiles_show_the_api_summary(world, ledger, client_for):
         assert page[key] == str(api[key]), key
     assert page["people_served"] == "62"
     assert page["completion_rate"] == f"{api['completion_rate'] * 100:.1f}%"
-    assert page["median_hours_to_verify"] == "3 小时"
+    # Hours in the API's one format (HoursField: one decimal), the unit beside.
+    assert page["median_hours_to_verify"] == "3.0"
     # 495 verified minutes, shown as hours to one decimal (as the API's service_hours).
     assert page["service_hours"] == "8.2" and api["service_hours"] == 8.2
 
@@ -164,10 +165,9 @@ def test_the_charts_carry_the_api_breakdowns(world, ledger, client_for):
     towns = api.get(BREAKDOWN_URL, {**PERIOD, "by": "town"}).json()["rows"]
     months = api.get(BREAKDOWN_URL, {**PERIOD, "by": "month"}).json()["rows"]
     summary = api.get(SUMMARY_URL, PERIOD).json()
-    assert data["towns"] == {
-        "labels": [r["label"] for r in towns],
-        "values": [r["people_served"] for r in towns],
-    }
+    assert data["places"]["by"] == "town"
+    assert data["places"]["labels"] == [r["label"] for r in towns]
+    assert data["places"]["values"] == [r["people_served"] for r in towns]
     assert data["months"]["values"] == [r["people_served"] for r in months]
     assert data["months"]["participations"] == [r["participations"] for r in months]
     assert data["kinds"]["values"] == [r["people_served"] for r in summary["by_kind"]]
