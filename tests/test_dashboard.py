@@ -17,7 +17,6 @@ from openpyxl import load_workbook
 from services.models import ServiceRequest
 from services.stats import panels
 from stations.models import Station
-
 from tests import stats_fixtures
 from tests.factories import PASSWORD, ServiceRequestFactory, UserFactory
 from tests.stats_fixtures import (
