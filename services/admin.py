@@ -309,7 +309,7 @@ class ServiceSeriesAdmin(ReadOnlyAdmin):
 
     list_display = ["title", "station", "frequency", "starts_on", "until", "count", "created_at"]
     list_filter = ["frequency"]
-    search_fields = ["title"]
+    search_fields = ["title", "station__name"]
     list_select_related = ["station"]
 
 
@@ -319,7 +319,7 @@ class AssignmentAdmin(ReadOnlyAdmin):
 
     list_display = ["request", "member", "team", "status", "created_at", "answered_at"]
     list_filter = ["status"]
-    search_fields = ["request__title", "member__name", "team__name"]
+    search_fields = ["request__title", "member__name", "team__name", "request__station__name"]
     list_select_related = ["request", "member", "team"]
 
 
