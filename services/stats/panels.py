@@ -24,7 +24,7 @@ from stations.models import Station
 
 # The manager console's list of needs (its query parameters: station, town, status, month).
 CONSOLE_NEEDS = "/console/needs/"
-# Degrees added around the stations so the outermost points are not on the map's edge.
+# Degrees added (at least) around the stations so the outermost points are not on the edge.
 MAP_MARGIN_DEG = 0.02
 
 
@@ -98,8 +98,11 @@ def _box(stations: list[Station]) -> BBox:
     """The stations' box with a margin, shrunk about its centre to the map API's area cap."""
     lats = [s.lat for s in stations]
     lngs = [s.lng for s in stations]
-    min_lat, max_lat = min(lats) - MAP_MARGIN_DEG, max(lats) + MAP_MARGIN_DEG
-    min_lng, max_lng = min(lngs) - MAP_MARGIN_DEG, max(lngs) + MAP_MARGIN_DEG
+    # A tenth of the stations' spread on each side, at least MAP_MARGIN_DEG.
+    lat_pad = max(MAP_MARGIN_DEG, (max(lats) - min(lats)) * 0.1)
+    lng_pad = max(MAP_MARGIN_DEG, (max(lngs) - min(lngs)) * 0.1)
+    min_lat, max_lat = min(lats) - lat_pad, max(lats) + lat_pad
+    min_lng, max_lng = min(lngs) - lng_pad, max(lngs) + lng_pad
     area = (max_lat - min_lat) * (max_lng - min_lng)
     cap = settings.MATCHING_MAP_MAX_BBOX_DEG2
     if area > cap:

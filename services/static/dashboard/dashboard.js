@@ -164,7 +164,13 @@
       var a = linked(svg, s.link, s.name + "（" + s.town + "）");
       a.setAttribute("class", "map-station");
       node("rect", { x: p[0] - 7, y: p[1] - 7, width: 14, height: 14, rx: 2 }, a);
-      node("text", { x: p[0] + 10, y: p[1] + 5 }, a).textContent = s.name;
+      // Labels of the stations in the right part of the map run leftwards, inside the map.
+      var right = p[0] > width * 0.6;
+      node("text", {
+        x: right ? p[0] - 10 : p[0] + 10,
+        y: p[1] + 5,
+        "text-anchor": right ? "end" : "start",
+      }, a).textContent = s.name;
     });
     geo.features.forEach(function (f) {
       var p = at(f.geometry.coordinates);
