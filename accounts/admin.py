@@ -1,10 +1,58 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.db import transaction
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
+from accounts.admin_access import SuperuserOnlyAdmin
 from accounts.admin_audit import AuditedModelAdmin
 from accounts.audit import record_event
 from accounts.models import Event, Notification, User
+
+# Login tokens (simplejwt's blacklist app, its names translated in locale/): superusers only,
+# read-only, with Chinese columns.
+admin.site.unregister(OutstandingToken)
+admin.site.unregister(BlacklistedToken)
+
+
+@admin.register(OutstandingToken)
+class OutstandingTokenAdmin(SuperuserOnlyAdmin):
+    list_display = ["jti_shown", "user", "created_shown", "expires_shown"]
+    search_fields = ["user__username", "jti"]
+    list_select_related = ["user"]
+    ordering = ["-created_at"]
+    exclude = ["token"]
+
+    @admin.display(description="令牌编号", ordering="jti")
+    def jti_shown(self, obj):
+        return obj.jti
+
+    @admin.display(description="签发时间", ordering="created_at")
+    def created_shown(self, obj):
+        return obj.created_at
+
+    @admin.display(description="到期时间", ordering="expires_at")
+    def expires_shown(self, obj):
+        return obj.expires_at
+
+
+@admin.register(BlacklistedToken)
+class BlacklistedTokenAdmin(SuperuserOnlyAdmin):
+    list_display = ["jti_shown", "user_shown", "blacklisted_shown"]
+    search_fields = ["token__user__username", "token__jti"]
+    list_select_related = ["token__user"]
+    ordering = ["-blacklisted_at"]
+
+    @admin.display(description="令牌编号", ordering="token__jti")
+    def jti_shown(self, obj):
+        return obj.token.jti
+
+    @admin.display(description="用户", ordering="token__user")
+    def user_shown(self, obj):
+        return obj.token.user
+
+    @admin.display(description="作废时间", ordering="blacklisted_at")
+    def blacklisted_shown(self, obj):
+        return obj.blacklisted_at
 
 
 @admin.register(User)

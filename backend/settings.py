@@ -223,6 +223,8 @@ LANGUAGE_CODE = "zh-hans"
 TIME_ZONE = "Asia/Shanghai"
 USE_I18N = True
 USE_TZ = True
+# The project's own translations: Chinese names of third-party models in the admin.
+LOCALE_PATHS = [BASE_DIR / "locale"]
 
 # STATIC FILES AND UPLOADS
 # ------------------------------------------------------------------------------

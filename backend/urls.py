@@ -10,6 +10,8 @@ from backend.metrics import metrics_view
 admin.site.site_header = "我为群众办一事 · 管理后台"
 admin.site.site_title = "我为群众办一事"
 admin.site.index_title = "数据管理"
+# 查看站点: staff go to the statistics dashboard (the site root is the API, not a page).
+admin.site.site_url = "/dashboard/"
 
 api_v1 = [
     path("", include("accounts.urls")),

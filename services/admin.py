@@ -1,9 +1,13 @@
 """Admin: campaigns are edited here; requests and claims are read-only (their states change
-only through the capabilities' writes, so counters, events and notifications stay right)."""
+only through the capabilities' writes, so counters, events and notifications stay right).
+Records are verified here through ``records.writes.verify_record``, the API's own write."""
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.template.response import TemplateResponse
 
+from accounts.admin_access import SuperuserOnlyAdmin
 from accounts.admin_audit import AuditedModelAdmin
+from accounts.errors import ApplicationError
 from services.models import (
     Assignment,
     Attachment,
@@ -49,35 +53,90 @@ class ClaimInline(admin.TabularInline):
         return False
 
 
+# Place and 三暖 columns shared by the lists of requests, claims and records.
+@admin.display(description="镇/街道", ordering="station__town__name")
+def request_town(obj):
+    return obj.station.town.name
+
+
+@admin.display(description="三暖", ordering="campaign__kind")
+def request_kind(obj):
+    return obj.campaign.get_kind_display()
+
+
+class AdminListStyle:
+    """The lists' stylesheet: titles get room instead of wrapping to a column of characters."""
+
+    class Media:
+        css = {"all": ["admin/services/lists.css"]}
+
+
 @admin.register(ServiceRequest)
-class ServiceRequestAdmin(ReadOnlyAdmin):
+class ServiceRequestAdmin(AdminListStyle, ReadOnlyAdmin):
     list_display = [
         "title",
         "station",
-        "village",
-        "campaign",
+        request_town,
+        request_kind,
         "status",
-        "claimed",
-        "slots",
+        "places",
         "starts_at",
+        "created_at",
     ]
     list_filter = ["status", "campaign__kind", "station__town"]
-    search_fields = ["title", "description", "address"]
+    search_fields = [
+        "title",
+        "description",
+        "address",
+        "station__name",
+        "village__name",
+        "station__town__name",
+    ]
     date_hierarchy = "starts_at"
-    list_select_related = ["station", "village", "campaign"]
+    # Newest first: what was posted lately is what staff look for.
+    ordering = ["-created_at", "-id"]
+    list_select_related = ["station__town", "village", "campaign"]
     inlines = [ClaimInline]
+
+    @admin.display(description="已认领/名额", ordering="claimed")
+    def places(self, obj):
+        return f"{obj.claimed}/{obj.slots}"
 
 
 @admin.register(Claim)
-class ClaimAdmin(ReadOnlyAdmin):
-    list_display = ["request", "member", "team", "status", "created_at", "checked_in_at"]
-    list_filter = ["status", "late_cancel"]
-    search_fields = ["request__title", "member__name"]
-    list_select_related = ["request", "member", "team"]
+class ClaimAdmin(AdminListStyle, ReadOnlyAdmin):
+    list_display = [
+        "request_title",
+        "member",
+        "team",
+        "station",
+        "status",
+        "created_at",
+        "checked_in_at",
+    ]
+    list_filter = ["status", "late_cancel", "request__station__town"]
+    search_fields = [
+        "request__title",
+        "member__name",
+        "request__station__name",
+        "request__village__name",
+    ]
+    ordering = ["-created_at", "-id"]
+    list_select_related = ["request__station", "member", "team"]
+
+    @admin.display(description="需求", ordering="request__title")
+    def request_title(self, obj):
+        return obj.request.title
+
+    @admin.display(description="驿站", ordering="request__station__name")
+    def station(self, obj):
+        return obj.request.station.name
 
 
 @admin.register(IdempotencyKey)
-class IdempotencyKeyAdmin(ReadOnlyAdmin):
+class IdempotencyKeyAdmin(SuperuserOnlyAdmin):
+    """Replay protection of the API's writes: machinery, for superusers only."""
+
     list_display = ["user", "key", "state", "response_status", "created_at", "expires_at"]
     list_filter = ["state"]
     search_fields = ["key", "user__username"]
@@ -87,6 +146,7 @@ class IdempotencyKeyAdmin(ReadOnlyAdmin):
 # Records and the ledger are read-only here (verification and revocation go through the API so
 # claims, requests, points and notices move together); the scoring table is edited here.
 from services.models import PointEntry, PointRule, ServiceRecord  # noqa: E402
+from services.records.writes import verify_record  # noqa: E402
 
 
 class RecordParticipantInline(admin.TabularInline):
@@ -102,25 +162,65 @@ class RecordParticipantInline(admin.TabularInline):
 
 
 @admin.register(ServiceRecord)
-class ServiceRecordAdmin(ReadOnlyAdmin):
+class ServiceRecordAdmin(AdminListStyle, ReadOnlyAdmin):
     list_display = [
-        "request",
+        "request_title",
         "version",
         "status",
         "people_served",
         "participants_count",
         "flag_count",
         "station",
+        "town",
         "campaign_kind",
         "service_date",
         "submitted_at",
     ]
     list_filter = ["status", "campaign_kind", "town"]
-    search_fields = ["request__title", "summary"]
+    search_fields = ["request__title", "summary", "station__name", "request__village__name"]
     date_hierarchy = "service_date"
-    list_select_related = ["request", "station"]
+    ordering = ["-submitted_at", "-id"]
+    list_select_related = ["request", "station", "town"]
     exclude = ["participants"]
     inlines = [RecordParticipantInline]
+    actions = ["verify"]
+
+    @admin.display(description="需求", ordering="request__title")
+    def request_title(self, obj):
+        return obj.request.title
+
+    @admin.action(description="核实所选服务记录（通过或退回）")
+    def verify(self, request, queryset):
+        """A confirmation page (decision and note), then ``verify_record`` per record with
+        the signed-in user as the verifier: the API's write, its rules and its error texts."""
+        if request.POST.get("apply") != "1":
+            return TemplateResponse(
+                request,
+                "admin/services/servicerecord/verify.html",
+                {
+                    **self.admin_site.each_context(request),
+                    "title": "核实服务记录",
+                    "records": queryset.select_related("request", "station"),
+                    "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+                    "opts": self.model._meta,
+                },
+            )
+        approved = request.POST.get("decision") != "reject"
+        note = request.POST.get("note", "")
+        done = 0
+        for record in queryset.select_related("request").order_by("id"):
+            try:
+                verify_record(actor=request.user, record_id=record.pk, approved=approved, note=note)
+            except ApplicationError as exc:
+                self.message_user(
+                    request, f"「{record.request.title}」未能核实：{exc.detail}", messages.ERROR
+                )
+            else:
+                done += 1
+        if done:
+            verb = "核实通过" if approved else "退回"
+            self.message_user(request, f"已{verb} {done} 条服务记录。", messages.SUCCESS)
+        return None
 
 
 @admin.register(PointRule)
@@ -209,7 +309,7 @@ class ServiceSeriesAdmin(ReadOnlyAdmin):
 
     list_display = ["title", "station", "frequency", "starts_on", "until", "count", "created_at"]
     list_filter = ["frequency"]
-    search_fields = ["title"]
+    search_fields = ["title", "station__name"]
     list_select_related = ["station"]
 
 
@@ -219,7 +319,7 @@ class AssignmentAdmin(ReadOnlyAdmin):
 
     list_display = ["request", "member", "team", "status", "created_at", "answered_at"]
     list_filter = ["status"]
-    search_fields = ["request__title", "member__name", "team__name"]
+    search_fields = ["request__title", "member__name", "team__name", "request__station__name"]
     list_select_related = ["request", "member", "team"]
 
 

@@ -358,7 +358,8 @@ class Claim(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.member_id} → {self.request_id} ({self.status})"
+        # Read by people (the admin's lists and inlines): who, which need, in what state.
+        return f"{self.member.name} 认领「{self.request.title}」（{self.get_status_display()}）"
 
 
 class Assignment(models.Model):
@@ -424,7 +425,10 @@ class Assignment(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.team_id}: {self.member_id} → {self.request_id} ({self.status})"
+        return (
+            f"{self.team.name} 派单给 {self.member.name}：「{self.request.title}」"
+            f"（{self.get_status_display()}）"
+        )
 
 
 class CalendarFeed(models.Model):

@@ -49,7 +49,7 @@ class TownAdmin(AuditedAdmin):
 class StationAdmin(AuditedAdmin):
     list_display = ["name", "kind", "town", "address", "active", "updated_at"]
     list_filter = ["kind", "town", "active"]
-    search_fields = ["name", "address", "managers__username", "managers__name"]
+    search_fields = ["name", "address", "town__name", "managers__username", "managers__name"]
     filter_horizontal = ["managers"]
     list_select_related = ["town"]
 

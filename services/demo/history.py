@@ -39,6 +39,10 @@ HISTORY_DAYS = 365
 # Services per day are drawn from these weights per month (Jan..Dec): quiet around the Spring
 # Festival, busy in the themed service months (May, September) and the autumn village trips.
 MONTH_WEIGHT = [0.4, 0.3, 0.9, 1.0, 1.4, 1.0, 0.8, 0.8, 1.4, 1.2, 1.1, 0.9]
+# Services on an average day of a month of weight 1; a day's count is this times the month's
+# weight, rounded up or down at random in proportion (so a quiet month still has a few services
+# instead of rounding to none).
+SERVICES_PER_DAY = 0.55
 # Of the services that took place: record still awaiting verification in the last weeks,
 # first version rejected and then a corrected one verified; requests cancelled or expired.
 UNVERIFIED_RECENT_DAYS = 14
@@ -222,7 +226,7 @@ def _fate(rng: random.Random, *, days_ago: int) -> str:
 def _plan_day(day: date, *, last: date, cast: _Cast) -> list[Service]:
     """The services of one day, from that day's own generator (draws in a fixed order)."""
     rng = random.Random(f"{HISTORY_SEED}:{day.isoformat()}")  # noqa: S311 - demo data
-    count = int(rng.random() * 1.3 * MONTH_WEIGHT[day.month - 1] + 0.35)
+    count = int(SERVICES_PER_DAY * MONTH_WEIGHT[day.month - 1] + rng.random())
     pool = rng.sample(cast.members, k=len(cast.members))
     services = []
     for index in range(count):

@@ -166,19 +166,31 @@ class LeaderRow:
 
 
 def leaderboard(
-    *, viewer: Viewer, period: Period, team_id: int | None = None, limit: int
+    *,
+    viewer: Viewer,
+    period: Period,
+    team_id: int | None = None,
+    town_ids: frozenset[int] | None = None,
+    campaign_kind: str | None = None,
+    limit: int,
 ) -> list[LeaderRow]:
     """Members by net points earned for services in ``period``, best first, with their
     verified hours beside (two queries).
 
     ``team`` filters on the team the points were earned with; the row shows the member's
-    current team. Members whose points net to zero or less are left out. Ties share a rank
+    current team. ``town_ids`` and ``campaign_kind`` (the dashboard's filters) keep the points
+    and hours of services in those towns and of that 三暖 kind (the record's own place and
+    kind). Members whose points net to zero or less are left out. Ties share a rank
     (1, 2, 2, 4), ordered by member id."""
     entries = PointEntry.objects.filter(
         service_date__gte=period.start, service_date__lte=period.end
     )
     if team_id is not None:
         entries = entries.filter(team_id=team_id)
+    if town_ids is not None:
+        entries = entries.filter(record__town_id__in=town_ids)
+    if campaign_kind:
+        entries = entries.filter(record__campaign_kind=campaign_kind)
     rows = (
         entries.values(
             "member_id", "member__user_id", "member__name", "member__team_id", "member__team__name"
@@ -202,6 +214,10 @@ def leaderboard(
     )
     if team_id is not None:
         hours = hours.filter(team_id=team_id)
+    if town_ids is not None:
+        hours = hours.filter(town_id__in=town_ids)
+    if campaign_kind:
+        hours = hours.filter(campaign_kind=campaign_kind)
     minutes = dict(
         hours.order_by()
         .values("member_id")

@@ -27,7 +27,7 @@ from members.pii import viewer_of
 from services.models import Campaign
 from services.records import points
 from services.records.hours import as_hours
-from services.stats import exports
+from services.stats import exports, panels
 from services.stats import selectors as stats
 from services.stats.serializers import ExportQuerySerializer, StatsQuerySerializer
 from stations.models import Town
@@ -140,83 +140,267 @@ def _score(value: float | None) -> str:
 
 
 def _hours(value: float | None) -> str:
-    return "—" if value is None else f"{value:g} 小时"
+    """Hours to one decimal, the API's HoursField format ("4.0", "51.9"); "—" for none."""
+    return "—" if value is None else f"{round(value, 1):.1f}"
+
+
+def _change_text(change: dict | None, *, points: bool = False) -> str:
+    """较上期 +12（+24.0%）, 较上期 持平, or "" when there is nothing to compare."""
+    if change is None:
+        return ""
+    delta = change["delta"]
+    if not delta:
+        return "较上期 持平"
+    if points:
+        return f"较上期 {delta * 100:+.1f} 个百分点"
+    shown = f"{delta:+.1f}" if isinstance(delta, float) else f"{delta:+d}"
+    if change["percent"] is None:
+        return f"较上期 {shown}"
+    return f"较上期 {shown}（{change['percent']:+.1f}%）"
+
+
+def _kpis(summary: stats.Summary, before: stats.Summary) -> list[dict]:
+    """The tiles: key, label, value, unit, and the change against the previous period."""
+
+    def tile(key, label, value, unit="", now=None, then=None, points=False):
+        found = panels.change(now, then)
+        return {
+            "key": key,
+            "label": label,
+            "value": value,
+            "unit": unit if value != "—" else "",
+            "change": found,
+            "change_text": _change_text(found, points=points),
+        }
+
+    hours_now, hours_then = as_hours(summary.service_minutes), as_hours(before.service_minutes)
+    sat, sat_then = summary.satisfaction, before.satisfaction
+    return [
+        tile(
+            "people_served",
+            "服务群众人次",
+            summary.people_served,
+            "人次",
+            summary.people_served,
+            before.people_served,
+        ),
+        tile(
+            "enterprises_served",
+            "服务企业",
+            summary.enterprises_served,
+            "家",
+            summary.enterprises_served,
+            before.enterprises_served,
+        ),
+        tile(
+            "households_visited",
+            "走访户数",
+            summary.households_visited,
+            "户",
+            summary.households_visited,
+            before.households_visited,
+        ),
+        tile(
+            "participations",
+            "委员参与",
+            summary.participations,
+            "人次",
+            summary.participations,
+            before.participations,
+        ),
+        tile("service_hours", "核实服务时长", _hours(hours_now), "小时", hours_now, hours_then),
+        tile(
+            "active_members",
+            "参与委员",
+            summary.active_members,
+            "人",
+            summary.active_members,
+            before.active_members,
+        ),
+        tile(
+            "records_verified",
+            "已核实服务",
+            summary.records_verified,
+            "次",
+            summary.records_verified,
+            before.records_verified,
+        ),
+        tile(
+            "requests_posted",
+            "期内需求",
+            summary.requests_posted,
+            "项",
+            summary.requests_posted,
+            before.requests_posted,
+        ),
+        tile(
+            "completion_rate",
+            "需求完成率",
+            _percent(summary.completion_rate),
+            "",
+            summary.completion_rate,
+            before.completion_rate,
+            points=True,
+        ),
+        tile(
+            "median_hours_to_claim",
+            "认领用时（中位）",
+            _hours(summary.median_hours_to_claim),
+            "小时",
+        ),
+        tile(
+            "median_hours_to_verify",
+            "核实用时（中位）",
+            _hours(summary.median_hours_to_verify),
+            "小时",
+        ),
+        # Residents' ratings (评单, docs/intake.md).
+        tile(
+            "satisfaction_share",
+            "群众满意率",
+            _percent(sat["share_4_5"]),
+            "",
+            sat["share_4_5"],
+            sat_then["share_4_5"],
+            points=True,
+        ),
+        tile("satisfaction_mean", "平均评分", _score(sat["mean"])),
+        tile(
+            "satisfaction_ratings",
+            "群众评价",
+            sat["ratings"],
+            "条",
+            sat["ratings"],
+            sat_then["ratings"],
+        ),
+        tile(
+            "people_served_confirmed",
+            "群众确认服务",
+            summary.people_served_confirmed,
+            "人次",
+            summary.people_served_confirmed,
+            before.people_served_confirmed,
+        ),
+    ]
+
+
+def _scope_label(filters: stats.StatsFilter, town: Town | None) -> str:
+    """What the figures cover: the town asked for, the manager's towns, or the district."""
+    if town is not None:
+        return town.name
+    return "全区" if filters.town_ids is None else "所管驿站所在镇街"
+
+
+def _period_query(request: HttpRequest, start, end) -> str:
+    """The page's query string with the period replaced (town and kind kept)."""
+    query = request.GET.copy()
+    query["from"], query["to"] = f"{start:%Y-%m-%d}", f"{end:%Y-%m-%d}"
+    return query.urlencode()
 
 
 @require_GET
 @_reader
 def index(request: HttpRequest) -> HttpResponse:
-    """KPI tiles, charts per 三暖 kind, town and month, campaign targets, unclaimed, leaders."""
+    """KPI tiles against the previous period, charts per 三暖 kind, town (or the town's
+    stations) and month, campaign targets, unclaimed, leaders and the map; every panel follows
+    the filters."""
     filters, _, problems = _filters(request)
+    town = Town.objects.filter(pk=filters.town_id).first()
     summary = stats.stats_summary(filters=filters)
-    towns = stats.stats_breakdown(filters=filters, by=stats.BY_TOWN)
+    before_filters = panels.previous_filters(filters)
+    before = stats.stats_summary(filters=before_filters)
+    # A town asked for: its stations; else the towns.
+    by_station = town is not None
+    places = stats.stats_breakdown(
+        filters=filters, by=stats.BY_STATION if by_station else stats.BY_TOWN
+    )
+    for row in places:
+        row["link"] = panels.console_needs(**{"station" if by_station else "town": row["key"]})
     months = stats.stats_breakdown(filters=filters, by=stats.BY_MONTH)
+    for row in months:
+        row["link"] = panels.console_needs(town=filters.town_id, month=row["key"])
     now = timezone.now()
     unclaimed = stats.unclaimed_requests(
         user=request.user,
         hours=settings.STATS_UNCLAIMED_HOURS,
-        town=Town.objects.filter(pk=filters.town_id).first(),
+        town=town,
         campaign_kind=filters.campaign_kind,
         now=now,
     )
+    unclaimed_rows = [
+        {
+            "request": r,
+            "link": panels.console_needs(
+                station=r.station_id,
+                status="open",
+                month=f"{timezone.localtime(r.starts_at, stats.SHANGHAI):%Y-%m}",
+            ),
+        }
+        for r in unclaimed[: settings.DASHBOARD_UNCLAIMED_ROWS]
+    ]
     leaders = points.leaderboard(
         viewer=viewer_of(request.user),
         period=points.Period(start=filters.date_from, end=filters.date_to),
+        town_ids=stats.towns_in(filters),
+        campaign_kind=filters.campaign_kind,
         limit=settings.DASHBOARD_LEADERBOARD_SIZE,
     )
     town_choices = Town.objects.order_by("id")
     if filters.town_ids is not None:
         town_choices = town_choices.filter(pk__in=filters.town_ids)
-    kpis = [
-        ("people_served", "服务群众人次", summary.people_served, "人次"),
-        ("enterprises_served", "服务企业", summary.enterprises_served, "家"),
-        ("households_visited", "走访户数", summary.households_visited, "户"),
-        ("participations", "委员参与", summary.participations, "人次"),
-        ("service_hours", "核实服务时长", f"{as_hours(summary.service_minutes):g}", "小时"),
-        ("active_members", "参与委员", summary.active_members, "人"),
-        ("records_verified", "已核实服务", summary.records_verified, "次"),
-        ("requests_posted", "期内需求", summary.requests_posted, "项"),
-        ("completion_rate", "需求完成率", _percent(summary.completion_rate), ""),
-        ("median_hours_to_claim", "认领用时（中位）", _hours(summary.median_hours_to_claim), ""),
-        ("median_hours_to_verify", "核实用时（中位）", _hours(summary.median_hours_to_verify), ""),
-        # Residents' ratings (评单, docs/intake.md).
-        ("satisfaction_share", "群众满意率", _percent(summary.satisfaction["share_4_5"]), ""),
-        ("satisfaction_mean", "平均评分", _score(summary.satisfaction["mean"]), ""),
-        ("satisfaction_ratings", "群众评价", summary.satisfaction["ratings"], "条"),
-        ("people_served_confirmed", "群众确认服务", summary.people_served_confirmed, "人次"),
+    scope_label = _scope_label(filters, town)
+    quick = [
+        {
+            **p,
+            "query": _period_query(request, p["from"], p["to"]),
+            "active": (p["from"], p["to"]) == (filters.date_from, filters.date_to),
+        }
+        for p in panels.quick_periods()
     ]
+    kind_label = dict(Campaign.Kind.choices).get(filters.campaign_kind, "")
     context = {
         "filters": filters,
         "problems": problems,
         "summary": summary,
-        "kpis": kpis,
-        "towns": towns,
+        "kpis": _kpis(summary, before),
+        "before": before_filters,
+        "quick_periods": quick,
+        "places": places,
+        "by_station": by_station,
         "months": months,
         "campaigns": [
             {**c, "percent": min(100.0, (c["progress"] or 0) * 100)} for c in summary.campaigns
         ],
-        "unclaimed": unclaimed[: settings.DASHBOARD_UNCLAIMED_ROWS],
+        "unclaimed": unclaimed_rows,
         "unclaimed_count": unclaimed.count(),
+        "unclaimed_link": panels.console_needs(town=filters.town_id, status="open"),
         "unclaimed_hours": settings.STATS_UNCLAIMED_HOURS,
         "leaders": leaders,
         "town_choices": town_choices,
         "kind_choices": Campaign.Kind.choices,
-        "scope_label": "全区" if filters.town_ids is None else "所管驿站所在镇街",
+        "kind_label": kind_label,
+        "all_label": "全区" if filters.town_ids is None else "所管驿站所在镇街",
+        "scope_label": scope_label,
         "export_query": request.GET.urlencode(),
         "now": now,
+        "map": panels.map_panel(filters),
         "chart_data": {
             "kinds": {
+                "keys": [row["kind"] for row in summary.by_kind],
                 "labels": [row["label"] for row in summary.by_kind],
                 "values": [row["people_served"] for row in summary.by_kind],
             },
-            "towns": {
-                "labels": [row["label"] for row in towns],
-                "values": [row["people_served"] for row in towns],
+            "places": {
+                "by": stats.BY_STATION if by_station else stats.BY_TOWN,
+                "labels": [row["label"] for row in places],
+                "values": [row["people_served"] for row in places],
+                "links": [row["link"] for row in places],
             },
             "months": {
                 "labels": [row["label"] for row in months],
                 "values": [row["people_served"] for row in months],
                 "participations": [row["participations"] for row in months],
+                "links": [row["link"] for row in months],
             },
         },
     }

@@ -304,6 +304,12 @@ def _cursor():
     return connections[router.db_for_read(RequestStat)].cursor()
 
 
+def towns_in(f: StatsFilter) -> frozenset[int] | None:
+    """The towns ``f`` narrows to, the town asked for within the reader's scope (None: all of
+    them): what the dashboard's leaderboard and map follow."""
+    return _towns(f)
+
+
 def _towns(f: StatsFilter) -> frozenset[int] | None:
     """The towns ``f`` narrows to (None: all of them)."""
     if f.town_id is None:
