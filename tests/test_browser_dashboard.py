@@ -294,11 +294,11 @@ def test_clicking_a_town_opens_the_console_list(browser, live_server, world, led
 
     _sign_in(browser, live_server, f"?from={PERIOD['from']}&to={PERIOD['to']}")
     link = browser.find_element(By.CSS_SELECTOR, f'#places-table a[data-town="{world.town.pk}"]')
-    assert link.get_attribute("href") == f"{live_server.url}/console/needs/?town={world.town.pk}"
+    assert link.get_attribute("href") == f"{live_server.url}/console/?town={world.town.pk}"
     # The map drew its points and stations as SVG links into the console.
     assert browser.execute_script("return document.getElementById('map').dataset.drawn") == "0"
     stations = browser.execute_script(
         "return [...document.querySelectorAll('#map .map-station')]"
         ".map(a => a.getAttribute('href'))"
     )
-    assert f"/console/needs/?station={world.station.pk}" in stations
+    assert f"/console/?station={world.station.pk}" in stations

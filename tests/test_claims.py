@@ -277,9 +277,7 @@ def test_a_winning_claim_takes_a_fixed_number_of_statements(world, client_for, o
     ContentType.objects.get_for_model(Claim)
     client = client_for(world.alice.user)
     with CaptureQueriesContext(connection) as queries:
-        response = client.post(
-            request_url(open_request, "claims/"), HTTP_IDEMPOTENCY_KEY="claim-1"
-        )
+        response = client.post(request_url(open_request, "claims/"), HTTP_IDEMPOTENCY_KEY="claim-1")
     assert response.status_code == 201, response.json()
     statements = [q["sql"] for q in queries.captured_queries if "SAVEPOINT" not in q["sql"]]
     assert len(statements) == CLAIM_STATEMENTS, "\n".join(s[:160] for s in statements)

@@ -292,7 +292,7 @@ def test_a_town_selected_narrows_every_panel(world, ledger):
         "by": "station",
         "labels": ["昌国协商驿站"],
         "values": [42],
-        "links": [f"/console/needs/?station={world.station.pk}"],
+        "links": [f"/console/?station={world.station.pk}"],
     }
     assert "昌国街道各驿站服务群众人次" in html
     # Its leaderboard: alice (r1, r2) and bob (r1 and its leader point), not charlie (金塘).
@@ -382,23 +382,20 @@ def test_towns_months_and_unclaimed_rows_open_the_console(world, ledger):
     need = waiting(world, ledger)
     html = html_of(signed_in(world.sam).get(DASHBOARD, PERIOD))
     places = section(html, 'id="places-table"', "</table>")
-    assert f'href="/console/needs/?town={world.town.pk}"' in places
-    assert f'href="/console/needs/?town={world.other_town.pk}"' in places
+    assert f'href="/console/?town={world.town.pk}"' in places
+    assert f'href="/console/?town={world.other_town.pk}"' in places
     months = section(html, 'id="months"')
-    assert 'href="/console/needs/?month=2025-03" data-month="2025-03"' in months
+    assert 'href="/console/?month=2025-03" data-month="2025-03"' in months
     assert html.count('data-month="') == 12
     unclaimed = section(html, 'id="unclaimed"', "</table>")
-    month = f"{timezone.localtime(need.starts_at):%Y-%m}"
-    assert (
-        f'href="/console/needs/?station={world.station.pk}&amp;status=open&amp;month={month}"'
-        in unclaimed
-    )
-    assert 'id="unclaimed-count" href="/console/needs/?status=open"' in html
+    assert f'href="/console/needs/{need.pk}/"' in unclaimed
+    assert 'id="unclaimed-count" href="/console/?status=open&amp;unclaimed=1"' in html
     # A town selected: the month links keep it.
     town = html_of(signed_in(world.sam).get(DASHBOARD, {**PERIOD, "town": world.town.pk}))
-    assert f'href="/console/needs/?town={world.town.pk}&amp;month=2025-03"' in town
+    assert f'href="/console/?town={world.town.pk}&amp;month=2025-03"' in town
     assert (
-        f'id="unclaimed-count" href="/console/needs/?town={world.town.pk}&amp;status=open"' in town
+        'id="unclaimed-count" '
+        f'href="/console/?town={world.town.pk}&amp;status=open&amp;unclaimed=1"' in town
     )
 
 
@@ -414,7 +411,7 @@ def test_the_map_shows_the_open_needs_of_the_filters(world, ledger):
     point = found[here.pk]
     assert point["geometry"]["coordinates"] == [122.105, 30.02]
     assert point["properties"]["campaign_kind"] == "warm_village"
-    assert point["properties"]["link"] == f"/console/needs/?station={world.station.pk}&status=open"
+    assert point["properties"]["link"] == f"/console/?station={world.station.pk}&status=open"
     assert {s["name"] for s in geo["stations"]} == {"昌国协商驿站", "金塘委员工作室"}
     # The manager's towns and the kind filter narrow it.
     mine = {f["id"] for f in map_data_of(signed_in(world.mary).get(DASHBOARD))["features"]}

@@ -330,11 +330,7 @@ def index(request: HttpRequest) -> HttpResponse:
     unclaimed_rows = [
         {
             "request": r,
-            "link": panels.console_needs(
-                station=r.station_id,
-                status="open",
-                month=f"{timezone.localtime(r.starts_at, stats.SHANGHAI):%Y-%m}",
-            ),
+            "link": panels.CONSOLE_NEED.format(pk=r.pk),
         }
         for r in unclaimed[: settings.DASHBOARD_UNCLAIMED_ROWS]
     ]
@@ -373,7 +369,7 @@ def index(request: HttpRequest) -> HttpResponse:
         ],
         "unclaimed": unclaimed_rows,
         "unclaimed_count": unclaimed.count(),
-        "unclaimed_link": panels.console_needs(town=filters.town_id, status="open"),
+        "unclaimed_link": panels.console_needs(town=filters.town_id, status="open", unclaimed="1"),
         "unclaimed_hours": settings.STATS_UNCLAIMED_HOURS,
         "leaders": leaders,
         "town_choices": town_choices,

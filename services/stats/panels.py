@@ -22,8 +22,10 @@ from services.stats import selectors as stats
 from stations.geo import WGS84, BBox
 from stations.models import Station
 
-# The manager console's list of needs (its query parameters: station, town, status, month).
-CONSOLE_NEEDS = "/console/needs/"
+# The manager console's list of needs (docs/console.md; its query parameters: station, town,
+# status, month, unclaimed) and one need's page.
+CONSOLE_NEEDS = "/console/"
+CONSOLE_NEED = "/console/needs/{pk}/"
 # Degrees added (at least) around the stations so the outermost points are not on the edge.
 MAP_MARGIN_DEG = 0.02
 
