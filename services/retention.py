@@ -7,7 +7,9 @@ the copies the audit trail kept (``request_updated`` Events list changed contact
 their files, thumbnails and GPS position (``services.records.attachments.purge_due``; the rows
 stay with type, size, hash and capture time). Residents' intakes (群众点单, docs/intake.md) lose
 their phone once their request ended that long ago (or, never a request, once they were posted
-that long ago), and the files of their photos are deleted as records' photos are. Counts,
+that long ago), and the files of their photos are deleted as records' photos are. Enterprises
+of the 暖企 campaign (docs/enterprises.md) lose their contact name and phone once they were
+deactivated ENTERPRISE_CONTACT_RETENTION_DAYS ago. Counts,
 distances, states and times stay, so
 statistics and points are untouched.
 
@@ -30,7 +32,7 @@ from django.utils import timezone
 
 from accounts.models import Event
 from services.attachments import writes as attachment_writes
-from services.models import Attachment, Claim, Intake, ServiceRequest
+from services.models import Attachment, Claim, Enterprise, Intake, ServiceRequest
 from services.records import attachments as record_attachments
 
 VERB = "personal_data_purged"
@@ -49,6 +51,7 @@ class PurgeReport:
     claim_events: int = 0
     attachments: int = 0
     intakes: int = 0
+    enterprises: int = 0
     dry_run: bool = False
 
     @property
@@ -60,6 +63,7 @@ class PurgeReport:
             + self.claim_events
             + self.attachments
             + self.intakes
+            + self.enterprises
         )
 
 
@@ -83,6 +87,13 @@ def _intake_photos_due(cutoff: datetime) -> QuerySet[Attachment]:
     """Residents' photos of those intakes, files not yet deleted."""
     return Attachment.objects.filter(
         intake__in=_intakes_ended(cutoff).values("pk"), purged_at__isnull=True
+    )
+
+
+def _enterprises_due(now: datetime) -> QuerySet[Enterprise]:
+    cutoff = now - timedelta(days=settings.ENTERPRISE_CONTACT_RETENTION_DAYS)
+    return Enterprise.objects.filter(active=False, deactivated_at__lt=cutoff).exclude(
+        contact_name="", contact_phone=""
     )
 
 
@@ -143,6 +154,7 @@ def purge_personal_data(
         report.attachments = record_attachments.count_due(cutoff=report.cutoff)
         report.attachments += _intake_photos_due(report.cutoff).count()
         report.intakes = _intakes_due(report.cutoff).count()
+        report.enterprises = _enterprises_due(now).count()
     else:
         while ids := list(requests_due.order_by("pk").values_list("pk", flat=True)[:batch_size]):
             with transaction.atomic():
@@ -166,6 +178,12 @@ def purge_personal_data(
                 report.intakes += (
                     Intake.objects.filter(pk__in=ids).exclude(phone="").update(phone="")
                 )
+        enterprises_due = _enterprises_due(now)
+        while ids := list(enterprises_due.order_by("pk").values_list("pk", flat=True)[:batch_size]):
+            with transaction.atomic():
+                report.enterprises += enterprises_due.filter(pk__in=ids).update(
+                    contact_name="", contact_phone=""
+                )
     report.request_events = _scrub_events(
         requests_ended, _REQUEST_EVENT, _scrub_request_event, batch_size, dry_run=dry_run
     )
@@ -187,6 +205,7 @@ def purge_personal_data(
                 "claim_events": report.claim_events,
                 "attachments": report.attachments,
                 "intakes": report.intakes,
+                "enterprises": report.enterprises,
                 "cutoff": report.cutoff.isoformat(),
                 "retention_days": days,
             },

@@ -25,14 +25,23 @@ from django.utils import timezone
 from accounts.models import Notification
 from members.writes import member_issue_activation
 from services.certificates.writes import issue_certificate
+from services.enterprises.writes import create_enterprise
 from services.ical.feeds import issue_feed
 from services.intake.codes import code_for
 from services.intake.writes import submit_intake
-from services.models import Assignment, Claim, ServiceHours, ServiceRecord, ServiceRequest
+from services.models import (
+    Assignment,
+    Claim,
+    EnterpriseAppeal,
+    EnterpriseLiaison,
+    ServiceHours,
+    ServiceRecord,
+    ServiceRequest,
+)
 from services.records import hours
 from services.series.writes import create_series
 from stations.api_keys import api_key_issue
-from stations.geo import CHINA_MAX_LAT, CHINA_MAX_LNG, CHINA_MIN_LAT, CHINA_MIN_LNG, GCJ02
+from stations.geo import CHINA_MAX_LAT, CHINA_MAX_LNG, CHINA_MIN_LAT, CHINA_MIN_LNG, GCJ02, Point
 from tests.conftest import World, bearer
 from tests.factories import (
     CampaignFactory,
@@ -89,6 +98,8 @@ class Stage:
     # The intake code of world.village's poster and the stage intake's ticket.
     intake_code: Any = None
     ticket: str = ""
+    # The stage enterprise's desk code (暖企): its 诉求 are reached through it.
+    desk: str = ""
 
     def persona(self, path: str) -> str | None:
         """Which persona calls ``path`` (``None``: anonymous)."""
@@ -215,7 +226,33 @@ def build_stage(world: World) -> Stage:
         code=stage.intake_code, description="村口路灯坏了，晚上出行不便", phone="13900001111"
     )
     stage.ticket = intake.ticket
+    # An enterprise this station serves, alice its lead 专员, with one accepted 诉求.
+    enterprise = create_enterprise(
+        actor=world.sam,
+        name="舟山示例船舶修造有限公司",
+        credit_code="91350100M000100Y43",
+        town=world.town,
+        station=world.station,
+        point=Point(lat=world.station.lat, lng=world.station.lng),
+        contact_phone="13900001234",
+    )
+    EnterpriseLiaison.objects.create(
+        enterprise=enterprise,
+        member=world.alice,
+        role=EnterpriseLiaison.Role.LEAD,
+        starts_on=now.date() - timedelta(days=1),
+    )
+    appeal = EnterpriseAppeal.objects.create(
+        enterprise=enterprise,
+        source=EnterpriseAppeal.Source.VISIT,
+        ticket="stage-appeal",
+        description="希望协调码头用电增容",
+        created_at=now,
+    )
+    stage.desk = enterprise.desk_ticket
     stage.ids = {
+        "enterprises": [enterprise.pk],
+        "appeals": [appeal.pk],
         "assignments": [assignment.pk],
         "intake": [intake.pk],
         "campaigns": [campaign.pk],
