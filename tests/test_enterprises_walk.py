@@ -15,12 +15,15 @@ from services.models import (
     ServiceHours,
     ServiceRecord,
 )
-from tests.enterprise_fixtures import VALID_CODES, visit_body, warm_campaign  # noqa: F401
+from tests import enterprise_fixtures
+from tests.enterprise_fixtures import VALID_CODES, visit_body
 
 pytestmark = pytest.mark.django_db
 
+warm_campaign = enterprise_fixtures.warm_campaign
 
-def test_the_campaign_walks_from_assignment_to_the_figures(world, client_for, anon, warm_campaign):  # noqa: F811
+
+def test_the_campaign_walks_from_assignment_to_the_figures(world, client_for, anon, warm_campaign):
     sam, alice = client_for(world.sam), client_for(world.alice.user)
     created = sam.post(
         "/api/v1/enterprises/",
