@@ -153,3 +153,22 @@ def test_the_campaign_walks_from_assignment_to_the_figures(world, client_for, an
     assert export.status_code == 200 and export.content.startswith(b"PK")
     mine = alice.get("/api/v1/me/enterprises/").json()["results"]
     assert mine[0]["last_visit_at"] is not None and mine[0]["open_appeals"] == 0
+
+
+def test_the_dashboard_panel_renders_the_figures(world, warm_campaign):
+    """The 暖企 panel template with its context function (wired into the dashboard at merge)."""
+    from django.template.loader import render_to_string
+
+    from services.enterprises import figures
+    from services.stats.selectors import resolve_filters
+    from tests.enterprise_fixtures import assign, make_enterprise
+
+    assign(world, make_enterprise(world))
+    html = render_to_string(
+        "dashboard/_enterprises_panel.html", figures.panel_context(resolve_filters(user=world.sam))
+    )
+    assert 'id="enterprises-panel"' in html
+    assert f'data-town="{world.town.pk}"' in html and world.town.name in html
+    # A manager's panel holds their towns only.
+    other = figures.panel_context(resolve_filters(user=world.oscar))
+    assert other["enterprise_totals"].enterprises == 0 and other["enterprise_towns"] == []
