@@ -25,6 +25,7 @@ from rest_framework.views import APIView
 from accounts.permissions import IsMember, IsStaff
 from accounts.throttles import ScopedThrottle, client_address
 from members.roster import XLSX_CONTENT_TYPE
+from members.views import FirstRendererNegotiation, XlsxRenderer
 from services.api import CONFLICT, UNPROCESSABLE, url_pk
 from services.enterprises import appeals, codes, errors, figures, imports, selectors, visits, writes
 from services.enterprises.serializers import (
@@ -370,16 +371,6 @@ class MyEnterprisesView(generics.ListAPIView):
 # ---------------------------------------------------------------- import
 
 
-class XlsxRenderer(renderers.BaseRenderer):
-    media_type = XLSX_CONTENT_TYPE
-    format = "xlsx"
-    charset = None
-    render_style = "binary"
-
-    def render(self, data, accepted_media_type=None, renderer_context=None):
-        return data if isinstance(data, bytes) else renderers.JSONRenderer().render(data)
-
-
 @extend_schema(tags=[ENTERPRISES])
 class EnterpriseImportView(APIView):
     permission_classes = [IsStaff]
@@ -392,7 +383,20 @@ class EnterpriseImportView(APIView):
             '400 `enterprise_import_invalid`，`fields` 形如 `{"row 3.统一社会信用代码": ["..."]}`，'
             "不写入任何数据。表头见 GET enterprises/import/template/。"
         ),
-        request=OpenApiRequest(ImportUploadSerializer),
+        request=OpenApiRequest(
+            ImportUploadSerializer,
+            encoding={
+                "file": {
+                    "contentType": XLSX_CONTENT_TYPE,
+                    "headers": {
+                        "Content-Disposition": {
+                            "schema": {"type": "string"},
+                            "example": 'form-data; name="file"; filename="enterprises.xlsx"',
+                        }
+                    },
+                }
+            },
+        ),
         responses={201: ImportResultSerializer},
     )
     def post(self, request):
@@ -410,7 +414,7 @@ class EnterpriseImportView(APIView):
 class EnterpriseTemplateView(APIView):
     permission_classes = [IsStaff]
     renderer_classes = [renderers.JSONRenderer, XlsxRenderer]
-    content_negotiation_class = FileNegotiation
+    content_negotiation_class = FirstRendererNegotiation
 
     @extend_schema(
         summary="下载 Excel 企业名单模板（机关工作人员）",
