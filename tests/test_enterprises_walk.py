@@ -84,6 +84,7 @@ def test_the_campaign_walks_from_assignment_to_the_figures(world, client_for, an
     )
     visit = EnterpriseVisit.objects.get()
     assert visit.request_id == record.request_id and visit.claim.member_id == world.alice.pk
+    assert visit.request.first_claimed_at is None  # not in the time-to-claim figures
 
     # A second party verifies the visit's record through the records workflow: hours count.
     verified = client_for(world.mary).post(

@@ -170,10 +170,10 @@ def log_visit(
             claimed=1,
             status=Status.IN_PROGRESS,
             created_by=user,
-            first_claimed_at=now,
         )
+        # Counted as a posted request of the campaign; never "claimed" in the time-to-claim
+        # figures (first_claimed_at stays empty): nobody waited for a visit to be taken up.
         rollups.request_posted(service_request)
-        rollups.request_claimed(service_request)
         minutes = clamped_minutes(service_request, started_at, ends_at)
         claim = Claim.objects.create(
             request=service_request,
