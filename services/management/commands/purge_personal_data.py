@@ -32,5 +32,6 @@ class Command(BaseCommand):
             f"联系人信息 {report.requests} 条需求 · 签到坐标 {report.claims} 条认领 · "
             f"操作记录中的副本 {report.request_events + report.claim_events} 条 · "
             f"服务记录照片 {report.attachments} 张 · "
-            f"群众点单电话 {report.intakes} 条"
+            f"群众点单电话 {report.intakes} 条 · "
+            f"停用企业联系人 {report.enterprises} 家"
         )
