@@ -247,6 +247,21 @@ INTAKE_DUPLICATE_DAYS = env_int("INTAKE_DUPLICATE_DAYS", 7, minimum=0)
 # 评单: a rating may be changed for this many days after it was first given.
 INTAKE_RATING_CHANGE_DAYS = env_int("INTAKE_RATING_CHANGE_DAYS", 7, minimum=0)
 
+# 暖企 (enterprises, docs/enterprises.md)
+# ------------------------------------------------------------------------------
+# A visit's check-in must be this close to the enterprise's location (metres, geodesic).
+ENTERPRISE_GEOFENCE_METERS = env_int("ENTERPRISE_GEOFENCE_METERS", 500, minimum=1)
+# 无事不扰: a visit within this many days of the enterprise's last visit (by anyone) is warned.
+ENTERPRISE_QUIET_DAYS = env_int("ENTERPRISE_QUIET_DAYS", 14, minimum=0)
+# Visits per enterprise per calendar month (Asia/Shanghai) beyond which a visit is refused,
+# unless the enterprise asked for it.
+ENTERPRISE_VISITS_PER_MONTH = env_int("ENTERPRISE_VISITS_PER_MONTH", 2, minimum=1)
+# The longest visit a 专员 may log (minutes), and how far back it may have started (hours).
+ENTERPRISE_VISIT_MAX_MINUTES = env_int("ENTERPRISE_VISIT_MAX_MINUTES", 480, minimum=10)
+ENTERPRISE_VISIT_LOG_HOURS = env_int("ENTERPRISE_VISIT_LOG_HOURS", 12, minimum=1)
+# Contacts of enterprises deactivated this many days ago are emptied by the retention purge.
+ENTERPRISE_CONTACT_RETENTION_DAYS = env_int("ENTERPRISE_CONTACT_RETENTION_DAYS", 180, minimum=1)
+
 # PERSONAL DATA RETENTION
 # ------------------------------------------------------------------------------
 # manage.py purge_personal_data (services.retention): residents' contacts and check-in positions
@@ -354,6 +369,12 @@ WECHAT_SUBSCRIBE_TEMPLATES: dict[str, dict] = {
     ),
     "intake_step": _subscribe_template(
         "intake_step",
+        thing1=("thing", "{step|title}"),
+        thing2=("thing", "{body|title}"),
+        time3=("time", "{created_at}"),
+    ),
+    "enterprise_appeal_step": _subscribe_template(
+        "enterprise_appeal_step",
         thing1=("thing", "{step|title}"),
         thing2=("thing", "{body|title}"),
         time3=("time", "{created_at}"),

@@ -372,6 +372,10 @@ SPECTACULAR_SETTINGS = {
         "StatsExportSheetEnum": "services.stats.exports.SHEET_CHOICES",
         "IntakeStatusEnum": "services.models.Intake.Status",
         "IntakeSourceEnum": "services.models.Intake.Source",
+        "EnterpriseAppealStatusEnum": "services.models.EnterpriseAppeal.Status",
+        "EnterpriseAppealSourceEnum": "services.models.EnterpriseAppeal.Source",
+        "EnterpriseLiaisonRoleEnum": "services.models.EnterpriseLiaison.Role",
+        "EnterpriseFiguresByEnum": "services.enterprises.figures.BY_CHOICES",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
@@ -435,6 +439,10 @@ CELERY_BEAT_SCHEDULE = {
     "notify-untriaged-intakes": {
         "task": "services.tasks.notify_untriaged_intakes",
         "schedule": env_float("CELERY_NOTIFY_UNTRIAGED_SECONDS", 900.0, minimum=60),
+    },
+    "notify-overdue-appeals": {
+        "task": "services.tasks.notify_overdue_appeals",
+        "schedule": env_float("CELERY_NOTIFY_OVERDUE_APPEALS_SECONDS", 3600.0, minimum=60),
     },
     "purge-personal-data": {
         "task": "services.tasks.purge_personal_data",

@@ -1348,3 +1348,265 @@ class IntakeRating(models.Model):
 
     def __str__(self) -> str:
         return f"{self.intake_id}: {self.score}"
+
+
+# ---------------------------------------------------------------- 暖企 (enterprises, 诉求)
+
+
+class Enterprise(models.Model):
+    """暖企企业: an enterprise the 暖企 campaign pairs with 暖企专员 (docs/enterprises.md).
+
+    Deactivated, never deleted (its visits and 诉求 stay). ``desk_ticket`` is the enterprise's
+    own key: its QR code opens the desk where it raises 诉求 and follows and rates its own."""
+
+    name = models.CharField("企业名称", max_length=100)
+    # 统一社会信用代码 (GB 32100-2015), check digit verified by services.enterprises.codes.
+    credit_code = models.CharField("统一社会信用代码", max_length=18, unique=True)
+    town = models.ForeignKey(
+        "stations.Town", verbose_name="镇/街道", on_delete=models.PROTECT, related_name="+"
+    )
+    # The station that serves it: its managers read it and verify its visits.
+    station = models.ForeignKey(
+        Station, verbose_name="服务驿站", on_delete=models.PROTECT, related_name="enterprises"
+    )
+    address = models.CharField("地址", max_length=200, blank=True)
+    lat = models.FloatField("纬度")
+    lng = models.FloatField("经度")
+    industry = models.CharField("行业", max_length=50, blank=True)
+    key_project = models.BooleanField("重点项目企业", default=False)
+    # PII: masked as members.pii says; emptied by the retention purge once deactivated long ago.
+    contact_name = models.CharField("联系人", max_length=50, blank=True)
+    contact_phone = models.CharField("联系电话", max_length=20, blank=True)
+    desk_ticket = models.CharField("企业服务码", max_length=32, unique=True, editable=False)
+    active = models.BooleanField("在册", default=True)
+    deactivated_at = models.DateTimeField("停用时间", null=True, blank=True)
+    deactivate_reason = models.CharField("停用原因", max_length=200, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="录入人",
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField("录入时间", auto_now_add=True)
+    updated_at = models.DateTimeField("更新时间", auto_now=True)
+
+    class Meta:
+        verbose_name = "暖企企业"
+        verbose_name_plural = "暖企企业"
+        ordering = ["town", "name", "id"]
+        indexes = [
+            models.Index(fields=["station", "active"], name="enterprise_station_active"),
+            models.Index(fields=["town", "active"], name="enterprise_town_active"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(active=True, deactivated_at__isnull=True)
+                | Q(active=False, deactivated_at__isnull=False),
+                name="enterprise_deactivated_has_time",
+            ),
+            *coordinate_checks("enterprise"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class EnterpriseLiaison(models.Model):
+    """暖企专员: a member paired with an enterprise for a period, as its lead or a deputy.
+
+    Reassigning ends the current row (``ended_at``) and adds a new one: the history stays."""
+
+    class Role(models.TextChoices):
+        LEAD = "lead", "牵头专员"
+        DEPUTY = "deputy", "协助专员"
+
+    enterprise = models.ForeignKey(
+        Enterprise, verbose_name="企业", on_delete=models.PROTECT, related_name="liaisons"
+    )
+    member = models.ForeignKey(
+        Member, verbose_name="委员", on_delete=models.PROTECT, related_name="enterprise_liaisons"
+    )
+    role = models.CharField("角色", max_length=10, choices=Role.choices)
+    starts_on = models.DateField("起始日期")
+    ends_on = models.DateField("截止日期", null=True, blank=True)
+    assigned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="指派人",
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField("指派时间", auto_now_add=True)
+    # Set when a reassignment replaced this pairing (the row stays as history).
+    ended_at = models.DateTimeField("解除时间", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "暖企专员"
+        verbose_name_plural = "暖企专员"
+        ordering = ["enterprise", "-created_at", "-id"]
+        indexes = [models.Index(fields=["member", "ended_at"], name="liaison_member_current")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["enterprise"],
+                condition=Q(ended_at__isnull=True, role="lead"),
+                name="liaison_one_current_lead",
+            ),
+            models.UniqueConstraint(
+                fields=["enterprise", "member"],
+                condition=Q(ended_at__isnull=True),
+                name="liaison_one_current_per_member",
+            ),
+            models.CheckConstraint(
+                condition=Q(ends_on__isnull=True) | Q(ends_on__gte=F("starts_on")),
+                name="liaison_period_ordered",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.enterprise_id}: {self.member_id} ({self.role})"
+
+
+class EnterpriseVisit(models.Model):
+    """走访: a 专员's visit to an enterprise. It is a service record of the 暖企 campaign (its
+    ``request``, one checked-in ``claim`` and the record submitted on it), so it counts in
+    enterprises served and hours once a second party verifies that record."""
+
+    enterprise = models.ForeignKey(
+        Enterprise, verbose_name="企业", on_delete=models.PROTECT, related_name="visits"
+    )
+    member = models.ForeignKey(
+        Member, verbose_name="专员", on_delete=models.PROTECT, related_name="enterprise_visits"
+    )
+    request = models.OneToOneField(
+        ServiceRequest, verbose_name="需求", on_delete=models.PROTECT, related_name="visit"
+    )
+    claim = models.OneToOneField(
+        Claim, verbose_name="认领", on_delete=models.PROTECT, related_name="visit"
+    )
+    visited_at = models.DateTimeField("走访时间")
+    duration_minutes = models.PositiveIntegerField("走访时长（分钟）")
+    distance_m = models.FloatField("签到距离（米）")
+    discussed = models.TextField("走访内容", max_length=2000)
+    # 企业邀约: the enterprise asked for this visit (the monthly cap does not apply).
+    requested_by_enterprise = models.BooleanField("企业邀约", default=False)
+    # Logged inside ENTERPRISE_QUIET_DAYS of the enterprise's previous visit (无事不扰 warning).
+    quiet_warning = models.BooleanField("打扰提醒", default=False)
+    created_at = models.DateTimeField("登记时间", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "企业走访"
+        verbose_name_plural = "企业走访"
+        ordering = ["-visited_at", "-id"]
+        indexes = [
+            models.Index(fields=["enterprise", "visited_at"], name="visit_enterprise_time"),
+            models.Index(fields=["visited_at"], name="visit_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.enterprise_id} @ {self.visited_at:%Y-%m-%d}"
+
+
+class EnterpriseAppeal(models.Model):
+    """企业诉求: what an enterprise asked for, from a visit or its own desk, tracked to 办结."""
+
+    class Status(models.TextChoices):
+        ACCEPTED = "accepted", "已受理"
+        REFERRED = "referred", "已转办"
+        IN_PROGRESS = "in_progress", "办理中"
+        RESOLVED = "resolved", "已办结"
+        RATED = "rated", "已评价"
+        REJECTED = "rejected", "不予受理"
+
+    class Source(models.TextChoices):
+        VISIT = "visit", "走访收集"
+        DESK = "desk", "企业扫码"
+        MINIPROGRAM = "miniprogram", "小程序"
+
+    OPEN = (Status.ACCEPTED, Status.REFERRED, Status.IN_PROGRESS)
+    DONE = (Status.RESOLVED, Status.RATED)
+
+    enterprise = models.ForeignKey(
+        Enterprise, verbose_name="企业", on_delete=models.PROTECT, related_name="appeals"
+    )
+    visit = models.ForeignKey(
+        EnterpriseVisit,
+        verbose_name="走访",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="appeals",
+    )
+    source = models.CharField("来源", max_length=12, choices=Source.choices)
+    # The 诉求's own ticket: the key to its progress page (secrets.token_urlsafe).
+    ticket = models.CharField("回执码", max_length=32, unique=True, editable=False)
+    description = models.TextField("诉求内容", max_length=1000)
+    status = models.CharField(
+        "状态", max_length=12, choices=Status.choices, default=Status.ACCEPTED
+    )
+    department = models.CharField("承办部门", max_length=100, blank=True)
+    asked = models.CharField("转办事项", max_length=500, blank=True)
+    due_on = models.DateField("办理时限", null=True, blank=True)
+    outcome = models.TextField("办理结果", max_length=1000, blank=True)
+    reason = models.CharField("不予受理原因", max_length=200, blank=True)
+    score = models.PositiveSmallIntegerField(
+        "企业评价", null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(5)]
+    )
+    rating_comment = models.CharField("评价意见", max_length=300, blank=True)
+    # Who raised it: the 专员 (from a visit) or the mini-program account of the enterprise.
+    raised_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="登记人",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField("受理时间")
+    referred_at = models.DateTimeField("转办时间", null=True, blank=True)
+    started_at = models.DateTimeField("开始办理时间", null=True, blank=True)
+    resolved_at = models.DateTimeField("办结时间", null=True, blank=True)
+    rejected_at = models.DateTimeField("不予受理时间", null=True, blank=True)
+    rated_at = models.DateTimeField("评价时间", null=True, blank=True)
+    # resolved_at - created_at in seconds: the median time to 办结.
+    resolve_seconds = models.FloatField("办结用时（秒）", null=True, blank=True, editable=False)
+    # When the 专员 and staff were told it passed due_on (once per due date).
+    overdue_notified_at = models.DateTimeField("超期提醒时间", null=True, blank=True)
+    updated_at = models.DateTimeField("更新时间", auto_now=True)
+
+    class Meta:
+        verbose_name = "企业诉求"
+        verbose_name_plural = "企业诉求"
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["enterprise", "status"], name="appeal_enterprise_status"),
+            models.Index(fields=["status", "due_on"], name="appeal_status_due"),
+            models.Index(fields=["created_at"], name="appeal_created"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(status__in=["resolved", "rated"])
+                | (~Q(outcome="") & Q(resolved_at__isnull=False)),
+                name="appeal_resolved_has_outcome",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="rated") | Q(score__gte=1, score__lte=5),
+                name="appeal_rated_has_score",
+            ),
+            models.CheckConstraint(
+                condition=Q(score__isnull=True) | Q(status="rated"),
+                name="appeal_score_only_when_rated",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="rejected") | ~Q(reason=""),
+                name="appeal_rejected_has_reason",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status__in=["referred", "in_progress", "resolved", "rated"])
+                | (~Q(department="") & Q(due_on__isnull=False)),
+                name="appeal_referred_has_department",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.enterprise_id}: {self.get_status_display()}"

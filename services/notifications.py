@@ -487,3 +487,75 @@ def intake_step(intake, *, step: str, body: str, key: str) -> None:
         payload={"intake": intake.pk, "ticket": intake.ticket, "step": step},
         key=f"intake_step:{intake.pk}:{key}",
     )
+
+
+# ---------------------------------------------------------------- 暖企 (enterprises, 诉求)
+
+
+def enterprise_assigned(enterprise, liaison) -> None:
+    """A member: they are now one of an enterprise's 暖企专员."""
+    _send(
+        liaison.member.user,
+        kind="enterprise_assigned",
+        title="您被指派为暖企专员",
+        body=(
+            f"您已被指派为“{enterprise.name}”的{liaison.get_role_display()}，"
+            f"自 {liaison.starts_on:%Y年%m月%d日} 起。"
+        ),
+        payload={"enterprise": enterprise.pk, "role": liaison.role},
+        key=f"enterprise_assigned:{liaison.pk}",
+    )
+
+
+def _appeal_liaisons(appeal) -> list[User]:
+    from services.enterprises.selectors import current_liaison_users
+
+    return current_liaison_users(appeal.enterprise_id)
+
+
+def appeal_step(appeal, *, step: str, body: str, key: str) -> None:
+    """The enterprise's 专员 and, when it came through the mini-program, the enterprise's
+    WeChat account: the 诉求 reached ``step`` (the ticket page shows it to the enterprise)."""
+    payload = {"appeal": appeal.pk, "enterprise": appeal.enterprise_id, "step": step}
+    for user in _appeal_liaisons(appeal):
+        _send(
+            user,
+            kind="enterprise_appeal",
+            title=shorten(f"企业诉求{step}：{appeal.enterprise.name}", TITLE_LIMIT),
+            body=shorten(body, BODY_LIMIT),
+            payload=payload,
+            key=f"enterprise_appeal:{appeal.pk}:{key}:{user.pk}",
+        )
+    if appeal.source == "miniprogram" and appeal.raised_by_id is not None:
+        _send(
+            appeal.raised_by,
+            kind="enterprise_appeal_step",
+            title=f"您的诉求{step}",
+            body=shorten(body, BODY_LIMIT),
+            payload={**payload, "ticket": appeal.ticket},
+            key=f"enterprise_appeal_step:{appeal.pk}:{key}",
+        )
+
+
+def appeal_overdue(appeal) -> None:
+    """The 专员 and staff: a referred 诉求 passed its due date without 办结."""
+    recipients = {user.pk: user for user in _appeal_liaisons(appeal)}
+    for user in User.objects.filter(is_staff=True, is_active=True).order_by("id"):
+        recipients.setdefault(user.pk, user)
+    for user in recipients.values():
+        _send(
+            user,
+            kind="enterprise_appeal_overdue",
+            title=shorten(f"企业诉求超期未办结：{appeal.enterprise.name}", TITLE_LIMIT),
+            body=shorten(
+                f"转办至{appeal.department}的诉求已过办理时限（{appeal.due_on:%Y年%m月%d日}），"
+                "请督办。",
+                BODY_LIMIT,
+            ),
+            payload={
+                "appeal": appeal.pk,
+                "enterprise": appeal.enterprise_id,
+                "due_on": appeal.due_on.isoformat(),
+            },
+            key=f"enterprise_appeal_overdue:{appeal.pk}:{appeal.due_on.isoformat()}:{user.pk}",
+        )

@@ -10,8 +10,10 @@ their phone once their request ended that long ago (or, never a request, once th
 that long ago), and the files of their photos are deleted as records' photos are. A resident's
 account known only by openid (``resident_<hash>``, made by the mini-program's intake) whose
 every intake has ended that long ago is unbound from the openid and renamed: WeChat can reach
-nobody through it any more, and the same user coming back gets a new account. Counts,
-distances, states and times stay, so statistics and points are untouched.
+nobody through it any more, and the same user coming back gets a new account. Enterprises of
+the 暖企 campaign (docs/enterprises.md) lose their contact name and phone once they were
+deactivated ENTERPRISE_CONTACT_RETENTION_DAYS ago. Counts, distances, states and times stay,
+so statistics and points are untouched.
 
 Work goes in batches of conditional UPDATEs (``WHERE`` the data is still there), each batch in
 its own short transaction, so a run holds no lock for long, can be stopped and rerun, and a
@@ -32,7 +34,7 @@ from django.utils import timezone
 
 from accounts.models import Event, User
 from services.attachments import writes as attachment_writes
-from services.models import Attachment, Claim, Intake, ServiceRequest
+from services.models import Attachment, Claim, Enterprise, Intake, ServiceRequest
 from services.records import attachments as record_attachments
 
 VERB = "personal_data_purged"
@@ -52,6 +54,7 @@ class PurgeReport:
     attachments: int = 0
     intakes: int = 0
     residents: int = 0
+    enterprises: int = 0
     dry_run: bool = False
 
     @property
@@ -64,6 +67,7 @@ class PurgeReport:
             + self.attachments
             + self.intakes
             + self.residents
+            + self.enterprises
         )
 
 
@@ -128,6 +132,13 @@ def _intake_photos_due(cutoff: datetime) -> QuerySet[Attachment]:
     )
 
 
+def _enterprises_due(now: datetime) -> QuerySet[Enterprise]:
+    cutoff = now - timedelta(days=settings.ENTERPRISE_CONTACT_RETENTION_DAYS)
+    return Enterprise.objects.filter(active=False, deactivated_at__lt=cutoff).exclude(
+        contact_name="", contact_phone=""
+    )
+
+
 def _claims_due(cutoff: datetime) -> QuerySet[Claim]:
     return Claim.objects.filter(request__ends_at__lt=cutoff).filter(
         Q(check_in_lat__isnull=False) | Q(check_in_lng__isnull=False)
@@ -186,6 +197,7 @@ def purge_personal_data(
         report.attachments += _intake_photos_due(report.cutoff).count()
         report.intakes = _intakes_due(report.cutoff).count()
         report.residents = _residents_due(report.cutoff).count()
+        report.enterprises = _enterprises_due(now).count()
     else:
         while ids := list(requests_due.order_by("pk").values_list("pk", flat=True)[:batch_size]):
             with transaction.atomic():
@@ -213,6 +225,12 @@ def purge_personal_data(
         while ids := list(residents_due.order_by("pk").values_list("pk", flat=True)[:batch_size]):
             with transaction.atomic():
                 report.residents += _forget_residents(ids)
+        enterprises_due = _enterprises_due(now)
+        while ids := list(enterprises_due.order_by("pk").values_list("pk", flat=True)[:batch_size]):
+            with transaction.atomic():
+                report.enterprises += enterprises_due.filter(pk__in=ids).update(
+                    contact_name="", contact_phone=""
+                )
     report.request_events = _scrub_events(
         requests_ended, _REQUEST_EVENT, _scrub_request_event, batch_size, dry_run=dry_run
     )
@@ -235,6 +253,7 @@ def purge_personal_data(
                 "attachments": report.attachments,
                 "intakes": report.intakes,
                 "residents": report.residents,
+                "enterprises": report.enterprises,
                 "cutoff": report.cutoff.isoformat(),
                 "retention_days": days,
             },

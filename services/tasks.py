@@ -1,7 +1,7 @@
 """Celery tasks of services, scheduled by beat (see CELERY_BEAT_SCHEDULE in settings).
 
 The same functions run from cron through ``manage.py send_reminders``, ``expire_overdue``,
-``purge_personal_data`` and ``notify_untriaged_intakes``.
+``purge_personal_data``, ``notify_untriaged_intakes`` and ``notify_overdue_appeals``.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from services import idempotency, retention
+from services.enterprises import appeals
 from services.intake import sweep
 from services.requests import expiry, reminders
 
@@ -43,6 +44,7 @@ def purge_personal_data() -> dict[str, int]:
         "events": report.request_events + report.claim_events,
         "attachments": report.attachments,
         "intakes": report.intakes,
+        "enterprises": report.enterprises,
     }
 
 
@@ -50,3 +52,9 @@ def purge_personal_data() -> dict[str, int]:
 def notify_untriaged_intakes() -> int:
     """Tell the managers of residents' intakes left untriaged past INTAKE_TRIAGE_HOURS."""
     return sweep.notify_untriaged()
+
+
+@shared_task(name="services.tasks.notify_overdue_appeals", ignore_result=True)
+def notify_overdue_appeals() -> int:
+    """Tell the 专员 and staff of enterprises' 诉求 past their due date (暖企)."""
+    return appeals.notify_overdue()

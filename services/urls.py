@@ -16,4 +16,5 @@ urlpatterns = [
     path("", include("services.series.urls")),
     path("", include("services.ical.urls")),
     path("", include("services.intake.urls")),
+    path("", include("services.enterprises.urls")),
 ]

@@ -25,14 +25,23 @@ from django.utils import timezone
 from accounts.models import Notification
 from members.writes import member_issue_activation
 from services.certificates.writes import issue_certificate
+from services.enterprises.writes import create_enterprise
 from services.ical.feeds import issue_feed
 from services.intake.codes import code_for
 from services.intake.writes import submit_intake
-from services.models import Assignment, Claim, ServiceHours, ServiceRecord, ServiceRequest
+from services.models import (
+    Assignment,
+    Claim,
+    EnterpriseAppeal,
+    EnterpriseLiaison,
+    ServiceHours,
+    ServiceRecord,
+    ServiceRequest,
+)
 from services.records import hours
 from services.series.writes import create_series
 from stations.api_keys import api_key_issue
-from stations.geo import CHINA_MAX_LAT, CHINA_MAX_LNG, CHINA_MIN_LAT, CHINA_MIN_LNG, GCJ02
+from stations.geo import CHINA_MAX_LAT, CHINA_MAX_LNG, CHINA_MIN_LAT, CHINA_MIN_LNG, GCJ02, Point
 from tests.conftest import World, bearer
 from tests.factories import (
     CampaignFactory,
@@ -89,6 +98,10 @@ class Stage:
     # The intake code of world.village's poster and the stage intake's ticket.
     intake_code: Any = None
     ticket: str = ""
+    # The stage enterprise's desk code (暖企): its 诉求 are reached through it; a workbook of
+    # one more enterprise of the stage's town.
+    desk: str = ""
+    enterprise_workbook: bytes = b""
 
     def persona(self, path: str) -> str | None:
         """Which persona calls ``path`` (``None``: anonymous)."""
@@ -111,6 +124,17 @@ def _roster_file() -> bytes:
     book = openpyxl.Workbook()
     book.active.append(["姓名", "手机号", "界别"])
     book.active.append(["周舟", "13900000001", "经济界"])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def _enterprise_file(world: World) -> bytes:
+    """A one-enterprise .xlsx workbook, as staff would upload it."""
+    book = openpyxl.Workbook()
+    book.active.append(["企业名称", "统一社会信用代码", "镇/街道", "服务驿站", "纬度", "经度"])
+    book.active.append(["示例港航物流有限公司", "91310000MA1FL1MMXL", world.town.name,
+                        world.station.name, 30.03, 122.11])  # fmt: skip
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()
@@ -215,7 +239,34 @@ def build_stage(world: World) -> Stage:
         code=stage.intake_code, description="村口路灯坏了，晚上出行不便", phone="13900001111"
     )
     stage.ticket = intake.ticket
+    # An enterprise this station serves, alice its lead 专员, with one accepted 诉求.
+    enterprise = create_enterprise(
+        actor=world.sam,
+        name="舟山示例船舶修造有限公司",
+        credit_code="91350100M000100Y43",
+        town=world.town,
+        station=world.station,
+        point=Point(lat=world.station.lat, lng=world.station.lng),
+        contact_phone="13900001234",
+    )
+    EnterpriseLiaison.objects.create(
+        enterprise=enterprise,
+        member=world.alice,
+        role=EnterpriseLiaison.Role.LEAD,
+        starts_on=now.date() - timedelta(days=1),
+    )
+    appeal = EnterpriseAppeal.objects.create(
+        enterprise=enterprise,
+        source=EnterpriseAppeal.Source.VISIT,
+        ticket="stage-appeal",
+        description="希望协调码头用电增容",
+        created_at=now,
+    )
+    stage.desk = enterprise.desk_ticket
+    stage.enterprise_workbook = _enterprise_file(world)
     stage.ids = {
+        "enterprises": [enterprise.pk],
+        "appeals": [appeal.pk],
         "assignments": [assignment.pk],
         "intake": [intake.pk],
         "campaigns": [campaign.pk],
@@ -672,6 +723,62 @@ def _places(case, stage: Stage) -> None:
         _points(case.body)
 
 
+def _enterprise(case, stage: Stage) -> None:
+    """A new enterprise: a valid credit code nobody has, the stage's town and its station, a
+    point, a mainland mobile."""
+    body = case.body
+    if not isinstance(body, dict):
+        return
+    body["credit_code"] = "91110000600037341L"
+    body["town"], body["station"] = stage.world.town.pk, stage.world.station.pk
+    body.setdefault("lat", 30.03)
+    body.setdefault("lng", 122.11)
+    if body["lat"] is None or body["lng"] is None:
+        body["lat"], body["lng"] = 30.03, 122.11
+    _points(body)
+    if body.get("contact_phone"):
+        body["contact_phone"] = "139" + str(_spread(body["contact_phone"], 10**8)).zfill(8)
+
+
+def _liaisons(case, stage: Stage) -> None:
+    """Members of the stage, none twice; a period in order."""
+    body = case.body
+    if not isinstance(body, dict):
+        return
+    body["lead"] = stage.world.alice.pk
+    if "deputies" in body:
+        body["deputies"] = [stage.world.bob.pk] if body["deputies"] else []
+    _dates(body, "starts_on", "ends_on")
+
+
+def _appeal_refer(case, stage: Stage) -> None:
+    """A due date from today on."""
+    body = case.body
+    if isinstance(body, dict) and "due_on" in body:
+        body["due_on"] = str(timezone.localdate() + timedelta(days=_spread(body["due_on"], 3650)))
+
+
+def _desk(case, stage: Stage) -> None:
+    """The stage enterprise's desk code (not an id); a WeChat code the fake server knows."""
+    case.path_parameters["ticket"] = stage.desk
+    if "id" in case.path_parameters:
+        case.path_parameters["id"] = stage.ids["appeals"][0]
+    body = case.body
+    if isinstance(body, dict) and body.get("wechat_code"):
+        body["wechat_code"] = "ok:o-" + str(_spread(body["wechat_code"], 10**6))
+
+
+def _enterprise_workbook(case, stage: Stage) -> None:
+    """The upload is an enterprise workbook (any bytes are schema-valid for format: binary)."""
+    if isinstance(case.body, dict) and "file" in case.body:
+        case.body["file"] = stage.enterprise_workbook
+
+
+def _visit(case, stage: Stage) -> None:
+    if isinstance(case.body, dict):
+        _points(case.body)
+
+
 _FIXES = {
     ("POST", "/api/v1/auth/wechat/"): _wechat,
     ("POST", "/api/v1/campaigns/"): _campaign,
@@ -717,6 +824,16 @@ _FIXES = {
     ("PUT", "/api/v1/intake/tickets/{ticket}/rating/"): _ticket,
     ("POST", "/api/v1/intake/{id}/merge/"): _intake_merge,
     ("POST", "/api/v1/intake/{id}/refer/"): _intake_refer,
+    ("POST", "/api/v1/enterprises/"): _enterprise,
+    ("POST", "/api/v1/enterprises/{id}/liaisons/"): _liaisons,
+    ("POST", "/api/v1/enterprises/{id}/visits/"): _visit,
+    ("POST", "/api/v1/appeals/{id}/refer/"): _appeal_refer,
+    ("GET", "/api/v1/enterprise-desk/{ticket}/"): _desk,
+    ("POST", "/api/v1/enterprise-desk/{ticket}/appeals/"): _desk,
+    ("POST", "/api/v1/enterprise-desk/{ticket}/appeals/{id}/rating/"): _desk,
+    ("GET", "/api/v1/stats/enterprises/"): _stats,
+    ("GET", "/api/v1/stats/enterprises/export/"): _stats,
+    ("POST", "/api/v1/enterprises/import/"): _enterprise_workbook,
     ("GET", "/open311/v2/requests.json"): _open311_list,
     ("POST", "/open311/v2/requests.json"): _open311_post,
 }

@@ -232,6 +232,31 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/open311/v2/requests/<str:service_request_id>.json"): row(200, 200, 200, 200, 200, 200, 200, 200, 200),
     ("GET", "/open311/v2/services.json"): row(200, 200, 200, 200, 200, 200, 200, 200, 200),
     ("GET", "/verify/<str:code>"): row(200, 200, 200, 200, 200, 200, 200, 200, 200),
+    # 暖企 (docs/enterprises.md): alice is the stage enterprise's lead 专员; mary's station serves it.
+    ("GET", "/api/v1/enterprise-desk/<str:ticket>/"): row(200, 200, 200, 200, 200, 200, 200, 200, 200),
+    ("POST", "/api/v1/enterprise-desk/<str:ticket>/appeals/"): row(201, 201, 201, 201, 201, 201, 201, 201, 201),
+    ("POST", "/api/v1/enterprise-desk/<str:ticket>/appeals/<int:pk>/rating/"): row(409, 409, 409, 409, 409, 409, 409, 409, 409),
+    ("GET", "/api/v1/enterprises/"): row(401, 200, 200, 200, 200, 200, 200, 200, 200),
+    ("POST", "/api/v1/enterprises/"): row(401, 403, 403, 403, 403, 403, 403, 403, 201),
+    ("GET", "/api/v1/enterprises/<int:pk>/"): row(401, 200, 404, 404, 200, 404, 404, 404, 200),
+    ("GET", "/api/v1/enterprises/<int:pk>/appeals/"): row(401, 200, 404, 404, 200, 404, 404, 404, 200),
+    ("POST", "/api/v1/enterprises/<int:pk>/appeals/"): row(401, 201, 404, 404, 403, 404, 404, 404, 201),
+    ("POST", "/api/v1/enterprises/<int:pk>/deactivate/"): row(401, 403, 403, 403, 403, 403, 403, 403, 200),
+    ("GET", "/api/v1/enterprises/<int:pk>/desk-code/"): row(401, 200, 404, 404, 403, 404, 404, 404, 200),
+    ("GET", "/api/v1/enterprises/<int:pk>/liaisons/"): row(401, 200, 404, 404, 200, 404, 404, 404, 200),
+    ("POST", "/api/v1/enterprises/<int:pk>/liaisons/"): row(401, 403, 403, 403, 403, 403, 403, 403, 201),
+    ("GET", "/api/v1/enterprises/<int:pk>/visits/"): row(401, 200, 404, 404, 200, 404, 404, 404, 200),
+    # alice passes the gates and meets the stage's lack of a 暖企 campaign (409).
+    ("POST", "/api/v1/enterprises/<int:pk>/visits/"): row(401, 409, 403, 403, 403, 403, 403, 403, 403),
+    ("POST", "/api/v1/enterprises/import/"): row(401, 403, 403, 403, 403, 403, 403, 403, 415),
+    ("GET", "/api/v1/enterprises/import/template/"): row(401, 403, 403, 403, 403, 403, 403, 403, 200),
+    ("POST", "/api/v1/appeals/<int:pk>/refer/"): row(401, 200, 404, 404, 403, 404, 404, 404, 200),
+    ("POST", "/api/v1/appeals/<int:pk>/reject/"): row(401, 200, 404, 404, 403, 404, 404, 404, 200),
+    ("POST", "/api/v1/appeals/<int:pk>/resolve/"): row(401, 409, 404, 404, 403, 404, 404, 404, 409),
+    ("POST", "/api/v1/appeals/<int:pk>/start/"): row(401, 409, 404, 404, 403, 404, 404, 404, 409),
+    ("GET", "/api/v1/me/enterprises/"): row(401, 200, 200, 200, 403, 403, 403, 403, 403),
+    ("GET", "/api/v1/stats/enterprises/"): row(401, 403, 403, 403, 200, 200, 403, 403, 200),
+    ("GET", "/api/v1/stats/enterprises/export/"): row(401, 403, 403, 403, 200, 200, 403, 403, 200),
 }
 # fmt: on
 
@@ -308,6 +333,9 @@ def _fill(route: str, stage: Stage) -> str:
         "/console/needs/": ids["requests"][0],
         "/console/records/": ids["records"][0],
         "/console/intake/": ids["intake"][0],
+        "/api/v1/enterprise-desk/": stage.desk,
+        "/api/v1/enterprises/": ids["enterprises"][0],
+        "/api/v1/appeals/": ids["appeals"][0],
         "/api/v1/intake/": ids["intake"][0],
         "/api/v1/me/notifications/": ids["notifications"][0],
         "/api/v1/certificates/": ids["certificates"][0],
@@ -330,6 +358,9 @@ def _fill(route: str, stage: Stage) -> str:
     }
     if route.startswith("/api/v1/calendar/"):
         return stage.calendar_path
+    if route.startswith("/api/v1/enterprise-desk/<str:ticket>/appeals/<int:pk>/"):
+        path = route.replace("<str:ticket>", stage.desk).replace("<int:pk>", str(ids["appeals"][0]))
+        return path
     value = next((v for p, v in by_prefix.items() if route.startswith(p)), 1)
     path = re.sub(r"<(?:\w+:)?\w+>|\(\?P<\w+>[^)]*\)", str(value), route)
     return path + QUERIES.get(route, "")
@@ -340,6 +371,7 @@ QUERIES = {
     "/api/v1/requests/map/": "?bbox=121.8,29.9,122.3,30.2",
     "/api/v1/stats/breakdown/": "?by=town",
     "/api/v1/stats/export/": "?format=csv",
+    "/api/v1/stats/enterprises/": "?by=town",
 }
 
 
@@ -383,6 +415,27 @@ def _body(method: str, route: str, stage: Stage) -> tuple[object, str]:
         "/api/v1/intake/<int:pk>/refer/": {"office": True, "reason": "作为社情民意报送"},
         "/api/v1/intake/<int:pk>/decline/": {"reason": "不属于服务范围"},
         "/api/v1/intake/tickets/<str:ticket>/rating/": {"score": 5},
+        "/api/v1/enterprises/": {
+            "name": "第二家企业", "credit_code": "91110000600037341L", "town": w.town.pk,
+            "station": w.station.pk, "lat": 30.03, "lng": 122.11,
+        },
+        "/api/v1/enterprises/<int:pk>/deactivate/": {"reason": "企业已注销"},
+        "/api/v1/enterprises/<int:pk>/liaisons/": {
+            "lead": w.bob.pk, "starts_on": timezone.localdate().isoformat()
+        },
+        "/api/v1/enterprises/<int:pk>/visits/": {
+            "lat": w.station.lat, "lng": w.station.lng, "duration_minutes": 60,
+            "started_at": (timezone.now() - timedelta(hours=2)).isoformat(), "discussed": "了解用工",
+        },
+        "/api/v1/enterprises/<int:pk>/appeals/": {"description": "希望协调招工"},
+        "/api/v1/appeals/<int:pk>/refer/": {
+            "department": "区人社局", "asked": "协调招工",
+            "due_on": (timezone.localdate() + timedelta(days=7)).isoformat(),
+        },
+        "/api/v1/appeals/<int:pk>/resolve/": {"outcome": "已解决"},
+        "/api/v1/appeals/<int:pk>/reject/": {"reason": "不属于受理范围"},
+        "/api/v1/enterprise-desk/<str:ticket>/appeals/": {"description": "希望协调招工"},
+        "/api/v1/enterprise-desk/<str:ticket>/appeals/<int:pk>/rating/": {"score": 5},
         "/api/v1/claims/<int:pk>/reject/": {"reason": "不合适"},
         "/api/v1/records/<int:pk>/verify/": {"approved": True, "note": "核实无误"},
         "/api/v1/records/<int:pk>/revoke/": {"reason": "重复登记"},

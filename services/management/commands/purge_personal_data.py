@@ -33,5 +33,6 @@ class Command(BaseCommand):
             f"操作记录中的副本 {report.request_events + report.claim_events} 条 · "
             f"服务记录照片 {report.attachments} 张 · "
             f"群众点单电话 {report.intakes} 条 · "
-            f"群众微信账号 {report.residents} 个"
+            f"群众微信账号 {report.residents} 个 · "
+            f"停用企业联系人 {report.enterprises} 家"
         )
