@@ -370,11 +370,14 @@ SPECTACULAR_SETTINGS = {
         "StatsExportSheetEnum": "services.stats.exports.SHEET_CHOICES",
         "IntakeStatusEnum": "services.models.Intake.Status",
         "IntakeSourceEnum": "services.models.Intake.Source",
+        # The anomaly flags of a service record (services.records.anomalies), not a bare "Code".
+        "AnomalyFlagCodeEnum": "services.records.anomalies.ALL_CODES",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "backend.schema.add_error_responses",
         "backend.schema.close_request_bodies",
+        "backend.schema.hoist_branch_defaults",
     ],
 }
 
