@@ -182,3 +182,75 @@ INTAKE_ERRORS = [
     ),
     error_example("提交过于频繁", 429, "intake_throttled", "提交过于频繁，请稍后再试。"),
 ]
+
+
+def _kind(
+    kind: str,
+    label: str,
+    records: int,
+    people: int,
+    enterprises: int,
+    households: int,
+    participations: int,
+    minutes: int,
+) -> dict:
+    return {
+        "kind": kind,
+        "label": label,
+        "records": records,
+        "people_served": people,
+        "enterprises_served": enterprises,
+        "households_visited": households,
+        "participations": participations,
+        "service_minutes": minutes,
+        "service_hours": round(minutes / 60, 2),
+    }
+
+
+STATS_SUMMARY = OpenApiExample(
+    "2026 年上半年",
+    summary="全区，1 月至 6 月",
+    value={
+        "from": "2026-01-01",
+        "to": "2026-06-30",
+        "town": None,
+        "campaign_kind": None,
+        "people_served": 1286,
+        "people_served_confirmed": 1240,
+        "enterprises_served": 37,
+        "households_visited": 214,
+        "records_verified": 96,
+        "participations": 318,
+        "active_members": 74,
+        "service_minutes": 38040,
+        "service_hours": 634.0,
+        "requests_posted": 112,
+        "requests_completed": 101,
+        "requests_verified": 96,
+        "requests_cancelled": 4,
+        "requests_expired": 3,
+        "completion_rate": 0.935,
+        "median_hours_to_claim": 5.5,
+        "median_hours_to_verify": 26.0,
+        "by_kind": [
+            _kind("warm_enterprise", "暖企", 21, 160, 37, 0, 63, 7560),
+            _kind("warm_village", "暖岙", 48, 812, 0, 176, 171, 20520),
+            _kind("warm_heart", "暖心", 27, 314, 0, 38, 84, 9960),
+        ],
+        "campaigns": [
+            {
+                "id": 1,
+                "name": "2026 暖岙·送法下乡",
+                "kind": "warm_village",
+                "starts_on": "2026-03-01",
+                "ends_on": "2026-11-30",
+                "target_served": 1500,
+                "people_served": 812,
+                "progress": 0.541,
+            }
+        ],
+        "satisfaction": {"ratings": 58, "mean": 4.6, "share_4_5": 0.914},
+    },
+    response_only=True,
+    status_codes=["200"],
+)
