@@ -120,3 +120,35 @@ class TooManyRequests(ApplicationError):
     ):
         super().__init__(detail, code=code)
         self.wait = wait
+
+
+def error_codes(
+    *raised: type[ApplicationError] | tuple[int, str],
+    examples: list[dict[str, Any]] | tuple[dict[str, Any], ...] = (),
+) -> dict[str, Any]:
+    """The errors an operation raises, for ``extend_schema(extensions=error_codes(...))``.
+
+    Each item is an :class:`ApplicationError` subclass (its ``status_code`` and ``default_code``)
+    or a ``(status, code)`` pair for an error raised with ``code=``. They become the operation's
+    ``x-error-codes``; backend.schema turns them, with the codes the one handler gives to every
+    operation, into a closed ``code`` enum per error status, and tests/contract_codes.py fails the
+    suite when a declared code is produced by no test on that operation.
+
+    ``examples`` are error bodies ``{"status", "name", "value"}`` (services.openapi_examples);
+    backend.schema puts each on its response (they must use a declared code).
+    """
+    by_status: dict[str, list[str]] = {}
+    for item in raised:
+        if isinstance(item, tuple):
+            status_code, code = item
+        else:
+            status_code, code = item.status_code, item.default_code
+        codes = by_status.setdefault(str(status_code), [])
+        if code not in codes:
+            codes.append(code)
+    out: dict[str, Any] = {
+        "x-error-codes": {status: by_status[status] for status in sorted(by_status)}
+    }
+    if examples:
+        out["x-error-examples"] = list(examples)
+    return out

@@ -376,11 +376,14 @@ SPECTACULAR_SETTINGS = {
         "EnterpriseAppealSourceEnum": "services.models.EnterpriseAppeal.Source",
         "EnterpriseLiaisonRoleEnum": "services.models.EnterpriseLiaison.Role",
         "EnterpriseFiguresByEnum": "services.enterprises.figures.BY_CHOICES",
+        # The anomaly flags of a service record (services.records.anomalies), not a bare "Code".
+        "AnomalyFlagCodeEnum": "services.records.anomalies.ALL_CODES",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "backend.schema.add_error_responses",
         "backend.schema.close_request_bodies",
+        "backend.schema.hoist_branch_defaults",
     ],
 }
 

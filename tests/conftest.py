@@ -7,7 +7,7 @@ from django.core.cache import cache
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from tests import fake_wechat
+from tests import contract_codes, fake_wechat
 from tests.factories import (
     MemberFactory,
     SpecialtyFactory,
@@ -17,6 +17,16 @@ from tests.factories import (
     UserFactory,
     VillageFactory,
 )
+
+
+def pytest_configure(config):
+    # Records (operation, status, code) of every error response; tests/contract_codes.py.
+    contract_codes.install()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    # The whole suite fails when a documented error code was produced by no test.
+    contract_codes.finish(session)
 
 
 @pytest.fixture(autouse=True)

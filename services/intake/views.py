@@ -22,11 +22,15 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import fields as strict
+from accounts import wechat
+from accounts.errors import error_codes
 from accounts.permissions import is_staff
 from accounts.throttles import client_address
 from members.pii import viewer_of
+from services import openapi_examples
 from services.api import CONFLICT, url_pk
 from services.intake import abuse, codes, ratings, selectors, tracking, writes
+from services.intake import errors as intake_errors
 from services.intake.errors import IntakeTicketUnknown, NotIntakeManager, NotTicketOwner
 from services.intake.serializers import (
     AcceptInputSerializer,
@@ -234,6 +238,18 @@ class IntakeView(generics.GenericAPIView):
 
     @extend_schema(
         summary="群众点单（小程序）",
+        examples=[openapi_examples.INTAKE_CREATE, openapi_examples.INTAKE_RECEIPT],
+        extensions=error_codes(
+            intake_errors.IntakeCodeUnknown,
+            intake_errors.IntakeCodeRetired,
+            intake_errors.IntakeDuplicate,
+            intake_errors.IntakeThrottled,
+            wechat.WechatCodeInvalid,
+            wechat.WechatRateLimited,
+            wechat.WechatUserBlocked,
+            wechat.WechatUnavailable,
+            examples=openapi_examples.INTAKE_ERRORS,
+        ),
         description=(
             "无需登录。code 为海报二维码中的入口码（不存在 → 404 `intake_code_unknown`，已停用 → "
             "410 `intake_code_retired`）。description 必填（至多 INTAKE_MAX_DESCRIPTION 字，"
@@ -273,6 +289,7 @@ class IntakeView(generics.GenericAPIView):
 
     @extend_schema(
         summary="群众点单待办（派单）",
+        extensions=error_codes(),
         description=(
             "驿站管理员：所管驿站的群众点单；机关工作人员：全部。按进入待办时间从早到晚，"
             "age_seconds 为等待时长。status=new 为待受理。联系电话完整显示（仅此二类人员可见）。"
@@ -317,18 +334,21 @@ class IntakeObjectMixin:
 class IntakeDetailView(IntakeObjectMixin, generics.GenericAPIView):
     serializer_class = IntakeSerializer
 
-    @extend_schema(summary="群众点单详情", responses={200: IntakeSerializer})
+    @extend_schema(
+        summary="群众点单详情", extensions=error_codes(), responses={200: IntakeSerializer}
+    )
     def get(self, request, pk: int):
         return Response(self.body(self.intake()))
 
 
-def _triage_view(name: str, summary: str, description: str, serializer, action):
+def _triage_view(name: str, summary: str, description: str, serializer, action, raises=()):
     @extend_schema(tags=[INTAKE])
     class View(IntakeObjectMixin, generics.GenericAPIView):
         serializer_class = IntakeSerializer
 
         @extend_schema(
             summary=summary,
+            extensions=error_codes(intake_errors.IntakeNotNew, *raises),
             description=description
             + " 仅 status=new 可处理（否则 409 `intake_not_new`）；其他驿站的点单 → 404。",
             request=serializer,
@@ -360,6 +380,7 @@ IntakeMergeView = _triage_view(
     lambda user, intake, data: writes.merge_intake(
         actor=user, intake_id=intake.pk, request_id=data["request"].pk
     ),
+    raises=[intake_errors.MergeTargetInvalid],
 )
 IntakeReferView = _triage_view(
     "IntakeReferView",
@@ -374,6 +395,7 @@ IntakeReferView = _triage_view(
         station=data.get("station"),
         office=data.get("office", False),
     ),
+    raises=[intake_errors.ReferralInvalid],
 )
 IntakeDeclineView = _triage_view(
     "IntakeDeclineView",
@@ -454,6 +476,7 @@ class _Public:
 class TicketView(_Public, APIView):
     @extend_schema(
         summary="诉求进度（回执）",
+        extensions=error_codes(intake_errors.IntakeTicketUnknown),
         description=(
             "无需登录，回执码即凭证（不存在 → 404 `intake_ticket_unknown`）。步骤：已提交、已受理、"
             "已派单、已有委员认领、服务中、已完成，各附时间（未到为 null）；不含任何委员信息。"
@@ -535,6 +558,16 @@ class TicketRatingView(_Public, APIView):
 
     @extend_schema(
         summary="评单：评价服务",
+        extensions=error_codes(
+            intake_errors.IntakeTicketUnknown,
+            intake_errors.NotTicketOwner,
+            intake_errors.RatingNotYet,
+            intake_errors.RatingExists,
+            wechat.WechatCodeInvalid,
+            wechat.WechatRateLimited,
+            wechat.WechatUserBlocked,
+            wechat.WechatUnavailable,
+        ),
         description=(
             "服务记录核实后（否则 409 `rating_not_yet`），score 1–5，comment 可选（≤300 字）。"
             "每条点单一次（已评 → 409 `rating_exists`，请用 PUT 修改）。小程序提交的点单须附"
@@ -552,6 +585,16 @@ class TicketRatingView(_Public, APIView):
 
     @extend_schema(
         summary="评单：修改评价",
+        extensions=error_codes(
+            intake_errors.IntakeTicketUnknown,
+            intake_errors.NotTicketOwner,
+            intake_errors.RatingNotYet,
+            intake_errors.RatingLocked,
+            wechat.WechatCodeInvalid,
+            wechat.WechatRateLimited,
+            wechat.WechatUserBlocked,
+            wechat.WechatUnavailable,
+        ),
         description="首次评价后 INTAKE_RATING_CHANGE_DAYS 天内可修改（之后 409 `rating_locked`）；"
         "尚未评价时等同首次评价。",
         request=RatingApiInputSerializer,

@@ -9,9 +9,11 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
+from accounts.errors import error_codes
 from accounts.fields import MAX_ID
 from accounts.throttles import ScopedThrottle
 from services.api import CONFLICT, url_pk
+from services.attachments import errors as attachment_errors
 from services.models import ServiceRecord
 from services.records import attachments
 from services.records import selectors as records
@@ -63,6 +65,7 @@ class RecordAttachmentsView(_RecordMixin, generics.GenericAPIView):
 
     @extend_schema(
         summary="服务记录的照片",
+        extensions=error_codes(),
         description=(
             "能看到该记录的人可见（同记录列表的可见范围）。每张照片给出原图和缩略图的限时签名链接"
             "（ATTACHMENTS_URL_SECONDS 秒内有效），已去除 EXIF 等元数据；拍摄位置不返回，只返回"
@@ -75,6 +78,15 @@ class RecordAttachmentsView(_RecordMixin, generics.GenericAPIView):
 
     @extend_schema(
         summary="为服务记录添加照片",
+        extensions=error_codes(
+            attachment_errors.NotAttachmentUploader,
+            attachment_errors.AttachmentsClosed,
+            attachment_errors.TooManyAttachments,
+            attachment_errors.AttachmentTooLarge,
+            attachment_errors.AttachmentTooManyPixels,
+            attachment_errors.AttachmentTypeUnsupported,
+            attachment_errors.AttachmentUnreadable,
+        ),
         description=(
             "`multipart/form-data`，字段 `files` 可重复。记录提交人、参与委员或该驿站管理员"
             "（否则 403 `not_attachment_uploader`），记录须待核实（已核实、已退回、已撤销 → 409 "
@@ -115,6 +127,9 @@ class RecordAttachmentDetailView(_RecordMixin, generics.GenericAPIView):
 
     @extend_schema(
         summary="删除服务记录的照片",
+        extensions=error_codes(
+            attachment_errors.NotAttachmentUploader, attachment_errors.AttachmentsClosed
+        ),
         description=(
             "仅上传人（否则 403 `not_attachment_uploader`），且记录仍待核实（否则 409 "
             "`attachments_closed`）。文件和缩略图一并删除，异常标记重新计算。"

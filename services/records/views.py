@@ -9,10 +9,11 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.errors import error_codes
 from accounts.permissions import IsStaff
 from accounts.throttles import ScopedThrottle
 from members.pii import viewer_of
-from services import idempotency
+from services import errors, idempotency, openapi_examples
 from services.api import CONFLICT, IDEMPOTENCY_PARAMETER, UNPROCESSABLE, url_pk
 from services.errors import InvalidPeriod
 from services.models import PointRule, ServiceRecord, ServiceRequest
@@ -56,6 +57,14 @@ class RequestRecordView(generics.GenericAPIView):
 
     @extend_schema(
         summary="提交服务记录",
+        examples=[openapi_examples.RECORD_CREATE],
+        extensions=error_codes(
+            errors.NotRecordSubmitter,
+            errors.RecordExists,
+            errors.RequestNotRecordable,
+            errors.InvalidParticipants,
+            examples=openapi_examples.RECORD_ERRORS,
+        ),
         description=(
             "该需求已签到的认领委员、该驿站管理员或机关工作人员提交（否则 403 "
             "`not_record_submitter`）。participants 为该需求中已签到（checked_in）的认领 ID，"
@@ -107,6 +116,7 @@ class RecordListView(RecordObjectMixin, generics.ListAPIView):
 
     @extend_schema(
         summary="服务记录列表",
+        extensions=error_codes(),
         description=(
             "委员：自己认领过的需求的记录；驿站管理员：本驿站的；机关工作人员：全部。"
             "筛选：flagged（有异常标记）、status、station、town、request、campaign_kind。"
@@ -123,7 +133,11 @@ class RecordDetailView(RecordObjectMixin, generics.RetrieveAPIView):
 
     serializer_class = RecordDetailSerializer
 
-    @extend_schema(summary="服务记录详情", description="含照片（attachments，限时签名链接）。")
+    @extend_schema(
+        summary="服务记录详情",
+        extensions=error_codes(),
+        description="含照片（attachments，限时签名链接）。",
+    )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
@@ -137,6 +151,19 @@ class RecordVerifyView(RecordObjectMixin, generics.GenericAPIView):
 
     @extend_schema(
         summary="核实服务记录",
+        examples=[openapi_examples.VERIFY_APPROVE, openapi_examples.VERIFY_REJECT],
+        extensions=error_codes(
+            errors.CannotVerifyOwnRecord,
+            errors.NotRecordVerifier,
+            errors.VerifierIsParticipant,
+            errors.NoteRequired,
+            errors.InvalidHours,
+            errors.HoursAboveWindow,
+            errors.FlagsNotAcknowledged,
+            errors.AlreadyVerified,
+            errors.RecordNotPending,
+            examples=openapi_examples.VERIFY_ERRORS,
+        ),
         description=(
             "该驿站管理员或机关工作人员；提交人本人不能核实（403 `cannot_verify_own_record`，"
             "管理员也不例外），其他人 403 `not_record_verifier`。approved=true：记录与需求变为"
@@ -173,6 +200,7 @@ class RecordRevokeView(RecordObjectMixin, generics.GenericAPIView):
 
     @extend_schema(
         summary="撤销核实（机关工作人员）",
+        extensions=error_codes(errors.RecordNotVerified),
         description=(
             "仅已核实（verified）的记录（否则 409 `record_not_verified`）。记录变为 revoked，"
             "需求回到 completed，参与认领回到 checked_in，已发积分以负数流水冲回（流水只增不删）；"

@@ -12,10 +12,11 @@ from rest_framework import generics, status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
+from accounts.errors import error_codes
 from accounts.models import Event
 from accounts.permissions import IsMember, IsStaffOrReadOnly
 from accounts.throttles import ScopedThrottle
-from services import idempotency
+from services import errors, idempotency, openapi_examples
 from services.api import (
     CONFLICT,
     IDEMPOTENCY_PARAMETER,
@@ -55,6 +56,7 @@ from services.requests.writes import (
     update_campaign,
     update_request,
 )
+from stations import errors as station_errors
 from stations.geo import Point, distance_km
 
 REQUESTS = "requests"
@@ -159,6 +161,7 @@ class RequestListView(generics.ListCreateAPIView):
 
     @extend_schema(
         summary="需求列表",
+        extensions=error_codes(station_errors.InvalidCoordinates, station_errors.InvalidRadius),
         description=(
             "筛选：status、campaign、campaign_kind、town、station、village、specialty、"
             "starts_after、starts_before、search、near=纬度,经度 + radius_km（按距离排序）。"
@@ -179,6 +182,12 @@ class RequestListView(generics.ListCreateAPIView):
 
     @extend_schema(
         summary="发布需求",
+        examples=[openapi_examples.REQUEST_CREATE],
+        extensions=error_codes(
+            station_errors.InvalidCoordinates,
+            station_errors.OutsideChina,
+            station_errors.UnknownCoordType,
+        ),
         description=(
             "驿站管理员（本驿站）、村/社区联络员（本村，需求归属服务该村的驿站）或机关工作人员。"
             "坐标默认取村/社区的，其次驿站的；coord_type=gcj02 时换算为 WGS-84 保存。"
@@ -211,12 +220,21 @@ class RequestDetailView(RequestObjectMixin, generics.RetrieveUpdateAPIView):
     def get_queryset(self):
         return selectors.request_queryset()
 
-    @extend_schema(summary="需求详情")
+    @extend_schema(summary="需求详情", extensions=error_codes())
     def get(self, request, *args, **kwargs):
         return Response(_request_body(self.get_object(), request, ServiceRequestSerializer))
 
     @extend_schema(
         summary="修改需求",
+        examples=[openapi_examples.REQUEST_PATCH],
+        extensions=error_codes(
+            errors.RequestNotEditable,
+            errors.SlotsBelowClaimed,
+            errors.RequestHasClaims,
+            station_errors.InvalidCoordinates,
+            station_errors.OutsideChina,
+            station_errors.UnknownCoordType,
+        ),
         description=(
             "仅在 open/full 状态；名额不能少于已认领人数（409 slots_below_claimed）；"
             "改时间会让已认领或候补的委员时间冲突时 → 409 request_has_claims"
@@ -248,6 +266,7 @@ class RequestCancelView(RequestObjectMixin, generics.GenericAPIView):
 
     @extend_schema(
         summary="取消需求",
+        extensions=error_codes(errors.RequestNotCancellable),
         request=CancelInputSerializer,
         responses={200: ServiceRequestSerializer, 409: CONFLICT},
     )
@@ -273,7 +292,7 @@ class RequestEventsView(RequestObjectMixin, generics.ListAPIView):
             return Event.objects.none()
         return selectors.request_events(self.get_object())
 
-    @extend_schema(summary="需求操作记录")
+    @extend_schema(summary="需求操作记录", extensions=error_codes())
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
@@ -291,12 +310,23 @@ class RequestClaimView(generics.GenericAPIView):
 
     @extend_schema(
         summary="认领需求（抢单）",
+        extensions=error_codes(
+            errors.RequestFull,
+            errors.AlreadyClaimed,
+            errors.RequestNotOpen,
+            errors.TimeConflict,
+            errors.ClaimRejected,
+            errors.InviteWindow,
+            errors.MemberProfileRequired,
+            examples=openapi_examples.CLAIM_ERRORS,
+        ),
         description=(
             "201 返回认领（status=claimed）。名额已满 → 409 `request_full`；带 `?waitlist=1` 时改为"
             "加入候补（201，status=waitlisted，有人取消/过期/被拒时按先后自动转正并通知）。"
-            "其他：409 `already_claimed`、`request_not_open`、`time_conflict`、`claim_rejected`；"
-            "403 `invite_window`（邀请团队优先期内）、`member_profile_required`。"
-            "支持 Idempotency-Key。"
+            "其他：409 `already_claimed`、`request_not_open`、`time_conflict`（附 "
+            "conflicting_request）、`claim_rejected`；403 `permission_denied`（账号不是委员）、"
+            "`member_profile_required`（有委员身份但没有有效的委员档案）、`invite_window`"
+            "（邀请团队优先期内，附 invite_until）。支持 Idempotency-Key。"
         ),
         parameters=[ClaimQuerySerializer, IDEMPOTENCY_PARAMETER],
         request=None,
@@ -340,7 +370,7 @@ class ClaimListView(ClaimObjectMixin, generics.ListAPIView):
     filter_backends = [DjangoFilterBackend]
     filterset_class = ClaimFilter
 
-    @extend_schema(summary="认领列表")
+    @extend_schema(summary="认领列表", extensions=error_codes())
     def get(self, request, *args, **kwargs):
         expire_overdue()
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
@@ -356,7 +386,7 @@ class ClaimDetailView(ClaimObjectMixin, generics.RetrieveAPIView):
 
     serializer_class = ClaimSerializer
 
-    @extend_schema(summary="认领详情")
+    @extend_schema(summary="认领详情", extensions=error_codes())
     def get(self, request, *args, **kwargs):
         return Response(_claim_body(self.get_object(), request))
 
@@ -370,6 +400,10 @@ class ClaimCancelView(ClaimObjectMixin, generics.GenericAPIView):
 
     @extend_schema(
         summary="取消认领",
+        examples=[openapi_examples.CANCEL],
+        extensions=error_codes(
+            errors.NotClaimant, errors.ClaimNotActive, errors.CancelWindowClosed
+        ),
         description=(
             "仅认领人本人，开始前；原因必填。开始前不足 SERVICES_LATE_CANCEL_HOURS 小时取消记为"
             "临时取消（late_cancel=true，通知驿站管理员）。名额释放后候补第一位自动转正。"
@@ -394,6 +428,18 @@ class ClaimCheckInView(ClaimObjectMixin, generics.GenericAPIView):
 
     @extend_schema(
         summary="签到",
+        examples=[openapi_examples.CHECK_IN],
+        extensions=error_codes(
+            errors.NotClaimant,
+            errors.AlreadyCheckedIn,
+            errors.ClaimNotActive,
+            errors.CheckInWindow,
+            errors.TooFar,
+            station_errors.InvalidCoordinates,
+            station_errors.OutsideChina,
+            station_errors.UnknownCoordType,
+            examples=openapi_examples.CHECK_IN_ERRORS,
+        ),
         description=(
             "开始前 SERVICES_CHECK_IN_OPENS_MINUTES 分钟至结束时间内（否则 409 "
             "`check_in_window`），距服务地点不超过 SERVICES_GEOFENCE_METERS 米（否则 422 "
@@ -419,6 +465,9 @@ class ClaimCheckOutView(ClaimObjectMixin, generics.GenericAPIView):
 
     @extend_schema(
         summary="签退",
+        extensions=error_codes(
+            errors.NotClaimant, errors.NotCheckedIn, errors.ClaimNotActive, errors.AlreadyCheckedOut
+        ),
         request=None,
         responses={200: ClaimSerializer, 409: CONFLICT},
     )
@@ -436,6 +485,7 @@ class ClaimRejectView(ClaimObjectMixin, generics.GenericAPIView):
 
     @extend_schema(
         summary="拒绝认领（驿站管理员）",
+        extensions=error_codes(errors.ClaimNotRejectable),
         description="仅 claimed 或 waitlisted；原因必填，委员收到通知；名额释放后候补自动转正。",
         request=CancelInputSerializer,
         responses={200: ClaimSerializer, 409: CONFLICT},

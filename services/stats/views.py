@@ -19,6 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.throttles import ScopedThrottle
+from services import openapi_examples
 from services.models import ServiceRequest
 from services.stats import exports
 from services.stats import selectors as stats
@@ -71,6 +72,7 @@ class SummaryView(APIView):
 
     @extend_schema(
         summary="统计汇总",
+        examples=[openapi_examples.STATS_SUMMARY],
         description=(
             "服务群众人次、服务企业数、走访户数、委员参与人次、参与委员人数、需求数与完成率、"
             "各三暖类型、各活动目标进度、首次认领与核实的中位时长。" + _SCOPE
