@@ -465,3 +465,10 @@ def map_data_of(response) -> dict:
 
 def kpis_of_html(html: str) -> dict[str, str]:
     return {m["key"]: m["value"] for m in KPI.finditer(html)}
+
+
+def test_the_dashboard_shows_the_warm_enterprise_panel(world):
+    """The 暖企 panel (docs/enterprises.md): its tiles on the page, following the filters."""
+    html = html_of(signed_in(world.sam).get(DASHBOARD, PERIOD))
+    assert 'id="enterprises-panel"' in html and 'data-kpi="enterprise_resolution_rate"' in html
+    assert "本期暂无暖企企业或走访。" in html

@@ -24,6 +24,7 @@ from django.views.decorators.http import require_GET
 from accounts.errors import ApplicationError
 from accounts.throttles import client_address, hit
 from members.pii import viewer_of
+from services.enterprises import figures as enterprise_figures
 from services.models import Campaign
 from services.records import points
 from services.records.hours import as_hours
@@ -400,6 +401,7 @@ def index(request: HttpRequest) -> HttpResponse:
             },
         },
     }
+    context.update(enterprise_figures.panel_context(filters))
     return render(request, "dashboard/index.html", context)
 
 
