@@ -767,7 +767,7 @@ def fill_people(cursor) -> tuple[int, int]:
     shares computed by the database as ``shares`` does: claim order, remainder to the first),
     the duty points ledger and the ratings of verified records."""
     share = " ".join(
-        f"s.{c} / s.n + CASE WHEN s.pos <= s.{c} % s.n THEN 1 ELSE 0 END AS {c}," for c in SHARED
+        f"s.{c} / s.n + CASE WHEN s.pos <= s.{c} %% s.n THEN 1 ELSE 0 END AS {c}," for c in SHARED
     ).rstrip(",")
     entries = (
         "SELECT h.record_id, h.member_id, COALESCE(h.team_id, 0) AS team_key, h.minutes, "
