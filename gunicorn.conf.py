@@ -44,9 +44,17 @@ threads = _env_int("GUNICORN_THREADS", 1)
 timeout = _env_int("GUNICORN_TIMEOUT", 60)
 graceful_timeout = _env_int("GUNICORN_GRACEFUL_TIMEOUT", 30)
 keepalive = _env_int("GUNICORN_KEEPALIVE", 5)
-# Workers are recycled now and then, staggered, so slow leaks never add up.
+# Workers are recycled now and then, so slow leaks never add up — staggered, so the pool never
+# recycles at once. gunicorn gives each worker a limit of max_requests + randint(0, jitter);
+# under even load every worker counts requests at the same pace, so a narrow jitter (the old
+# 200 on 2000) made all five workers restart within ~3 s of each other, and the pool stalled
+# while they booted (issue 22: 3–10 req/s for 2 s, p99 2.8 s). A jitter as wide as
+# max_requests spreads the limits over [N, 2N]: five workers then restart ~N/6 requests apart
+# on average, and all five within one boot (~3 s, ~170 requests each at full load) has a
+# chance of ~3 in 10,000 per cycle (tests/test_gunicorn_nginx.py simulates it); each restarted
+# worker draws its next limit afresh, so the spread does not close up over time.
 max_requests = _env_int("GUNICORN_MAX_REQUESTS", 2000, minimum=0)
-max_requests_jitter = _env_int("GUNICORN_MAX_REQUESTS_JITTER", 200, minimum=0)
+max_requests_jitter = _env_int("GUNICORN_MAX_REQUESTS_JITTER", max_requests, minimum=0)
 
 # REQUEST LIMITS (gunicorn's defaults, stated): what is over them is refused here, in JSON.
 # ------------------------------------------------------------------------------

@@ -96,6 +96,32 @@ def test_the_config_file_reads_its_sizes_from_the_environment():
     assert (config["workers"], config["threads"], config["timeout"]) == ("3", "2", "30")
 
 
+def _whole_pool_restarts(max_requests: int, jitter: int, *, workers=5, window=170, trials=20000):
+    """How often every worker of a pool under even load restarts within ``window`` requests of
+    the others, drawing their limits as gunicorn does (``max_requests + randint(0, jitter)``)."""
+    rng = random.Random(22)
+    together = 0
+    for _ in range(trials):
+        limits = [max_requests + rng.randint(0, jitter) for _ in range(workers)]
+        together += max(limits) - min(limits) <= window
+    return together / trials
+
+
+def test_worker_recycling_never_takes_the_whole_pool_down_at_once():
+    config = _print_config()
+    max_requests, jitter = int(config["max_requests"]), int(config["max_requests_jitter"])
+    assert (max_requests, jitter) == (2000, 2000)
+    # ~170 requests: what each of five workers serves at full load while one boots (~3 s).
+    assert _whole_pool_restarts(max_requests, jitter) < 0.001
+    # The old jitter of 200 on 2000 restarted the whole pool together most of the time.
+    assert _whole_pool_restarts(2000, 200) > 0.3
+    # An operator's own values are kept.
+    config = _print_config(GUNICORN_MAX_REQUESTS="500", GUNICORN_MAX_REQUESTS_JITTER="50")
+    assert (config["max_requests"], config["max_requests_jitter"]) == ("500", "50")
+    config = _print_config(GUNICORN_MAX_REQUESTS="500")
+    assert config["max_requests_jitter"] == "500"
+
+
 def test_the_config_file_has_sane_defaults():
     config = _print_config()
     assert config["bind"] == "['127.0.0.1:8000']"  # loopback: nginx is the only client
