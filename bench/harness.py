@@ -77,8 +77,11 @@ class Server:
         workers: int = 2,
         env: dict[str, str] | None = None,
         log_path: Path | None = None,
+        start_timeout: float = 30,
     ) -> None:
         self.port = free_port()
+        # Seconds gunicorn may take to answer /healthz (its workers import Django first).
+        self.start_timeout = start_timeout
         self.database_url = database_url
         self.workers = workers
         # Extra environment (e.g. another settings module), and a file for the server's stderr.
@@ -117,7 +120,7 @@ class Server:
         )
         if log is not None:
             log.close()  # the child holds its own descriptor
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
             try:
                 status, _ = self.get("/healthz")
@@ -131,7 +134,11 @@ class Server:
     def __exit__(self, *exc) -> None:
         if self.process is not None:
             self.process.terminate()
-            self.process.wait(timeout=10)
+            try:
+                self.process.wait(timeout=30)  # graceful: in-flight requests finish
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
 
     def get(self, path: str, token: str | None = None) -> tuple[int, bytes]:
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)

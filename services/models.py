@@ -1610,3 +1610,72 @@ class EnterpriseAppeal(models.Model):
 
     def __str__(self) -> str:
         return f"{self.enterprise_id}: {self.get_status_display()}"
+
+
+class TeamStat(PeriodStat):
+    """团队汇总: the verified records' figures per team (the participants' team snapshot, 0 for
+    none), period, town (0: all) and 三暖 kind ('': all) — the records' own town and kind.
+
+    People, enterprises and households are the team's participants' shares (each record's
+    counts apportioned to its participants, ``services.rollups.shares``), so the teams add up to
+    the total. The residents' ratings of verified records count for the rating's team."""
+
+    town_key = models.IntegerField("镇/街道（0 为全部）")
+    kind_key = models.CharField("三暖类型（空为全部）", max_length=20, blank=True)
+    team_key = models.IntegerField("团队（0 为未加入团队）")
+    records = models.IntegerField("已核实记录数", default=0)
+    participations = models.IntegerField("参与人次", default=0)
+    service_minutes = models.BigIntegerField("核实服务时长（分钟）", default=0)
+    people_served = models.BigIntegerField("服务群众人次（份额）", default=0)
+    enterprises_served = models.BigIntegerField("服务企业数（份额）", default=0)
+    households_visited = models.BigIntegerField("走访户数（份额）", default=0)
+    ratings = models.IntegerField("评单数", default=0)
+    rating_score = models.BigIntegerField("评分合计", default=0)
+    ratings_high = models.IntegerField("4、5 分评单数", default=0)
+
+    class Meta:
+        verbose_name = "团队汇总"
+        verbose_name_plural = "团队汇总"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["period", "town_key", "kind_key", "starts_on", "team_key"],
+                name="team_stat_key",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.period}{self.starts_on} {self.town_key}/{self.kind_key} {self.team_key}"
+
+
+class MemberStat(PeriodStat):
+    """委员汇总: each member's verified services per period, town (0: all), 三暖 kind ('':
+    all) and the team they served with (0: none): records, participations, minutes, their
+    shares of the people served, and their duty points (net) for the leaderboard."""
+
+    town_key = models.IntegerField("镇/街道（0 为全部）")
+    kind_key = models.CharField("三暖类型（空为全部）", max_length=20, blank=True)
+    member = models.ForeignKey(
+        Member, verbose_name="委员", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    team_key = models.IntegerField("团队（0 为未加入团队）")
+    records = models.IntegerField("已核实记录数", default=0)
+    participations = models.IntegerField("参与人次", default=0)
+    service_minutes = models.BigIntegerField("核实服务时长（分钟）", default=0)
+    people_served = models.BigIntegerField("服务群众人次（份额）", default=0)
+    enterprises_served = models.BigIntegerField("服务企业数（份额）", default=0)
+    households_visited = models.BigIntegerField("走访户数（份额）", default=0)
+    points = models.IntegerField("履职积分", default=0)
+    point_participations = models.IntegerField("计分参与人次", default=0)
+
+    class Meta:
+        verbose_name = "委员汇总"
+        verbose_name_plural = "委员汇总"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["period", "town_key", "kind_key", "starts_on", "member", "team_key"],
+                name="member_stat_key",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.period}{self.starts_on} {self.town_key}/{self.kind_key} {self.member_id}"

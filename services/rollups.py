@@ -2,10 +2,12 @@
 
 ``DailyServiceStat``: the verified records' sums per day, station and campaign.
 ``RequestStat``: requests per status, ``ClaimTimeStat``: time to first claim,
-``VerifyTimeStat``: time to verification and ``ActiveMemberStat``: participations per member —
-each per period (the day, month and year of the change, so a long period reads a few rows per
-month and year; ``cover``) and per filter dimension, a 0 / '' key standing for "all" so the
-unfiltered figure reads one row (per bucket, per member) per period.
+``VerifyTimeStat``: time to verification, ``ActiveMemberStat``: participations per member,
+``TeamStat`` / ``MemberStat``: the team and member figures (and the residents' ratings per team,
+the duty points per member) — each per period (the day, month and year of the change, so a
+long period reads a few rows per month and year; ``cover``) and per filter dimension, a 0 / ''
+key standing for "all" so the unfiltered figure reads one row (per bucket, per member) per
+period.
 
 The writes (``services.requests``, ``services.records``) call the hooks below inside the transaction
 that changes the request or record, so a rollup commits or rolls back with it. Each change is one
@@ -39,9 +41,15 @@ from services.models import (
     ActiveMemberStat,
     ClaimTimeStat,
     DailyServiceStat,
+    IntakeRating,
+    MemberStat,
+    PointEntry,
+    PointRule,
     RequestStat,
+    ServiceHours,
     ServiceRecord,
     ServiceRequest,
+    TeamStat,
     VerifyTimeStat,
 )
 
@@ -53,6 +61,12 @@ REQUEST_STATS = RequestStat._meta.db_table
 CLAIM_TIMES = ClaimTimeStat._meta.db_table
 VERIFY_TIMES = VerifyTimeStat._meta.db_table
 ACTIVE_MEMBERS = ActiveMemberStat._meta.db_table
+TEAM_STATS = TeamStat._meta.db_table
+MEMBER_STATS = MemberStat._meta.db_table
+HOURS = ServiceHours._meta.db_table
+POINTS = PointEntry._meta.db_table
+RULES = PointRule._meta.db_table
+RATINGS = IntakeRating._meta.db_table
 PARTICIPANTS = ServiceRecord.participants.through._meta.db_table
 CLAIMS = ServiceRecord.participants.through._meta.get_field("claim").related_model._meta.db_table
 DAY, MONTH, YEAR = (p.value for p in RequestStat.Period)
@@ -303,11 +317,106 @@ def _verify_time(record: ServiceRecord, seconds: float, bucket: int, sign: int) 
     )
 
 
+# ---------------------------------------------------------------- teams and members
+
+TEAM_KEY = ("period", "town_key", "kind_key", "starts_on", "team_key")
+MEMBER_KEY = ("period", "town_key", "kind_key", "starts_on", "member_id", "team_key")
+# The record's counts shared among its participants (``shares``).
+SHARED = ("people_served", "enterprises_served", "households_visited")
+FIGURES = ("records", "participations", "service_minutes", *SHARED)
+TEAM_SUMS = (*FIGURES, "ratings", "rating_score", "ratings_high")
+MEMBER_SUMS = (*FIGURES, "points", "point_participations")
+# A rating of 4 or 5 counts in satisfaction's share_4_5.
+HIGH_SCORE = 4
+PARTICIPATION = PointRule.Kind.PARTICIPATION
+
+
+def shares(total: int, n: int) -> list[int]:
+    """``total`` apportioned to ``n`` participants in claim order: each gets ``total // n`` and
+    the first ``total % n`` one more, so the shares are whole and add up to ``total`` exactly
+    (the teams' and members' figures add up to the records' totals)."""
+    base, extra = divmod(total, n)
+    return [base + (1 if i < extra else 0) for i in range(n)]
+
+
+def _rating_delta(before: int | None, after: int | None) -> list[int]:
+    """TeamStat deltas of one rating going from ``before`` to ``after`` (None: not counted)."""
+    zeros = [0] * len(FIGURES)
+    counted = (after is not None) - (before is not None)
+    high = (after is not None and after >= HIGH_SCORE) - (
+        before is not None and before >= HIGH_SCORE
+    )
+    return [*zeros, counted, (after or 0) - (before or 0), high]
+
+
+def _people(record: ServiceRecord, sign: int) -> None:
+    """Add or take away the record's figures per member and per team: its counted hours
+    entries (one per participant, in claim order for the shares), the duty points awarded for
+    it, and the residents' ratings of it (per the rating's team)."""
+    entries = list(
+        ServiceHours.objects.filter(record_id=record.pk, counted=True)
+        .order_by("claim_id", "id")
+        .values_list("member_id", "team_id", "minutes")
+    )
+    split = [shares(getattr(record, name), len(entries)) for name in SHARED] if entries else []
+    members: dict[tuple[int, int], list[int]] = {}
+    teams: dict[int, list[int]] = {}
+    for i, (member_id, team_id, minutes) in enumerate(entries):
+        part = [1, minutes, *(column[i] for column in split)]
+        member = members.setdefault((member_id, team_id or 0), [0] * len(MEMBER_SUMS))
+        team = teams.setdefault(team_id or 0, [0] * len(TEAM_SUMS))
+        member[0] = team[0] = 1
+        for j, value in enumerate(part, start=1):
+            member[j] += value
+            team[j] += value
+    for member_id, team_id, points, kind in PointEntry.objects.filter(
+        record_id=record.pk, award=True
+    ).values_list("member_id", "team_id", "points", "rule__kind"):
+        member = members.setdefault((member_id, team_id or 0), [0] * len(MEMBER_SUMS))
+        member[-2] += points
+        member[-1] += 1 if kind == PARTICIPATION else 0
+    for team_id, score in IntakeRating.objects.filter(record_id=record.pk).values_list(
+        "team_id", "score"
+    ):
+        team = teams.setdefault(team_id or 0, [0] * len(TEAM_SUMS))
+        for j, value in enumerate(_rating_delta(None, score)):
+            team[j] += value
+    keys = list(_keys(record.service_date, (record.town_id, record.campaign_kind), (0, "")))
+    deltas: dict[tuple, list[int]] = {}
+    for suffix, row in sorted(members.items()):
+        _add_to(deltas, keys, [sign * v for v in row], suffix)
+    _change(MEMBER_STATS, MEMBER_KEY, MEMBER_SUMS, deltas)
+    deltas = {}
+    for team_key, row in sorted(teams.items()):
+        _add_to(deltas, keys, [sign * v for v in row], (team_key,))
+    _change(TEAM_STATS, TEAM_KEY, TEAM_SUMS, deltas)
+
+
+def rating_changed(rating: IntakeRating, *, before: int | None, after: int | None) -> None:
+    """A resident's rating of a verified record has just been given (``before`` None) or
+    changed (inside that transaction, the record locked): its team's ratings move."""
+    day, town_id, kind = (
+        ServiceRecord.objects.filter(pk=rating.record_id)
+        .values_list("service_date", "town_id", "campaign_kind")
+        .get()
+    )
+    deltas: dict[tuple, list[int]] = {}
+    _add_to(
+        deltas,
+        _keys(day, (town_id, kind), (0, "")),
+        _rating_delta(before, after),
+        (rating.team_id or 0,),
+    )
+    _change(TEAM_STATS, TEAM_KEY, TEAM_SUMS, deltas)
+
+
 def record_verified(record: ServiceRecord) -> None:
     """``record`` has just become verified (call inside the verifying transaction, after the
-    status and verified_at are written): its sums, participations and time to verification."""
+    status, hours entries and points are written): its sums, participations, team and member
+    figures and time to verification."""
     _apply(record, 1)
     _participations(record, 1)
+    _people(record, 1)
     seconds = seconds_sql("submitted_at", "verified_at")
     bucket, params = bucket_sql(seconds)
     with connection.cursor() as cursor:
@@ -327,9 +436,11 @@ def record_verified(record: ServiceRecord) -> None:
 
 
 def record_revoked(record: ServiceRecord) -> None:
-    """``record``'s verification has just been taken back (inside the same transaction)."""
+    """``record``'s verification has just been taken back (inside the same transaction, before
+    its hours entries stop counting and its points are reversed)."""
     _apply(record, -1)
     _participations(record, -1)
+    _people(record, -1)
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT verify_seconds, verify_bucket FROM {RECORDS} WHERE id = %s",  # noqa: S608 - _meta names and placeholders only
@@ -457,6 +568,8 @@ class Rebuilt:
     verify_times: int
     active_members: int
     stamped: int
+    team_stats: int = 0
+    member_stats: int = 0
 
 
 def stamp_durations() -> int:
@@ -547,7 +660,15 @@ def rebuild() -> Rebuilt:
     Long on purpose: one transaction that replaces the five rollups under one lock, read as the
     statements it runs, in order."""
     stamped = stamp_durations()
-    tables = (TABLE, ACTIVE_MEMBERS, VERIFY_TIMES, REQUEST_STATS, CLAIM_TIMES)
+    tables = (
+        TABLE,
+        ACTIVE_MEMBERS,
+        VERIFY_TIMES,
+        REQUEST_STATS,
+        CLAIM_TIMES,
+        TEAM_STATS,
+        MEMBER_STATS,
+    )
     columns = [*DIMENSIONS, *SUMS]
     sums = ", ".join("COUNT(*)" if s == "1" else f"SUM({s})" for s in SUMS.values())
     day = shanghai_day_sql("starts_at")
@@ -628,4 +749,85 @@ def rebuild() -> Rebuilt:
                 [DAY, VERIFIED],
             ),
         )
-    return Rebuilt(daily, requests, claim_times, verify_times, active_members, stamped)
+        team_stats, member_stats = fill_people(cursor)
+    return Rebuilt(
+        daily,
+        requests,
+        claim_times,
+        verify_times,
+        active_members,
+        stamped,
+        team_stats,
+        member_stats,
+    )
+
+
+def fill_people(cursor) -> tuple[int, int]:
+    """Fill ``TeamStat`` and ``MemberStat`` from the counted hours entries (each participant's
+    shares computed by the database as ``shares`` does: claim order, remainder to the first),
+    the duty points ledger and the ratings of verified records."""
+    share = " ".join(
+        f"s.{c} / s.n + CASE WHEN s.pos <= s.{c} %% s.n THEN 1 ELSE 0 END AS {c}," for c in SHARED
+    ).rstrip(",")
+    entries = (
+        "SELECT h.record_id, h.member_id, COALESCE(h.team_id, 0) AS team_key, h.minutes, "
+        "r.town_id, r.campaign_kind, r.service_date, "
+        + ", ".join(f"r.{c}" for c in SHARED)
+        + ", ROW_NUMBER() OVER (PARTITION BY h.record_id ORDER BY h.claim_id, h.id) AS pos, "
+        "COUNT(*) OVER (PARTITION BY h.record_id) AS n "
+        f"FROM {HOURS} h JOIN {RECORDS} r ON r.id = h.record_id "
+        "WHERE h.counted = %s AND r.status = %s"
+    )
+    per_entry = (
+        "SELECT s.record_id, s.town_id, s.campaign_kind, s.service_date, s.member_id, "  # noqa: S608 - _meta names only
+        f"s.team_key, s.minutes, {share} FROM ({entries}) s"
+    )
+    place = "town_id, campaign_kind, service_date"
+    team_sums = ", ".join(f"SUM({c})" for c in TEAM_SUMS)
+    shared_sums = ", ".join(f"SUM({c}) AS {c}" for c in SHARED)
+    team_source = (
+        f"SELECT %s, {place}, team_key, {team_sums} FROM ("  # noqa: S608 - _meta names and placeholders only
+        f"SELECT {place}, team_key, 1 AS records, COUNT(*) AS participations, "
+        f"SUM(minutes) AS service_minutes, {shared_sums}, "
+        "0 AS ratings, 0 AS rating_score, 0 AS ratings_high "
+        f"FROM ({per_entry}) e GROUP BY record_id, {place}, team_key "
+        "UNION ALL SELECT r.town_id, r.campaign_kind, r.service_date, COALESCE(g.team_id, 0), "
+        "0, 0, 0, 0, 0, 0, 1, g.score, CASE WHEN g.score >= %s THEN 1 ELSE 0 END "
+        f"FROM {RATINGS} g JOIN {RECORDS} r ON r.id = g.record_id WHERE r.status = %s"
+        f") u GROUP BY {place}, team_key"
+    )
+    member_sums = ", ".join(f"SUM({c})" for c in MEMBER_SUMS)
+    member_source = (
+        f"SELECT %s, {place}, member_id, team_key, {member_sums} FROM ("  # noqa: S608 - _meta names and placeholders only
+        f"SELECT {place}, member_id, team_key, 1 AS records, 1 AS participations, "
+        f"minutes AS service_minutes, {', '.join(SHARED)}, "
+        f"0 AS points, 0 AS point_participations FROM ({per_entry}) e "
+        # Every ledger line (awards and their reversals) on the line's own service day, as the
+        # leaderboard always counted them: a revoked record's lines net to nothing.
+        "UNION ALL SELECT r.town_id, r.campaign_kind, p.service_date, p.member_id, "
+        "COALESCE(p.team_id, 0), 0, 0, 0, 0, 0, 0, p.points, "
+        "CASE WHEN k.kind = %s THEN (CASE WHEN p.award = %s THEN 1 ELSE -1 END) ELSE 0 END "
+        f"FROM {POINTS} p JOIN {RECORDS} r ON r.id = p.record_id "
+        f"JOIN {RULES} k ON k.id = p.rule_id"
+        f") u GROUP BY {place}, member_id, team_key "
+        "HAVING SUM(records) <> 0 OR SUM(points) <> 0 OR SUM(point_participations) <> 0"
+    )
+    team_stats = _fill(
+        cursor,
+        TEAM_STATS,
+        ("town_key", "kind_key"),
+        (0, ""),
+        ("team_key",),
+        TEAM_SUMS,
+        (team_source, [DAY, True, VERIFIED, HIGH_SCORE, VERIFIED]),
+    )
+    member_stats = _fill(
+        cursor,
+        MEMBER_STATS,
+        ("town_key", "kind_key"),
+        (0, ""),
+        ("member_id", "team_key"),
+        MEMBER_SUMS,
+        (member_source, [DAY, True, VERIFIED, PARTICIPATION, True]),
+    )
+    return team_stats, member_stats

@@ -224,4 +224,6 @@ def ledger(world) -> Ledger:
         for claim in record.participants.select_related("member"):
             PointEntryFactory(member=claim.member, record=record, rule=participation)
     PointEntryFactory(member=w.bob, record=r1, rule=leader)
+    # And the ledger lines too: the member rollup adds them up for the leaderboard.
+    rollups.rebuild()
     return Ledger(village_campaign=village, enterprise_campaign=enterprise, records=[r1, r2, r3])

@@ -105,20 +105,84 @@ def test_the_list_filters_apply(world, client_for, campaign):
     assert titles(mapped(client, starts_after=later)) == []
 
 
-def test_a_crowded_box_is_truncated_around_its_centre(world, client_for, campaign, settings):
-    settings.MATCHING_MAP_MAX_FEATURES = 2
-    # The box's centre is (30.02, 122.10).
-    at(world, campaign, "中心", lat=30.02, lng=122.10)
-    at(world, campaign, "次近", lat=30.025, lng=122.10)
-    at(world, campaign, "较远", lat=30.05, lng=122.14)
-    at(world, campaign, "最远", lat=29.985, lng=122.055)
-    body = mapped(client_for(world.alice.user))
-    assert body["truncated"] is True
-    assert body["limit"] == 2
-    assert titles(body) == ["中心", "次近"]
+def test_a_box_of_exactly_the_cap_keeps_its_points_nearest_the_centre_first(
+    world, client_for, campaign, settings
+):
     settings.MATCHING_MAP_MAX_FEATURES = 4
+    # The box's centre is (30.02, 122.10).
+    at(world, campaign, "较远", lat=30.05, lng=122.14)
+    at(world, campaign, "中心", lat=30.02, lng=122.10)
+    at(world, campaign, "最远", lat=29.985, lng=122.055)
+    at(world, campaign, "次近", lat=30.025, lng=122.10)
     body = mapped(client_for(world.alice.user))
-    assert body["truncated"] is False and len(body["features"]) == 4
+    assert (body["clustered"], body["truncated"], body["total"], body["limit"]) == (
+        False,
+        False,
+        4,
+        4,
+    )
+    assert [f["properties"]["title"] for f in body["features"]] == ["中心", "次近", "较远", "最远"]
+    assert all(f["properties"]["cluster"] is False for f in body["features"])
+    assert all(f["properties"]["count"] is None for f in body["features"])
+    assert_shape(body, RequestMapSerializer())
+
+
+def test_one_more_than_the_cap_answers_clusters_per_grid_cell(
+    world, client_for, campaign, settings
+):
+    settings.MATCHING_MAP_MAX_FEATURES = 4
+    settings.MATCHING_MAP_CLUSTER_GRID = 2
+    # BOX is 122.05..122.15 × 29.98..30.06: 2 × 2 cells split at lng 122.10 and lat 30.02.
+    at(world, campaign, "西南1", lat=29.99, lng=122.06)
+    at(world, campaign, "西南2", lat=30.01, lng=122.08)
+    at(world, campaign, "西南3", lat=30.00, lng=122.07)
+    at(world, campaign, "东北", lat=30.05, lng=122.14)
+    # On the box's upper corner: the last cell, not a cell of its own.
+    at(world, campaign, "角上", lat=30.06, lng=122.15)
+    # Outside the box, ended, or full: not counted.
+    at(world, campaign, "框外", lat=30.10, lng=122.10)
+    at(world, campaign, "已满", lat=30.00, lng=122.07, status=ServiceRequest.Status.FULL)
+    body = mapped(client_for(world.alice.user))
+    assert (body["clustered"], body["truncated"], body["total"]) == (True, False, 5)
+    assert_shape(body, RequestMapSerializer())
+    clusters = {f["id"]: f for f in body["features"]}
+    assert set(clusters) == {"cluster-0-0", "cluster-1-1"}
+    south_west, north_east = clusters["cluster-0-0"], clusters["cluster-1-1"]
+    props = south_west["properties"]
+    assert (props["cluster"], props["count"], props["title"]) == (True, 3, None)
+    assert props["bbox"] == [122.06, 29.99, 122.08, 30.01]
+    assert south_west["geometry"]["coordinates"] == [
+        pytest.approx(122.07, abs=1e-6),
+        pytest.approx(30.0, abs=1e-6),
+    ]
+    assert north_east["properties"]["count"] == 2
+    assert north_east["properties"]["bbox"] == [122.14, 30.05, 122.15, 30.06]
+    # Largest first.
+    assert [f["properties"]["count"] for f in body["features"]] == [3, 2]
+    # The list filters narrow the box first: one kind of need is sparse again.
+    other = CampaignFactory(kind=Campaign.Kind.WARM_ENTERPRISE)
+    at(world, other, "企业", lat=30.03, lng=122.12)
+    body = mapped(client_for(world.alice.user), campaign_kind="warm_enterprise")
+    assert body["clustered"] is False and titles(body) == ["企业"]
+
+
+def test_clusters_in_gcj02(world, client_for, campaign, settings):
+    settings.MATCHING_MAP_MAX_FEATURES = 1
+    settings.MATCHING_MAP_CLUSTER_GRID = 1
+    at(world, campaign, "甲", lat=30.00, lng=122.07)
+    at(world, campaign, "乙", lat=30.02, lng=122.09)
+    body = mapped(client_for(world.alice.user), coord_type="gcj02")
+    (feature,) = body["features"]
+    lat, lng = wgs84_to_gcj02(30.01, 122.08)
+    assert feature["geometry"]["coordinates"] == [
+        pytest.approx(lng, abs=1e-5),
+        pytest.approx(lat, abs=1e-5),
+    ]
+    lo_lat, lo_lng = wgs84_to_gcj02(30.00, 122.07)
+    hi_lat, hi_lng = wgs84_to_gcj02(30.02, 122.09)
+    assert feature["properties"]["bbox"] == [
+        pytest.approx(v, abs=1e-6) for v in (lo_lng, lo_lat, hi_lng, hi_lat)
+    ]
 
 
 def test_gcj02_boxes_and_coordinates(world, client_for, campaign):

@@ -4,7 +4,8 @@ Only once the request's record is verified; one rating per intake (the one-to-on
 may be changed for INTAKE_RATING_CHANGE_DAYS after it was given. Each write locks the intake's
 row first, so parallel ratings of one ticket queue and leave one rating (tests with threads on
 PostgreSQL). The rating copies the record's station, team, 三暖 kind and service day so the
-satisfaction figures read one table (services/intake/satisfaction.py).
+satisfaction figures read one table (services/intake/satisfaction.py), and adds it to its team's
+rollup (``services.rollups.rating_changed``) in the same transaction, the record's row locked.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.audit import record_event
+from services import rollups
 from services.intake import errors
 from services.intake.tracking import verified_record
 from services.models import Intake, IntakeRating, ServiceRecord
@@ -58,7 +60,15 @@ def rate(
     with transaction.atomic():
         intake = Intake.objects.select_for_update().get(pk=intake_id)
         record = verified_record(intake)
-        if record is None:
+        # The record's row locked and still verified: a revocation either comes after this
+        # rating (and takes it out of the team rollup with the record) or before (no rating).
+        if (
+            record is None
+            or not ServiceRecord.objects.select_for_update()
+            .filter(pk=record.pk, status=ServiceRecord.Status.VERIFIED)
+            .values_list("pk", flat=True)
+            .first()
+        ):
             raise errors.RatingNotYet()
         existing = IntakeRating.objects.filter(intake_id=intake.pk).first()
         if existing is not None and not change:
@@ -73,6 +83,7 @@ def rate(
                 score=score, comment=comment, updated_at=now
             )
             existing.refresh_from_db()
+            rollups.rating_changed(existing, before=before, after=score)
             record_event(
                 actor=actor,
                 verb="intake_rating_changed",
@@ -91,6 +102,7 @@ def rate(
             campaign_kind=record.campaign_kind,
             service_date=record.service_date,
         )
+        rollups.rating_changed(rating, before=None, after=score)
         record_event(
             actor=actor,
             verb="intake_rated",

@@ -190,24 +190,57 @@ class GeoJSONPointSerializer(strict.Serializer):
     )
 
 
+@extend_schema_field({"oneOf": [{"type": "integer"}, {"type": "string"}]})
+class FeatureIdField(serializers.Field):
+    """A GeoJSON feature id: the request's id (a number) or a cluster's name (a string)."""
+
+    def to_representation(self, value):
+        return value
+
+
+ONE_REQUEST = "（聚合要素为 null）"
+ONE_CLUSTER = "（单个需求要素为 null）"
+
+
 class RequestMapPropertiesSerializer(strict.Serializer):
-    id = serializers.IntegerField()
-    title = serializers.CharField()
-    status = serializers.ChoiceField(choices=ServiceRequest.Status.choices)
-    campaign_kind = serializers.ChoiceField(choices=Campaign.Kind.choices)
-    starts_at = serializers.DateTimeField()
-    ends_at = serializers.DateTimeField()
-    slots = serializers.IntegerField()
-    claimed = serializers.IntegerField()
-    station_id = serializers.IntegerField()
-    station_name = serializers.CharField()
+    """A request's properties, or a cluster's (``cluster`` tells which)."""
+
+    cluster = serializers.BooleanField(
+        help_text="true：聚合要素（范围内需求多于 limit 时按网格聚合），false：单个需求"
+    )
+    id = serializers.IntegerField(allow_null=True, help_text="需求 ID" + ONE_REQUEST)
+    title = serializers.CharField(allow_null=True, help_text=ONE_REQUEST)
+    status = serializers.ChoiceField(
+        choices=ServiceRequest.Status.choices, allow_null=True, help_text=ONE_REQUEST
+    )
+    campaign_kind = serializers.ChoiceField(
+        choices=Campaign.Kind.choices, allow_null=True, help_text=ONE_REQUEST
+    )
+    starts_at = serializers.DateTimeField(allow_null=True, help_text=ONE_REQUEST)
+    ends_at = serializers.DateTimeField(allow_null=True, help_text=ONE_REQUEST)
+    slots = serializers.IntegerField(allow_null=True, help_text=ONE_REQUEST)
+    claimed = serializers.IntegerField(allow_null=True, help_text=ONE_REQUEST)
+    station_id = serializers.IntegerField(allow_null=True, help_text=ONE_REQUEST)
+    station_name = serializers.CharField(allow_null=True, help_text=ONE_REQUEST)
+    count = serializers.IntegerField(allow_null=True, help_text="该网格内的需求数" + ONE_CLUSTER)
+    bbox = serializers.ListField(
+        child=serializers.FloatField(),
+        min_length=4,
+        max_length=4,
+        allow_null=True,
+        help_text="这些需求的外包框 [最小经度, 最小纬度, 最大经度, 最大纬度]，点击后缩放至此"
+        + ONE_CLUSTER,
+    )
 
 
 class RequestMapFeatureSerializer(strict.Serializer):
-    """GeoJSON Feature: one request."""
+    """GeoJSON Feature: one request (a point at the request), or a cluster (a point at the
+    centroid of the requests of one grid cell)."""
 
     type = serializers.ChoiceField(choices=["Feature"])
-    id = serializers.IntegerField()
+    id = serializers.CharField(
+        help_text='单个需求为其 ID（数字），聚合要素为 "cluster-行-列"（字符串）'
+    )
     geometry = GeoJSONPointSerializer()
     properties = RequestMapPropertiesSerializer()
 
@@ -219,11 +252,17 @@ class RequestMapSerializer(strict.Serializer):
     type = serializers.ChoiceField(choices=["FeatureCollection"])
     features = RequestMapFeatureSerializer(many=True)
     truncated = serializers.BooleanField(
-        help_text="为 true 时范围内的需求多于 limit，只返回离地图中心最近的 limit 个；请放大地图"
+        help_text=(
+            "始终为 false：范围内需求多于 limit 时改为返回聚合要素（clustered=true），不再截断"
+        )
     )
     limit = serializers.IntegerField(
-        help_text="单次最多返回的要素数（设置 MATCHING_MAP_MAX_FEATURES）"
+        help_text="按单个需求返回的最多要素数（设置 MATCHING_MAP_MAX_FEATURES），超过则聚合"
     )
+    clustered = serializers.BooleanField(
+        help_text="true：要素均为聚合（每个网格一个），false：要素均为单个需求"
+    )
+    total = serializers.IntegerField(help_text="范围内（筛选后）的需求总数")
     coord_type = serializers.ChoiceField(choices=["wgs84", "gcj02"], help_text="坐标系")
 
 
@@ -309,17 +348,50 @@ def _feed_item(item: FeedItem, _dt: Callable[[datetime | None], str | None]) -> 
     }
 
 
+# A cluster's request properties: the same keys as a request's, null.
+_NO_REQUEST = dict.fromkeys(
+    (
+        "id",
+        "title",
+        "status",
+        "campaign_kind",
+        "starts_at",
+        "ends_at",
+        "slots",
+        "claimed",
+        "station_id",
+        "station_name",
+    )
+)
+
+
 def map_data(result: MapResult) -> dict[str, Any]:
     """RequestMapSerializer's shape: a GeoJSON FeatureCollection."""
     _dt = _datetimes()
+    clusters = [
+        {
+            "type": "Feature",
+            "id": f"cluster-{c.row}-{c.column}",
+            "geometry": {"type": "Point", "coordinates": [c.lng, c.lat]},
+            "properties": {
+                "cluster": True,
+                **_NO_REQUEST,
+                "count": c.count,
+                "bbox": [c.min_lng, c.min_lat, c.max_lng, c.max_lat],
+            },
+        }
+        for c in result.clusters
+    ]
     return {
         "type": "FeatureCollection",
-        "features": [
+        "features": clusters
+        + [
             {
                 "type": "Feature",
                 "id": f.id,
                 "geometry": {"type": "Point", "coordinates": [f.lng, f.lat]},
                 "properties": {
+                    "cluster": False,
                     "id": f.id,
                     "title": f.title,
                     "status": f.status,
@@ -330,6 +402,8 @@ def map_data(result: MapResult) -> dict[str, Any]:
                     "claimed": f.claimed,
                     "station_id": f.station_id,
                     "station_name": f.station_name,
+                    "count": None,
+                    "bbox": None,
                 },
             }
             for f in result.features
@@ -337,4 +411,6 @@ def map_data(result: MapResult) -> dict[str, Any]:
         "truncated": result.truncated,
         "limit": result.limit,
         "coord_type": result.coord_type,
+        "clustered": result.clustered,
+        "total": result.total,
     }

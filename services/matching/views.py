@@ -171,8 +171,11 @@ class RequestMapView(generics.ListAPIView):
         summary="地图：范围内的需求（GeoJSON）",
         description=(
             "返回 GeoJSON FeatureCollection（RFC 7946，坐标为 [经度, 纬度]），默认只含可认领"
-            "（open）且未结束的需求，可叠加需求列表的筛选参数。要素数超过 MATCHING_MAP_MAX_FEATURES"
-            "（默认 500）时只返回离地图中心最近的部分，truncated=true。bbox 面积上限见"
+            "（open）且未结束的需求，可叠加需求列表的筛选参数。范围内需求不超过"
+            " MATCHING_MAP_MAX_FEATURES（默认 500）时每个需求一个点要素（离地图中心近者在前，"
+            "clustered=false）；超过时把范围切成 MATCHING_MAP_CLUSTER_GRID×同数（默认 8×8）"
+            "个网格，每个有需求的网格一个聚合要素（clustered=true，properties.cluster=true，"
+            "count 为需求数，坐标为其质心，bbox 为其外包框，点击后缩放至此）。bbox 面积上限见"
             " MATCHING_MAP_MAX_BBOX_DEG2（默认 1 平方度）。"
         ),
         parameters=[

@@ -14,13 +14,15 @@ from datetime import date
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, Q, Sum
+from django.db import connections, router
+from django.db.models import Sum
 from django.utils import timezone
 
 from accounts.models import User
 from members.models import Member
 from members.pii import Viewer, shown_name
-from services.models import Campaign, Claim, PointEntry, PointRule, ServiceHours, ServiceRequest
+from services import rollups
+from services.models import Campaign, Claim, MemberStat, PointEntry, PointRule, ServiceRequest
 from services.records.hours import as_hours
 from services.records.serializers import MePointsSectionSerializer, PointEntrySerializer
 
@@ -175,71 +177,76 @@ def leaderboard(
     limit: int,
 ) -> list[LeaderRow]:
     """Members by net points earned for services in ``period``, best first, with their
-    verified hours beside (two queries).
+    verified hours beside (two queries: the member rollup, the members shown).
 
     ``team`` filters on the team the points were earned with; the row shows the member's
     current team. ``town_ids`` and ``campaign_kind`` (the dashboard's filters) keep the points
     and hours of services in those towns and of that 三暖 kind (the record's own place and
     kind). Members whose points net to zero or less are left out. Ties share a rank
     (1, 2, 2, 4), ordered by member id."""
-    entries = PointEntry.objects.filter(
-        service_date__gte=period.start, service_date__lte=period.end
-    )
-    if team_id is not None:
-        entries = entries.filter(team_id=team_id)
-    if town_ids is not None:
-        entries = entries.filter(record__town_id__in=town_ids)
-    if campaign_kind:
-        entries = entries.filter(record__campaign_kind=campaign_kind)
-    rows = (
-        entries.values(
-            "member_id", "member__user_id", "member__name", "member__team_id", "member__team__name"
+    rows = _leaders(period, team_id, limit, town_ids=town_ids, campaign_kind=campaign_kind)
+    members = {
+        row["id"]: row
+        for row in Member.objects.filter(pk__in=[row[0] for row in rows]).values(
+            "id", "user_id", "name", "team_id", "team__name"
         )
-        .annotate(
-            total=Sum("points"),
-            # Participations net of reversals: +1 per award line of the participation rule,
-            # -1 per reversal of one.
-            awarded=Count("id", filter=Q(rule__kind=PointRule.Kind.PARTICIPATION, award=True)),
-            reversed=Count("id", filter=Q(rule__kind=PointRule.Kind.PARTICIPATION, award=False)),
-        )
-        .filter(total__gt=0)
-        .order_by("-total", "member_id")[:limit]
-    )
-    rows = list(rows)
-    hours = ServiceHours.objects.filter(
-        counted=True,
-        member_id__in=[row["member_id"] for row in rows],
-        service_date__gte=period.start,
-        service_date__lte=period.end,
-    )
-    if team_id is not None:
-        hours = hours.filter(team_id=team_id)
-    if town_ids is not None:
-        hours = hours.filter(town_id__in=town_ids)
-    if campaign_kind:
-        hours = hours.filter(campaign_kind=campaign_kind)
-    minutes = dict(
-        hours.order_by()
-        .values("member_id")
-        .annotate(m=Sum("minutes"))
-        .values_list("member_id", "m")
-    )
+    }
     board: list[LeaderRow] = []
     rank = 0
     previous: int | None = None
-    for position, row in enumerate(rows, start=1):
-        if row["total"] != previous:
-            rank, previous = position, row["total"]
+    for position, (member_id, total, participations, minutes) in enumerate(rows, start=1):
+        if total != previous:
+            rank, previous = position, total
+        member = members[member_id]
         board.append(
             LeaderRow(
                 rank=rank,
-                member_id=row["member_id"],
-                name=shown_name(viewer, row["member__user_id"], row["member__name"]),
-                team_id=row["member__team_id"],
-                team_name=row["member__team__name"],
-                points=int(row["total"]),
-                participations=int(row["awarded"] - row["reversed"]),
-                service_minutes=int(minutes.get(row["member_id"]) or 0),
+                member_id=member_id,
+                name=shown_name(viewer, member["user_id"], member["name"]),
+                team_id=member["team_id"],
+                team_name=member["team__name"],
+                points=int(total),
+                participations=int(participations),
+                service_minutes=int(minutes),
             )
         )
     return board
+
+
+def _leaders(
+    period: Period,
+    team_id: int | None,
+    limit: int,
+    *,
+    town_ids: frozenset[int] | None = None,
+    campaign_kind: str | None = None,
+) -> list[tuple[int, int, int, int]]:
+    """``(member_id, points, participations, minutes)`` of the best ``limit`` members, read
+    from the member rollup's rows of the period (``services.rollups``: the ledger's net points
+    and participation awards, and the counted minutes, per member and team served with, per
+    town and 三暖 kind and over all of them). ``town_ids`` sums the rows of those towns (each
+    record is in exactly one), else the all-towns rows (town_key 0); ``campaign_kind`` reads
+    that kind's rows, else the all-kinds rows (kind_key '')."""
+    if town_ids is not None and not town_ids:
+        return []
+    period_sql, params = rollups.cover_sql(period.start, period.end)
+    if town_ids is None:
+        town = "town_key = 0"
+    else:
+        towns = sorted(town_ids)
+        town = f"town_key IN ({', '.join(['%s'] * len(towns))})"
+        params.extend(towns)
+    params.append(campaign_kind or "")
+    team = ""
+    if team_id is not None:
+        team = " AND team_key = %s"
+        params.append(team_id)
+    with connections[router.db_for_read(MemberStat)].cursor() as cursor:
+        cursor.execute(
+            "SELECT member_id, SUM(points), SUM(point_participations), SUM(service_minutes) "  # noqa: S608 - _meta names and placeholders only
+            f"FROM {MemberStat._meta.db_table} WHERE {period_sql} AND {town} "
+            f"AND kind_key = %s{team} GROUP BY member_id HAVING SUM(points) > 0 "
+            "ORDER BY SUM(points) DESC, member_id LIMIT %s",
+            [*params, limit],
+        )
+        return [tuple(int(v) for v in row) for row in cursor.fetchall()]

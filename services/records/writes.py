@@ -394,8 +394,6 @@ def revoke_record(
         )
         if not moved:
             raise errors.RecordNotVerified()
-        rollups.record_revoked(record)
-        hours.uncount(record)
         certificates.record_revoked(record, actor=actor, reason=reason, now=now)
         claims = _participant_claims(record)
         move_claims(
@@ -432,6 +430,10 @@ def revoke_record(
             now=now,
             payload={"record": record.pk},
         )
+        # The record's rollups after the request's (set_status above), as verifying adds them:
+        # parallel verifications and revocations take the rollup rows in one order.
+        rollups.record_revoked(record)
+        hours.uncount(record)
         reversed_by_member: dict[int, int] = {}
         for entry in awards:
             reversed_by_member[entry.member_id] = (

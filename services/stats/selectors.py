@@ -8,7 +8,8 @@ rollup ``DailyServiceStat``; the request counts read ``RequestStat`` and the two
 duration histograms ``ClaimTimeStat`` / ``VerifyTimeStat`` plus the rows of one bucket, active
 members ``ActiveMemberStat`` — all kept by ``services.rollups`` inside the transaction of each
 change, and exact. Hours are the verified minutes (services.records.hours); the team and
-member breakdowns read the counted hours entries, one per participant of a verified record.
+member breakdowns read ``TeamStat`` / ``MemberStat``, the same rollups kept from the counted
+hours entries (one per participant of a verified record), the duty points and the ratings.
 
 Scope: staff see everything; a station manager sees the towns of the stations they manage
 (asking for another town is 403 ``town_out_of_scope``); everyone else is refused.
@@ -26,9 +27,6 @@ from django.conf import settings
 from django.db import connection, connections, router
 from django.db.models import (
     CharField,
-    Count,
-    F,
-    FloatField,
     Func,
     IntegerField,
     Q,
@@ -36,11 +34,12 @@ from django.db.models import (
     Sum,
     Value,
 )
-from django.db.models.functions import Cast, Coalesce, NullIf, Round
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import User
 from accounts.permissions import is_staff
+from members.models import Member, Team
 from services import errors, rollups
 from services.intake import satisfaction
 from services.models import (
@@ -48,10 +47,11 @@ from services.models import (
     Campaign,
     ClaimTimeStat,
     DailyServiceStat,
+    MemberStat,
     RequestStat,
-    ServiceHours,
     ServiceRecord,
     ServiceRequest,
+    TeamStat,
     VerifyTimeStat,
 )
 from stations.models import Station, Town
@@ -554,6 +554,8 @@ def stats_breakdown(*, filters: StatsFilter, by: str, limit: int | None = None) 
     ``limit`` caps the rows fetched (the exports ask for one more than they allow).
     """
     rows = _breakdown_rows(filters, by, limit)
+    if by == BY_TEAM:
+        return rows  # the team rollup carries the team's ratings
     column = _RATING_COLUMNS.get(by)
     rated = satisfaction.satisfaction_by(filters, column, month=MonthOf) if column else {}
     for row in rows:
@@ -562,11 +564,10 @@ def stats_breakdown(*, filters: StatsFilter, by: str, limit: int | None = None) 
     return rows
 
 
-# The rating column that matches each breakdown's key.
+# The rating column that matches each breakdown's key (teams: their rollup).
 _RATING_COLUMNS = {
     BY_TOWN: "town_id",
     BY_STATION: "station_id",
-    BY_TEAM: "team_id",
     BY_KIND: "campaign_kind",
     BY_MONTH: "month",
 }
@@ -625,13 +626,14 @@ def _by_month(f: StatsFilter, limit: int | None) -> list[dict]:
 
 def _by_team(f: StatsFilter, limit: int | None) -> list[dict]:
     """Per team, through the participants' team snapshot (the member's team when they
-    claimed)."""
-    rows = _by_participant(f, limit, "team_id", "team__name")
+    claimed), with the residents' ratings of the team."""
+    rows = _by_participant(f, limit, TeamStat, "team_key", rated=True)
+    names = dict(Team.objects.filter(pk__in=[row["key"] for row in rows]).values_list("id", "name"))
     return [
         {
-            "key": str(row["team_id"]) if row["team_id"] else NO_TEAM_KEY,
-            "label": row["team__name"] or NO_TEAM_LABEL,
-            **_figures(row),
+            **row,
+            "key": str(row["key"]) if row["key"] else NO_TEAM_KEY,
+            "label": names.get(row["key"]) or NO_TEAM_LABEL,
         }
         for row in rows
     ]
@@ -639,49 +641,53 @@ def _by_team(f: StatsFilter, limit: int | None) -> list[dict]:
 
 def _by_member(f: StatsFilter, limit: int | None) -> list[dict]:
     """Per member: their verified services, hours and share of the people served."""
-    rows = _by_participant(f, limit, "member_id", "member__name")
-    return [
-        {"key": str(row["member_id"]), "label": row["member__name"], **_figures(row)}
-        for row in rows
-    ]
-
-
-def _by_participant(f: StatsFilter, limit: int | None, key: str, label: str):
-    """Breakdown rows per participant group, read from the counted hours entries (one per
-    participant of each verified record, with the record's place, kind and day copied).
-    Participations and hours are exact. A record's people, enterprises and households are
-    shared among its participants, so each group gets its participants' share (rounded) and
-    the groups add up to the total instead of counting a joint trip once per group."""
-    share = F("record__participants_count")
-
-    def portion(field: str):
-        return Cast(
-            Round(
-                Coalesce(
-                    Sum(
-                        Cast(F(f"record__{field}"), FloatField())
-                        / Cast(NullIf(share, 0), FloatField())
-                    ),
-                    Value(0.0),
-                )
-            ),
-            IntegerField(),
-        )
-
-    rows = (
-        ServiceHours.objects.filter(Q(counted=True) & _in_filters(f))
-        .values(key, label)
-        .annotate(
-            sum_records=Count("record_id", distinct=True),
-            sum_people_served=portion("people_served"),
-            sum_enterprises_served=portion("enterprises_served"),
-            sum_households_visited=portion("households_visited"),
-            sum_participations=Count("id"),
-            sum_service_minutes=_zero(Sum("minutes")),
-        )
-        .order_by("-sum_participations", "-sum_service_minutes", key)
+    rows = _by_participant(f, limit, MemberStat, "member_id", rated=False)
+    names = dict(
+        Member.objects.filter(pk__in=[row["key"] for row in rows]).values_list("id", "name")
     )
-    return rows if limit is None else rows[:limit]
+    return [{**row, "key": str(row["key"]), "label": names.get(row["key"], "")} for row in rows]
+
+
+def _by_participant(f: StatsFilter, limit: int | None, model, key: str, *, rated: bool):
+    """Breakdown rows per participant group from its rollup (``TeamStat`` / ``MemberStat``,
+    kept by ``services.rollups`` with the counted hours entries, the records' shares and the
+    ratings): the rows of the period (``rollups.cover``), town and kind, added up per group in
+    one query. A record's people, enterprises and households are shared among its participants
+    in whole numbers (``rollups.shares``), so the groups add up to the total instead of
+    counting a joint trip once per group."""
+    period, period_params = rollups.cover_sql(f.date_from, f.date_to)
+    keys, key_params = _town_kind_keys(f)
+    sums = list(SERVED_FIELDS) + (["ratings", "rating_score", "ratings_high"] if rated else [])
+    sql = (
+        f"SELECT {key}, {', '.join(f'SUM({c})' for c in sums)} "  # noqa: S608 - _meta names and placeholders only
+        f"FROM {model._meta.db_table} WHERE {period} AND {keys} GROUP BY {key} "
+        "HAVING SUM(participations) > 0 "
+        f"ORDER BY SUM(participations) DESC, SUM(service_minutes) DESC, {key}"
+    )
+    params = [*period_params, *key_params]
+    if limit is not None:
+        sql += " LIMIT %s"
+        params.append(limit)
+    with _cursor() as cursor:
+        cursor.execute(sql, params)
+        found = cursor.fetchall()
+    rows = []
+    for group, *values in found:
+        figures = dict(zip(sums, (int(v) for v in values), strict=True))
+        row = {"key": group, **{name: figures[name] for name in SERVED_FIELDS}}
+        if rated:
+            n = figures["ratings"]
+            row["satisfaction"] = (
+                {
+                    "ratings": n,
+                    "mean": round(figures["rating_score"] / n, 2),
+                    "share_4_5": round(figures["ratings_high"] / n, 4),
+                }
+                if n
+                else dict(satisfaction.EMPTY)
+            )
+        rows.append(row)
+    return rows
 
 
 # ---------------------------------------------------------------- follow-up list

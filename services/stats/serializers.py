@@ -192,7 +192,10 @@ class BreakdownRowSerializer(HoursFiguresSerializer):
     label = strict.CharField()
     records = strict.IntegerField()
     people_served = strict.IntegerField(
-        help_text=("按团队或委员时为其参与者所占份额（记录人次 × 参与人数 / 参与总人数，四舍五入）")
+        help_text=(
+            "按团队或委员时为其参与者所占份额：每条记录的人次按认领顺序整数分给参与人"
+            "（各得 人次 ÷ 人数 的整数部分，余数依次多分 1），各组相加等于总数"
+        )
     )
     enterprises_served = strict.IntegerField()
     households_visited = strict.IntegerField()
