@@ -55,6 +55,13 @@ ERROR_EXTRAS: dict[str, dict[str, Any]] = {
     "max_pixels": _integer("图片：最多像素数"),
     "width": _integer("图片：宽（像素）"),
     "height": _integer("图片：高（像素）"),
+    "status": {
+        "allOf": [{"$ref": "#/components/schemas/EnterpriseAppealStatusEnum"}],
+        "description": "appeal_wrong_state / appeal_not_rateable：诉求当前的状态",
+    },
+    "visits_this_month": _integer("visit_cap_reached：该企业本月已走访次数"),
+    "cap": _integer("visit_cap_reached：每月走访上限"),
+    "inactive_members": _ids("liaison_invalid：不在册的委员 ID"),
 }
 
 ERROR_SCHEMA: dict[str, Any] = {
