@@ -8,8 +8,9 @@ from django.core.management import call_command
 
 from accounts.demo import DEMO_PASSWORD, DEMO_USERS
 from accounts.models import User
+from services.demo.enterprises import DEMO_ENTERPRISES, VISIT_DAYS
 from services.demo.intakes import DECLINE_REASON, DEMO_NEEDS
-from services.models import Intake
+from services.models import Enterprise, EnterpriseAppeal, EnterpriseVisit, Intake
 from tests.conftest import bearer
 from tests.demo_fixtures import fingerprint
 
@@ -51,3 +52,17 @@ def test_seed_demo_is_idempotent(db, anon):
     declined = Intake.objects.get(station__managers=manager, status="declined")
     assert declined.reason == DECLINE_REASON
     assert Intake.objects.exclude(station__managers=manager).filter(status="new").count() == 4
+
+    # 暖企: demo_member is the lead 专员 of two enterprises, visited; the figures count them.
+    member = User.objects.get(username="demo_member")
+    mine = anon.get("/api/v1/me/enterprises/", HTTP_AUTHORIZATION=bearer(member)).json()
+    rows = mine["results"] if isinstance(mine, dict) else mine
+    assert len(rows) == 2
+    assert Enterprise.objects.count() == len(DEMO_ENTERPRISES)
+    assert EnterpriseVisit.objects.count() == len(VISIT_DAYS)
+    assert set(EnterpriseAppeal.objects.values_list("status", flat=True)) == {
+        "accepted",
+        "referred",
+        "in_progress",
+        "rated",
+    }

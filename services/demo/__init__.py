@@ -5,6 +5,7 @@
 - ``requests``: 36 requests in every state, for the people who try the demo today.
 - ``history``: a year of past service, for the statistics and the dashboard (planned there,
   written by ``bulk``).
+- ``enterprises``: 暖企 enterprises, their 专员, visits and 诉求.
 - ``intakes``: residents' needs, a triage queue for the demo manager.
 - ``story``: the demo's steps through the product's writes, each at its moment.
 
@@ -13,6 +14,7 @@ The geography, the roster and the demo logins are each app's own ``demo.py``.
 
 from services.demo.bulk import DemoHistory
 from services.demo.campaigns import CAMPAIGNS_2026, TITLES, seed_campaigns
+from services.demo.enterprises import DemoEnterprises, seed_enterprises
 from services.demo.history import (
     HISTORY_DAYS,
     HISTORY_SEED,
@@ -34,11 +36,13 @@ __all__ = [
     "ROUND_SUFFIX",
     "TITLES",
     "UNCLAIMED_AGES",
+    "DemoEnterprises",
     "DemoHistory",
     "DemoIntakes",
     "DemoRequests",
     "plan_history",
     "seed_campaigns",
+    "seed_enterprises",
     "seed_history",
     "seed_intakes",
     "seed_requests",

@@ -5,7 +5,7 @@ from django.db import transaction
 
 from accounts.demo import DEMO_PASSWORD, DEMO_USERS, seed_users
 from members.demo import attach_demo_member, seed_roster
-from services.demo import seed_history, seed_intakes, seed_requests
+from services.demo import seed_enterprises, seed_history, seed_intakes, seed_requests
 from stations.demo import DEMO_STATION, DEMO_VILLAGE, attach_demo_users, seed_geography
 
 
@@ -31,12 +31,13 @@ class Command(BaseCommand):
             history = seed_history()
             requests = seed_requests()
             intakes = seed_intakes()
+            enterprises = seed_enterprises()
         self.stdout.write(self.style.SUCCESS("演示数据已就绪 / demo data ready"))
         self.stdout.write(
             f"  镇街 {len(geography.towns)} · 村社 {len(geography.villages)} · "
             f"驿站/工作室 {len(geography.stations)} · 专长 {len(roster.specialties)} · "
             f"团队 {len(roster.teams)} · 委员 {len(roster.members) + 1} · 需求 {requests.total} · "
-            f"群众点单 {intakes.total}"
+            f"群众点单 {intakes.total} · 暖企企业 {enterprises.total}"
         )
         self.stdout.write(
             f"  近一年服务历史 / a year of history: 新增需求 {history.requests} · "
