@@ -102,6 +102,8 @@ class Server:
             "THROTTLE_LOGIN": "100000/min",
             **self.extra_env,
         }
+        if self.log_path:
+            self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab") if self.log_path else None
         self.process = subprocess.Popen(
             [

@@ -416,6 +416,15 @@ def build(size: int, *, teams: int, members: int, seed: int) -> dict:
     harness.reset_sequences(
         Specialty, Town, Station, Campaign, User, Team, Member, ServiceRequest, Claim
     )
+    # The map's grid cells, as the writes would have kept them (rebuild_stats does this too).
+    from django.db import connection, transaction
+
+    from services import rollups
+
+    started = time.perf_counter()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cells = rollups.fill_map_cells(cursor)
+    log(f"  map grid cells: {cells:,} rows in {time.perf_counter() - started:.1f} s")
     harness.analyze()
     return {
         "towns": world.towns,
@@ -427,6 +436,23 @@ def build(size: int, *, teams: int, members: int, seed: int) -> dict:
 
 
 # ---------------------------------------------------------------- one size
+
+
+def map_differ(boxes: list[str]) -> int:
+    """Boxes whose clusters read from the rollup differ from those grouped from the rows."""
+    from services.matching.map import map_box, map_features
+    from services.models import ServiceRequest
+
+    differ = 0
+    open_requests = ServiceRequest.objects.filter(status=ServiceRequest.Status.OPEN)
+    for text in boxes:
+        box = map_box(text, coord_type="wgs84")
+        counted = map_features(
+            queryset=open_requests, box=box, coord_type="wgs84", statuses=["open"]
+        )
+        grouped = map_features(queryset=open_requests, box=box, coord_type="wgs84")
+        differ += (counted.clusters, counted.features) != (grouped.clusters, grouped.features)
+    return differ
 
 
 def within_counts(feed_points, match_requests) -> dict:
@@ -593,6 +619,8 @@ def run_size(size: int, args) -> dict:
     if args.build_only:
         return {"size": size, "built_s": built}
     counts = within_counts(feed_points, match_requests)
+    map_boxes = [path.split("bbox=")[1] for path, _ in endpoints[3].calls]
+    counts["map_differ"] = (map_differ(map_boxes), len(map_boxes))
     from django.db import connections
 
     connections.close_all()
@@ -641,6 +669,12 @@ def report(result: dict) -> None:
         print(
             f"feed     candidates and facts differing from the grid rings' (the nearest-first"
             f" index's exactness): {feed_differ} of {len(result['counts']['feed'])}"
+        )
+    differ = result["counts"].get("map_differ")
+    if differ is not None:
+        print(
+            f"map      boxes whose clusters from the grid cells' rollup differ from those"
+            f" grouped from the rows: {differ[0]} of {differ[1]}"
         )
     read = result["counts"].get("read_in_full")
     if read:

@@ -1679,3 +1679,32 @@ class MemberStat(PeriodStat):
 
     def __str__(self) -> str:
         return f"{self.period}{self.starts_on} {self.town_key}/{self.kind_key} {self.member_id}"
+
+
+class MapCellStat(models.Model):
+    """地图网格汇总: the open and full requests per cell of a fixed grid, at every level the map
+    clusters at (``services.rollups.MAP_LEVELS``; a level-k cell is 2^-k degrees on a side,
+    counted from 90°S and 180°W), with the sums of their positions in microdegrees for the
+    centroid. Kept in the transaction of every status move, edit and post
+    (``services.rollups``), so a dense map view reads at most a few dozen rows
+    (``services.matching.map``)."""
+
+    level = models.SmallIntegerField("层级")
+    cell_row = models.IntegerField("网格行")
+    cell_column = models.IntegerField("网格列")
+    status = models.CharField("状态", max_length=20, choices=ServiceRequest.Status.choices)
+    requests = models.IntegerField("需求数", default=0)
+    lat_sum = models.BigIntegerField("纬度之和（自南纬 90° 起，微度）", default=0)
+    lng_sum = models.BigIntegerField("经度之和（自西经 180° 起，微度）", default=0)
+
+    class Meta:
+        verbose_name = "地图网格汇总"
+        verbose_name_plural = "地图网格汇总"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["level", "cell_row", "cell_column", "status"], name="map_cell_key"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.level}/{self.cell_row}/{self.cell_column} {self.status}"

@@ -7,7 +7,8 @@
 the duty points per member) — each per period (the day, month and year of the change, so a
 long period reads a few rows per month and year; ``cover``) and per filter dimension, a 0 / ''
 key standing for "all" so the unfiltered figure reads one row (per bucket, per member) per
-period.
+period. ``MapCellStat``: the open and full requests per cell of the map's grid at every
+clustering level, with no period (the map shows what is open now).
 
 The writes (``services.requests``, ``services.records``) call the hooks below inside the transaction
 that changes the request or record, so a rollup commits or rolls back with it. Each change is one
@@ -42,6 +43,7 @@ from services.models import (
     ClaimTimeStat,
     DailyServiceStat,
     IntakeRating,
+    MapCellStat,
     MemberStat,
     PointEntry,
     PointRule,
@@ -67,6 +69,7 @@ HOURS = ServiceHours._meta.db_table
 POINTS = PointEntry._meta.db_table
 RULES = PointRule._meta.db_table
 RATINGS = IntakeRating._meta.db_table
+MAP_CELLS = MapCellStat._meta.db_table
 PARTICIPANTS = ServiceRecord.participants.through._meta.db_table
 CLAIMS = ServiceRecord.participants.through._meta.get_field("claim").related_model._meta.db_table
 DAY, MONTH, YEAR = (p.value for p in RequestStat.Period)
@@ -474,13 +477,22 @@ class _Request:
     status: str
     claim_seconds: float | None
     claim_bucket: int | None
+    lat: float
+    lng: float
 
     @classmethod
     def read(cls, request_id: int) -> _Request:
         row = (
             ServiceRequest.objects.filter(pk=request_id)
             .values_list(
-                "starts_at", "station_id", "campaign_id", "status", "claim_seconds", "claim_bucket"
+                "starts_at",
+                "station_id",
+                "campaign_id",
+                "status",
+                "claim_seconds",
+                "claim_bucket",
+                "lat",
+                "lng",
             )
             .get()
         )
@@ -501,10 +513,18 @@ def request_posted(service_request: ServiceRequest) -> None:
     deltas: dict[tuple, list[int]] = {}
     _add_to(deltas, current.keys(), _counts(current.status))
     _change(REQUEST_STATS, REQUEST_KEY, tuple(REQUEST_COUNTS), deltas)
+    map_deltas: dict[tuple, list[int]] = {}
+    _add_map(map_deltas, current.lat, current.lng, current.status, 1)
+    _change(MAP_CELLS, MAP_KEY, MAP_SUMS, map_deltas)
 
 
 def request_status_changed(service_request: ServiceRequest, before: str, after: str) -> None:
-    """``service_request`` has just moved from ``before`` to ``after`` (same transaction)."""
+    """``service_request`` has just moved from ``before`` to ``after`` (same transaction; the
+    object is the locked row, so its position is the database's)."""
+    map_deltas: dict[tuple, list[int]] = {}
+    _add_map(map_deltas, service_request.lat, service_request.lng, before, -1)
+    _add_map(map_deltas, service_request.lat, service_request.lng, after, 1)
+    _change(MAP_CELLS, MAP_KEY, MAP_SUMS, map_deltas)
     delta = [a - b for a, b in zip(_counts(after), _counts(before), strict=True)]
     if not any(delta):
         return
@@ -534,11 +554,22 @@ def request_claimed(service_request: ServiceRequest) -> None:
 
 
 def request_moved(
-    service_request: ServiceRequest, *, starts_at: datetime, campaign_id: int
+    service_request: ServiceRequest,
+    *,
+    starts_at: datetime,
+    campaign_id: int,
+    lat: float | None = None,
+    lng: float | None = None,
 ) -> None:
-    """``service_request``'s start or campaign has just been edited (same transaction; the old
-    values given): its counts and time to claim move to the new day and campaign."""
+    """``service_request``'s start, campaign or position has just been edited (same
+    transaction; the old values given): its counts and time to claim move to the new day and
+    campaign, its map cells to the new position."""
     current = _Request.read(service_request.pk)
+    if lat is not None and lng is not None:
+        map_deltas: dict[tuple, list[int]] = {}
+        _add_map(map_deltas, lat, lng, current.status, -1)
+        _add_map(map_deltas, current.lat, current.lng, current.status, 1)
+        _change(MAP_CELLS, MAP_KEY, MAP_SUMS, map_deltas)
     old_day = _day_of(starts_at)
     if (old_day, campaign_id) == (current.day, current.campaign_id):
         return
@@ -553,6 +584,76 @@ def request_moved(
         _add_to(deltas, old, [-1], (current.claim_bucket,))
         _add_to(deltas, current.keys(), [1], (current.claim_bucket,))
         _change(CLAIM_TIMES, CLAIM_KEY, ("requests",), deltas, current.claim_seconds)
+
+
+# ---------------------------------------------------------------- the map's grid cells
+
+# The levels the map clusters at: a level-k cell is 2^-k degrees on a side (1° down to
+# ~110 m), its row and column counted from 90°S and 180°W, so every value is positive.
+MAP_LEVELS = range(11)
+MAP_STATUSES = (RequestStatus.OPEN, RequestStatus.FULL)
+MAP_KEY = ("level", "cell_row", "cell_column", "status")
+MAP_SUMS = ("requests", "lat_sum", "lng_sum")
+LAT_OFFSET, LNG_OFFSET, MICRO = 90.0, 180.0, 1_000_000.0
+
+
+def scaled(lat: float, lng: float, scale: float) -> tuple[int, int]:
+    """``floor((lat + 90) · scale)``, ``floor((lng + 180) · scale)``: a position's cell at
+    scale 2^k (its level) or its whole microdegrees (scale 10^6, so the sums stay exact
+    integers). The same float operations as ``scaled_sql``: Python and either database agree
+    to the last bit."""
+    return math.floor((lat + LAT_OFFSET) * scale), math.floor((lng + LNG_OFFSET) * scale)
+
+
+def map_cell(lat: float, lng: float, level: int) -> tuple[int, int]:
+    """The (row, column) of the level's cell holding a position."""
+    return scaled(lat, lng, float(2**level))
+
+
+def floor_sql(expression: str) -> str:
+    """FLOOR of a non-negative float as an integer: SQLite truncates a cast (the same for
+    values at or above zero; its FLOOR would call back into Python once per row)."""
+    if connection.vendor == "sqlite":
+        return f"CAST({expression} AS INTEGER)"
+    return f"CAST(FLOOR({expression}) AS BIGINT)"
+
+
+def scaled_sql(scale: float, lat: str = "lat", lng: str = "lng") -> tuple[str, str, list]:
+    """SQL of ``scaled`` over two columns: the two expressions and their parameters."""
+    return (
+        floor_sql(f"(({lat} + %s) * %s)"),
+        floor_sql(f"(({lng} + %s) * %s)"),
+        [LAT_OFFSET, scale, LNG_OFFSET, scale],
+    )
+
+
+def _add_map(deltas: dict[tuple, list[int]], lat: float, lng: float, status: str, sign: int):
+    """Add (``sign`` 1) or take away (-1) one request at a position from its cells."""
+    if status not in MAP_STATUSES:
+        return
+    lat_micro, lng_micro = scaled(lat, lng, MICRO)
+    for level in MAP_LEVELS:
+        row = deltas.setdefault((level, *map_cell(lat, lng, level), status), [0, 0, 0])
+        row[0] += sign
+        row[1] += sign * lat_micro
+        row[2] += sign * lng_micro
+
+
+def fill_map_cells(cursor) -> int:
+    """Recompute ``MapCellStat`` from the open and full requests: one grouped read per level."""
+    cursor.execute(f"DELETE FROM {MAP_CELLS}")  # noqa: S608 - _meta names only
+    lat_micro, lng_micro, micro_params = scaled_sql(MICRO)
+    written = 0
+    for level in MAP_LEVELS:
+        row, column, cell_params = scaled_sql(float(2**level))
+        cursor.execute(
+            f"INSERT INTO {MAP_CELLS} ({', '.join((*MAP_KEY, *MAP_SUMS))}) "  # noqa: S608 - _meta names and placeholders only
+            f"SELECT %s, {row}, {column}, status, COUNT(*), SUM({lat_micro}), SUM({lng_micro}) "
+            f"FROM {REQUESTS} WHERE status IN (%s, %s) GROUP BY {row}, {column}, status",
+            [level, *cell_params, *micro_params, *MAP_STATUSES, *cell_params],
+        )
+        written += cursor.rowcount
+    return written
 
 
 # ---------------------------------------------------------------- rebuild
@@ -570,6 +671,7 @@ class Rebuilt:
     stamped: int
     team_stats: int = 0
     member_stats: int = 0
+    map_cells: int = 0
 
 
 def stamp_durations() -> int:
@@ -668,6 +770,7 @@ def rebuild() -> Rebuilt:
         CLAIM_TIMES,
         TEAM_STATS,
         MEMBER_STATS,
+        MAP_CELLS,
     )
     columns = [*DIMENSIONS, *SUMS]
     sums = ", ".join("COUNT(*)" if s == "1" else f"SUM({s})" for s in SUMS.values())
@@ -750,6 +853,7 @@ def rebuild() -> Rebuilt:
             ),
         )
         team_stats, member_stats = fill_people(cursor)
+        map_cells = fill_map_cells(cursor)
     return Rebuilt(
         daily,
         requests,
@@ -759,6 +863,7 @@ def rebuild() -> Rebuilt:
         stamped,
         team_stats,
         member_stats,
+        map_cells,
     )
 
 

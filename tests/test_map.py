@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import timedelta
 
 import pytest
@@ -10,6 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts import errors as common
+from services import rollups
 from services.matching.serializers import RequestMapSerializer
 from services.models import Campaign, ServiceRequest
 from stations import errors as geo_errors
@@ -127,43 +129,132 @@ def test_a_box_of_exactly_the_cap_keeps_its_points_nearest_the_centre_first(
     assert_shape(body, RequestMapSerializer())
 
 
-def test_one_more_than_the_cap_answers_clusters_per_grid_cell(
+def counted() -> None:
+    """Fill the map's grid cells from the requests the factories wrote (the writes keep them in
+    step themselves: tests/test_stats_summary_rollup.py)."""
+    with connection.cursor() as cursor:
+        rollups.fill_map_cells(cursor)
+
+
+def cluster_map(body) -> dict[str, dict]:
+    return {f["id"]: f["properties"] for f in body["features"]}
+
+
+def test_one_more_than_the_cap_answers_clusters_of_the_fixed_grid(
     world, client_for, campaign, settings
 ):
     settings.MATCHING_MAP_MAX_FEATURES = 4
     settings.MATCHING_MAP_CLUSTER_GRID = 2
-    # BOX is 122.05..122.15 × 29.98..30.06: 2 × 2 cells split at lng 122.10 and lat 30.02.
-    at(world, campaign, "西南1", lat=29.99, lng=122.06)
-    at(world, campaign, "西南2", lat=30.01, lng=122.08)
-    at(world, campaign, "西南3", lat=30.00, lng=122.07)
-    at(world, campaign, "东北", lat=30.05, lng=122.14)
-    # On the box's upper corner: the last cell, not a cell of its own.
-    at(world, campaign, "角上", lat=30.06, lng=122.15)
-    # Outside the box, ended, or full: not counted.
-    at(world, campaign, "框外", lat=30.10, lng=122.10)
-    at(world, campaign, "已满", lat=30.00, lng=122.07, status=ServiceRequest.Status.FULL)
-    body = mapped(client_for(world.alice.user))
-    assert (body["clustered"], body["truncated"], body["total"]) == (True, False, 5)
+    # BOX is 122.05..122.15 × 29.98..30.06, its longer side 0.1°: level 4, cells of 1/16° =
+    # 0.0625°. It touches rows 1919..1920 (lat 29.9375..30.0625) and columns 4832..4834
+    # (lng 122.0..122.1875).
+    assert rollups.map_cell(29.98, 122.05, 4) == (1919, 4832)
+    assert rollups.map_cell(30.06, 122.15, 4) == (1920, 4834)
+    for title, lat, lng in [
+        ("甲1", 29.99, 122.06),
+        ("甲2", 29.985, 122.055),
+        ("甲3", 29.995, 122.06),
+        ("乙1", 30.05, 122.14),
+        ("乙2", 30.06, 122.15),  # the box's upper corner
+        ("乙3", 30.03, 122.17),  # outside the box, inside a cell it touches: counted there
+        ("框外", 30.10, 122.10),  # in no cell the box touches
+    ]:
+        at(world, campaign, title, lat=lat, lng=lng)
+    at(world, campaign, "已满", lat=29.99, lng=122.06, status=ServiceRequest.Status.FULL)
+    ended = timezone.now() - timedelta(minutes=5)
+    at(
+        world,
+        campaign,
+        "已结束",
+        lat=29.99,
+        lng=122.06,
+        starts_at=ended - timedelta(hours=1),
+        ends_at=ended,
+    )
+    counted()
+    client = client_for(world.alice.user)
+    body = mapped(client)
+    assert (body["clustered"], body["truncated"], body["total"]) == (True, False, 6)
     assert_shape(body, RequestMapSerializer())
-    clusters = {f["id"]: f for f in body["features"]}
-    assert set(clusters) == {"cluster-0-0", "cluster-1-1"}
-    south_west, north_east = clusters["cluster-0-0"], clusters["cluster-1-1"]
-    props = south_west["properties"]
-    assert (props["cluster"], props["count"], props["title"]) == (True, 3, None)
-    assert props["bbox"] == [122.06, 29.99, 122.08, 30.01]
-    assert south_west["geometry"]["coordinates"] == [
-        pytest.approx(122.07, abs=1e-6),
-        pytest.approx(30.0, abs=1e-6),
+    clusters = cluster_map(body)
+    assert list(clusters) == ["cluster-4-1919-4832", "cluster-4-1920-4834"]
+    south_west = clusters["cluster-4-1919-4832"]
+    assert (south_west["cluster"], south_west["count"], south_west["title"]) == (True, 3, None)
+    # The cell itself is the box to zoom into.
+    assert south_west["bbox"] == [122.0, 29.9375, 122.0625, 30.0]
+    feature = body["features"][0]
+    assert feature["geometry"]["coordinates"] == [
+        pytest.approx((122.06 + 122.055 + 122.06) / 3, abs=1e-6),
+        pytest.approx(29.99, abs=1e-6),
     ]
-    assert north_east["properties"]["count"] == 2
-    assert north_east["properties"]["bbox"] == [122.14, 30.05, 122.15, 30.06]
-    # Largest first.
-    assert [f["properties"]["count"] for f in body["features"]] == [3, 2]
+    assert clusters["cluster-4-1920-4834"]["count"] == 3
+    assert clusters["cluster-4-1920-4834"]["bbox"] == [122.125, 30.0, 122.1875, 30.0625]
+
+    # The grid is the world's: a box panned a little answers the same clusters.
+    panned = client.get(URL, {"bbox": "122.051,29.981,122.151,30.061"}).json()
+    assert panned["features"] == body["features"]
+    # Full ones too on request (the ended one never).
+    both = cluster_map(mapped(client, status=["open", "full"]))
+    assert both["cluster-4-1919-4832"]["count"] == 4
+
+    # Zooming into a cluster splits it into the next level's cells (its box's side is 1/16°:
+    # cells of 1/32°).
+    zoomed = client.get(URL, {"bbox": "122.0,29.9375,122.0625,30.0"}).json()
+    assert zoomed["clustered"] is False and titles(zoomed) == ["甲1", "甲2", "甲3"]
+    settings.MATCHING_MAP_MAX_FEATURES = 2
+    zoomed = client.get(URL, {"bbox": "122.0,29.9375,122.0625,30.0"}).json()
+    assert zoomed["clustered"] is True
+    assert {key.split("-")[1] for key in cluster_map(zoomed)} == {"5"}
+    assert sum(p["count"] for p in cluster_map(zoomed).values()) == 3
+
+
+def test_a_narrowed_map_groups_its_rows_into_the_same_clusters(
+    world, client_for, campaign, settings
+):
+    settings.MATCHING_MAP_MAX_FEATURES = 4
+    settings.MATCHING_MAP_CLUSTER_GRID = 2
+    rng = random.Random(5)
+    for i in range(40):
+        at(
+            world,
+            campaign,
+            f"需求{i}",
+            lat=rng.uniform(29.95, 30.09),
+            lng=rng.uniform(122.0, 122.2),
+        )
+    at(world, campaign, "已满", lat=30.0, lng=122.1, status=ServiceRequest.Status.FULL)
+    counted()
+    client = client_for(world.alice.user)
+    for status in (["open"], ["open", "full"]):
+        from_rollup = mapped(client, status=status)
+        # A filter every request passes: the clusters come from the rows instead.
+        from_rows = mapped(client, status=status, campaign=campaign.pk)
+        assert from_rollup["clustered"] is True
+        assert from_rows["features"] == from_rollup["features"]
+        assert from_rows["total"] == from_rollup["total"]
     # The list filters narrow the box first: one kind of need is sparse again.
     other = CampaignFactory(kind=Campaign.Kind.WARM_ENTERPRISE)
     at(world, other, "企业", lat=30.03, lng=122.12)
-    body = mapped(client_for(world.alice.user), campaign_kind="warm_enterprise")
+    counted()
+    body = mapped(client, campaign_kind="warm_enterprise")
     assert body["clustered"] is False and titles(body) == ["企业"]
+
+
+def test_a_dense_map_reads_the_rollup_in_a_fixed_number_of_statements(
+    world, client_for, campaign, settings
+):
+    settings.MATCHING_MAP_MAX_FEATURES = 4
+    client = client_for(world.alice.user)
+    sizes = []
+    for n in (10, 60):
+        for i in range(n):
+            at(world, campaign, f"需求{n}-{i}", lat=29.985 + i * 0.0012, lng=122.06 + i * 0.0014)
+        counted()
+        with CaptureQueriesContext(connection) as queries:
+            body = mapped(client)
+        assert body["clustered"] is True
+        sizes.append(len(queries))
+    assert sizes[0] == sizes[1]
 
 
 def test_clusters_in_gcj02(world, client_for, campaign, settings):
@@ -171,6 +262,7 @@ def test_clusters_in_gcj02(world, client_for, campaign, settings):
     settings.MATCHING_MAP_CLUSTER_GRID = 1
     at(world, campaign, "甲", lat=30.00, lng=122.07)
     at(world, campaign, "乙", lat=30.02, lng=122.09)
+    counted()
     body = mapped(client_for(world.alice.user), coord_type="gcj02")
     (feature,) = body["features"]
     lat, lng = wgs84_to_gcj02(30.01, 122.08)
@@ -178,8 +270,12 @@ def test_clusters_in_gcj02(world, client_for, campaign, settings):
         pytest.approx(lng, abs=1e-5),
         pytest.approx(lat, abs=1e-5),
     ]
-    lo_lat, lo_lng = wgs84_to_gcj02(30.00, 122.07)
-    hi_lat, hi_lng = wgs84_to_gcj02(30.02, 122.09)
+    # BOX read as GCJ-02 is a little south-west in WGS-84, still inside the one level-3 cell
+    # (1/8°) around both; its corners come back in GCJ-02.
+    assert feature["id"] == "cluster-3-{}-{}".format(*rollups.map_cell(30.01, 122.08, 3))
+    row, column = rollups.map_cell(30.01, 122.08, 3)
+    lo_lat, lo_lng = wgs84_to_gcj02(row / 8 - 90, column / 8 - 180)
+    hi_lat, hi_lng = wgs84_to_gcj02((row + 1) / 8 - 90, (column + 1) / 8 - 180)
     assert feature["properties"]["bbox"] == [
         pytest.approx(v, abs=1e-6) for v in (lo_lng, lo_lat, hi_lng, hi_lat)
     ]

@@ -22,6 +22,7 @@ from services.models import (
     Campaign,
     Claim,
     ClaimTimeStat,
+    MapCellStat,
     RequestStat,
     ServiceRecord,
     ServiceRequest,
@@ -32,6 +33,7 @@ from services.requests.claims import cancel_claim, claim_request
 from services.requests.expiry import expire_overdue
 from services.requests.writes import cancel_request, create_request, update_request
 from services.stats import selectors as stats
+from stations.geo import Point
 from tests.factories import (
     CampaignFactory,
     ClaimFactory,
@@ -73,6 +75,10 @@ def snapshot() -> dict:
         "members": {
             (r.period, r.town_key, r.kind_key, r.starts_on, r.member_id): r.participations
             for r in ActiveMemberStat.objects.all()
+        },
+        "map": {
+            (r.level, r.cell_row, r.cell_column, r.status): (r.requests, r.lat_sum, r.lng_sum)
+            for r in MapCellStat.objects.all()
         },
     }
 
@@ -473,6 +479,8 @@ def test_posting_claiming_editing_and_cancelling_keep_the_request_rollups():
     assert created[0].claim_bucket == rollups.bucket_of(created[0].claim_seconds)
     kept = assert_rollups_match_a_rebuild()
     assert sum(n for k, n in kept["claim"].items() if k[:3] == ("y", 0, 0)) == 1
+    # Two claims of two slots: the request is full, its map cells count it as full.
+    assert {k[3]: v[0] for k, v in kept["map"].items() if k[0] == 0} == {"open": 2, "full": 1}
 
     # All claimants leave: the request may move to another day and campaign, its time to first
     # claim going with it.
@@ -489,6 +497,13 @@ def test_posting_claiming_editing_and_cancelling_keep_the_request_rollups():
     day = timezone.localtime(later, SHANGHAI).date()
     assert kept["claim"][("d", station.pk, other.pk, day, created[0].claim_bucket)] == 1
     update_request(actor=staff, request_id=created[1].pk, changes={"title": "新标题"})
+    # A new place moves the request's map cells, at every level.
+    update_request(
+        actor=staff, request_id=created[1].pk, changes={"point": Point(lat=30.31, lng=121.93)}
+    )
+    kept = assert_rollups_match_a_rebuild()
+    cells = {k: v for k, v in kept["map"].items() if k[0] == rollups.MAP_LEVELS[-1]}
+    assert (rollups.MAP_LEVELS[-1], *rollups.map_cell(30.31, 121.93, 10), "open") in cells
     update_request(actor=staff, request_id=created[1].pk, changes={"campaign": other})
     assert_rollups_match_a_rebuild()
 

@@ -58,3 +58,15 @@ class MapFilter(ServiceRequestFilter):
         if not self.form.cleaned_data.get("status"):
             queryset = queryset.filter(status=ServiceRequest.Status.OPEN)
         return queryset
+
+
+# What only frames the map: the rest of MapFilter's fields narrow which requests it shows.
+FRAMING = frozenset({"bbox", "coord_type", "status"})
+
+
+def narrowed(cleaned: dict) -> bool:
+    """Whether a list filter (anything but the box, the coordinate system and the status)
+    narrows the map: then its clusters are grouped from the rows, not read from the rollup."""
+    return any(
+        value not in (None, "", [], ()) for name, value in cleaned.items() if name not in FRAMING
+    )

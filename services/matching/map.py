@@ -1,11 +1,18 @@
 """Open requests in a bounding box as GeoJSON (``GET requests/map/``), in WGS-84 or GCJ-02.
 
 A sparse box (at most ``MATCHING_MAP_MAX_FEATURES`` requests) answers every request as a point,
-nearest the box's centre first. A denser one answers clusters instead: the box cut into
-``MATCHING_MAP_CLUSTER_GRID`` × ``MATCHING_MAP_CLUSTER_GRID`` cells, one feature per cell that
-holds requests — how many, their centroid and the box around them to zoom into — added up by the
-database, so a town of thousands of pins costs one grouped scan of the box instead of a sort.
-Both read the (status, grid, lat, lng) index through the matching grid cells the box touches.
+nearest the box's centre first. A denser one answers clusters instead: one feature per cell of
+a fixed grid (``services.rollups.MAP_LEVELS``: 2^-k degrees on a side, at the level where the
+box's longer side spans about ``MATCHING_MAP_CLUSTER_GRID`` cells) that the box touches and
+that holds requests: how many, their centroid, and the cell to zoom into. The grid is the
+world's, not the box's, so panning keeps the clusters where they were, and zooming into a
+cluster splits it into the next level's cells.
+
+Both the count and the points read the (status, grid, lat, lng) index through the matching
+grid cells the box touches, at most cap + 1 rows. The clusters of an unfiltered map (open
+and / or full, nothing else) read the ``MapCellStat`` rollup, a few dozen rows however dense
+the box; a map narrowed by the list filters groups its rows in the database instead (the
+filters make it sparse), with the same cells and sums, so both answer the same clusters.
 """
 
 from __future__ import annotations
@@ -15,23 +22,13 @@ from datetime import datetime
 from typing import NamedTuple
 
 from django.conf import settings
-from django.db.models import (
-    Avg,
-    Count,
-    ExpressionWrapper,
-    F,
-    FloatField,
-    Func,
-    IntegerField,
-    Max,
-    Min,
-    Q,
-    QuerySet,
-    Value,
-)
+from django.db import connection
+from django.db.models import ExpressionWrapper, F, FloatField, Q, QuerySet, Value
 from django.utils import timezone
 
+from services import rollups
 from services.matching.queries.member_side import grid_cells
+from services.models import MapCellStat, ServiceRequest
 from stations.errors import InvalidBBox, UnknownCoordType
 from stations.geo import (
     COORD_TYPES,
@@ -71,9 +68,10 @@ FEATURE_COLUMNS = tuple(
 
 
 class MapCluster(NamedTuple):
-    """The requests of one grid cell of a dense box: how many, their centroid, and the box
-    around them (coordinates in the client's coordinate system)."""
+    """The requests of one grid cell of a dense box: how many, their centroid, and the cell's
+    box to zoom into (coordinates in the client's coordinate system)."""
 
+    level: int
     row: int
     column: int
     count: int
@@ -135,36 +133,36 @@ def _box_distance2(point: Point) -> ExpressionWrapper:
     return ExpressionWrapper(dy * dy * (ky * ky) + dx * dx * (kx * kx), output_field=FloatField())
 
 
-class _Cell(Func):
-    """The 0-based grid cell of ``(column - start) / size`` (non-negative inside the box):
-    PostgreSQL's FLOOR; SQLite truncates a cast, the same for values at or above zero (its
-    FLOOR would call back into Python once per row)."""
-
-    function = "FLOOR"
-    output_field = IntegerField()
-
-    def as_sqlite(self, compiler, connection, **extra_context):
-        return self.as_sql(compiler, connection, template="CAST(%(expressions)s AS INTEGER)")
-
-
 def map_features(
-    *, queryset: QuerySet, box: BBox, coord_type: str, now: datetime | None = None
+    *,
+    queryset: QuerySet,
+    box: BBox,
+    coord_type: str,
+    statuses: list[str] | None = None,
+    now: datetime | None = None,
 ) -> MapResult:
     """Requests of ``queryset`` (already filtered by the list filters) inside ``box`` that
     have not ended: all of them as points, nearest the box's centre first, while there are at
-    most MATCHING_MAP_MAX_FEATURES; above that, clusters per grid cell (``_clusters``)."""
+    most MATCHING_MAP_MAX_FEATURES; above that, clusters per grid cell. ``statuses``: the
+    map is not narrowed by anything but these statuses, so the clusters can be read from the
+    rollup (``_counted_cells``) instead of the rows (``_grouped_cells``)."""
     now = now or timezone.now()
     cap = settings.MATCHING_MAP_MAX_FEATURES
-    inside = queryset.filter(
+    live = queryset.filter(ends_at__gt=now).order_by()
+    inside = live.filter(
         Q(lat__gte=box.min_lat, lat__lte=box.max_lat)
         & Q(lng__gte=box.min_lng, lng__lte=box.max_lng),
         grid__in=grid_cells(box),
-        ends_at__gt=now,
-    ).order_by()
+    )
     # At most cap + 1 ids, unordered: enough to tell a sparse box from a dense one.
     found = inside[: cap + 1].count()
     if found > cap:
-        clusters = _clusters(inside, box)
+        cells = Cells.covering(box)
+        if statuses is not None:
+            sums = _counted_cells(cells, statuses, now=now)
+        else:
+            sums = _grouped_cells(live, cells)
+        clusters = cells.clusters(sums)
         if coord_type == GCJ02:
             clusters = [_cluster_in_gcj02(c) for c in clusters]
         return MapResult(
@@ -193,69 +191,158 @@ def map_features(
     )
 
 
-def _clusters(inside: QuerySet, box: BBox) -> list[MapCluster]:
-    """One cluster per cell of the box's grid that holds requests, largest first: counted,
-    averaged and bounded by the database in one grouped query. A request on the box's upper
-    edge falls in the last cell (its index is clamped here, the cells merged)."""
-    n = settings.MATCHING_MAP_CLUSTER_GRID
-    height = (box.max_lat - box.min_lat) / n or 1.0
-    width = (box.max_lng - box.min_lng) / n or 1.0
-    rows = (
-        inside.annotate(
-            _row=_Cell((F("lat") - Value(box.min_lat)) / Value(height)),
-            _column=_Cell((F("lng") - Value(box.min_lng)) / Value(width)),
+# (row, column) → [requests, sum of latitudes, sum of longitudes] (microdegrees from 90°S and
+# 180°W, as MapCellStat stores them).
+CellSums = dict[tuple[int, int], list[int]]
+
+
+@dataclass(frozen=True)
+class Cells:
+    """The cells of one level a box touches: rows and columns, inclusive."""
+
+    level: int
+    rows: range
+    columns: range
+
+    @classmethod
+    def covering(cls, box: BBox) -> Cells:
+        """The level whose cells are the smallest at least 1/MATCHING_MAP_CLUSTER_GRID of the
+        box's longer side (so that side spans that many cells, or one more), and its cells."""
+        side = max(box.max_lat - box.min_lat, box.max_lng - box.min_lng)
+        wanted = side / settings.MATCHING_MAP_CLUSTER_GRID
+        level = rollups.MAP_LEVELS[0]
+        while level < rollups.MAP_LEVELS[-1] and 2.0 ** -(level + 1) >= wanted:
+            level += 1
+        low = rollups.map_cell(box.min_lat, box.min_lng, level)
+        high = rollups.map_cell(box.max_lat, box.max_lng, level)
+        return cls(level, range(low[0], high[0] + 1), range(low[1], high[1] + 1))
+
+    @property
+    def size(self) -> float:
+        return 2.0**-self.level
+
+    def outline(self) -> BBox:
+        """The box around the cells, a hair wider (every row inside it, which the cell
+        expressions then sort exactly)."""
+        hair = self.size / 1024
+        return BBox(
+            min_lat=self.rows.start * self.size - rollups.LAT_OFFSET - hair,
+            min_lng=self.columns.start * self.size - rollups.LNG_OFFSET - hair,
+            max_lat=self.rows.stop * self.size - rollups.LAT_OFFSET + hair,
+            max_lng=self.columns.stop * self.size - rollups.LNG_OFFSET + hair,
         )
-        .values("_row", "_column")
-        .annotate(
-            n=Count("id"),
-            avg_lat=Avg("lat"),
-            avg_lng=Avg("lng"),
-            lo_lat=Min("lat"),
-            lo_lng=Min("lng"),
-            hi_lat=Max("lat"),
-            hi_lng=Max("lng"),
+
+    def clusters(self, sums: CellSums) -> list[MapCluster]:
+        """One cluster per cell holding requests, largest first."""
+        size = self.size
+        clusters = []
+        for (row, column), (count, lat_sum, lng_sum) in sums.items():
+            if count <= 0:
+                continue
+            min_lat = row * size - rollups.LAT_OFFSET
+            min_lng = column * size - rollups.LNG_OFFSET
+            clusters.append(
+                MapCluster(
+                    level=self.level,
+                    row=row,
+                    column=column,
+                    count=count,
+                    lat=round(lat_sum / count / rollups.MICRO - rollups.LAT_OFFSET, 6),
+                    lng=round(lng_sum / count / rollups.MICRO - rollups.LNG_OFFSET, 6),
+                    min_lat=round(min_lat, 6),
+                    min_lng=round(min_lng, 6),
+                    max_lat=round(min_lat + size, 6),
+                    max_lng=round(min_lng + size, 6),
+                )
+            )
+        return sorted(clusters, key=lambda c: (-c.count, c.row, c.column))
+
+
+CELL_COUNTS = (
+    "SELECT cell_row, cell_column, SUM(requests), SUM(lat_sum), SUM(lng_sum) "  # noqa: S608 - _meta names and placeholders only
+    f"FROM {MapCellStat._meta.db_table} "
+    "WHERE level = %s AND cell_row BETWEEN %s AND %s AND cell_column BETWEEN %s AND %s "
+    "AND status IN ({statuses}) GROUP BY cell_row, cell_column"
+)
+
+
+def _counted_cells(cells: Cells, statuses: list[str], *, now: datetime) -> CellSums:
+    """The cells' sums from the rollup, less the requests it still counts that have ended
+    (open or full past their end until the expiry sweep moves them: a few, read through the
+    (status, ends_at) index)."""
+    placeholders = ", ".join(["%s"] * len(statuses))
+    sums: CellSums = {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            CELL_COUNTS.format(statuses=placeholders),
+            [
+                cells.level,
+                cells.rows.start,
+                cells.rows.stop - 1,
+                cells.columns.start,
+                cells.columns.stop - 1,
+                *statuses,
+            ],
         )
-        .order_by()
+        for row, column, count, lat_sum, lng_sum in cursor.fetchall():
+            sums[(row, column)] = [int(count), int(lat_sum), int(lng_sum)]
+    outline = cells.outline()
+    ended = ServiceRequest.objects.filter(
+        status__in=statuses,
+        ends_at__lte=now,
+        lat__gte=outline.min_lat,
+        lat__lte=outline.max_lat,
+        lng__gte=outline.min_lng,
+        lng__lte=outline.max_lng,
+    ).values_list("lat", "lng")
+    for lat, lng in ended:
+        key = rollups.map_cell(lat, lng, cells.level)
+        if key in sums and key[0] in cells.rows and key[1] in cells.columns:
+            lat_micro, lng_micro = rollups.scaled(lat, lng, rollups.MICRO)
+            sums[key][0] -= 1
+            sums[key][1] -= lat_micro
+            sums[key][2] -= lng_micro
+    return sums
+
+
+def _grouped_cells(live: QuerySet, cells: Cells) -> CellSums:
+    """The cells' sums from the rows of ``live`` (the filtered requests not ended), grouped by
+    the database with the rollup's own expressions."""
+    outline = cells.outline()
+    inside = live.filter(
+        lat__gte=outline.min_lat,
+        lat__lte=outline.max_lat,
+        lng__gte=outline.min_lng,
+        lng__lte=outline.max_lng,
+        grid__in=grid_cells(outline),
     )
-    cells: dict[tuple[int, int], list] = {}
-    for r in rows:
-        key = (min(max(int(r["_row"]), 0), n - 1), min(max(int(r["_column"]), 0), n - 1))
-        cell = cells.get(key)
-        if cell is None:
-            cells[key] = [
-                r["n"],
-                r["avg_lat"] * r["n"],
-                r["avg_lng"] * r["n"],
-                r["lo_lat"],
-                r["lo_lng"],
-                r["hi_lat"],
-                r["hi_lng"],
-            ]
-            continue
-        cell[0] += r["n"]
-        cell[1] += r["avg_lat"] * r["n"]
-        cell[2] += r["avg_lng"] * r["n"]
-        cell[3:] = [
-            min(cell[3], r["lo_lat"]),
-            min(cell[4], r["lo_lng"]),
-            max(cell[5], r["hi_lat"]),
-            max(cell[6], r["hi_lng"]),
-        ]
-    clusters = [
-        MapCluster(
-            row=row,
-            column=column,
-            count=count,
-            lat=round(lat / count, 6),
-            lng=round(lng / count, 6),
-            min_lat=lo_lat,
-            min_lng=lo_lng,
-            max_lat=hi_lat,
-            max_lng=hi_lng,
+    sql, params = inside.values_list("lat", "lng").query.sql_with_params()
+    row, column, cell_params = rollups.scaled_sql(float(2**cells.level))
+    lat_micro, lng_micro, micro_params = rollups.scaled_sql(rollups.MICRO)
+    grouped = (
+        f"SELECT cell_row, cell_column, COUNT(*), SUM(lat_micro), SUM(lng_micro) FROM ("  # noqa: S608 - the ORM's own SQL and placeholders
+        f"SELECT {row} AS cell_row, {column} AS cell_column, {lat_micro} AS lat_micro, "
+        f"{lng_micro} AS lng_micro FROM ({sql}) AS inside) AS cells "
+        "WHERE cell_row BETWEEN %s AND %s AND cell_column BETWEEN %s AND %s "
+        "GROUP BY cell_row, cell_column"
+    )
+    sums: CellSums = {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            grouped,
+            [
+                *cell_params,
+                *micro_params,
+                *params,
+                cells.rows.start,
+                cells.rows.stop - 1,
+                cells.columns.start,
+                cells.columns.stop - 1,
+            ],
         )
-        for (row, column), (count, lat, lng, lo_lat, lo_lng, hi_lat, hi_lng) in cells.items()
-    ]
-    return sorted(clusters, key=lambda c: (-c.count, c.row, c.column))
+        for key_row, key_column, count, lat_sum, lng_sum in cursor.fetchall():
+            sums[(key_row, key_column)] = [int(count), int(lat_sum), int(lng_sum)]
+    return sums
 
 
 def _cluster_in_gcj02(cluster: MapCluster) -> MapCluster:

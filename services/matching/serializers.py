@@ -228,8 +228,8 @@ class RequestMapPropertiesSerializer(strict.Serializer):
         min_length=4,
         max_length=4,
         allow_null=True,
-        help_text="这些需求的外包框 [最小经度, 最小纬度, 最大经度, 最大纬度]，点击后缩放至此"
-        + ONE_CLUSTER,
+        help_text="该网格的范围 [最小经度, 最小纬度, 最大经度, 最大纬度]，点击后缩放至此即拆分为"
+        "下一级网格" + ONE_CLUSTER,
     )
 
 
@@ -239,7 +239,8 @@ class RequestMapFeatureSerializer(strict.Serializer):
 
     type = serializers.ChoiceField(choices=["Feature"])
     id = serializers.CharField(
-        help_text='单个需求为其 ID（数字），聚合要素为 "cluster-行-列"（字符串）'
+        help_text='单个需求为其 ID（数字），聚合要素为 "cluster-层级-行-列"（字符串，'
+        "同一网格在各次请求中名称不变）"
     )
     geometry = GeoJSONPointSerializer()
     properties = RequestMapPropertiesSerializer()
@@ -262,7 +263,10 @@ class RequestMapSerializer(strict.Serializer):
     clustered = serializers.BooleanField(
         help_text="true：要素均为聚合（每个网格一个），false：要素均为单个需求"
     )
-    total = serializers.IntegerField(help_text="范围内（筛选后）的需求总数")
+    total = serializers.IntegerField(
+        help_text="要素所代表的需求总数（筛选后）：单个需求时为范围内的需求数，"
+        "聚合时为范围所触及网格内的需求数"
+    )
     coord_type = serializers.ChoiceField(choices=["wgs84", "gcj02"], help_text="坐标系")
 
 
@@ -371,7 +375,7 @@ def map_data(result: MapResult) -> dict[str, Any]:
     clusters = [
         {
             "type": "Feature",
-            "id": f"cluster-{c.row}-{c.column}",
+            "id": f"cluster-{c.level}-{c.row}-{c.column}",
             "geometry": {"type": "Point", "coordinates": [c.lng, c.lat]},
             "properties": {
                 "cluster": True,

@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from accounts.permissions import IsMember
 from services.api import StoringFilterBackend, url_pk
 from services.matching.feed import feed_page, recommend_for_member
-from services.matching.filters import MapFilter
+from services.matching.filters import MapFilter, narrowed
 from services.matching.invites import invite_team
 from services.matching.map import check_coord_type, map_box, map_features
 from services.matching.serializers import (
@@ -173,9 +173,10 @@ class RequestMapView(generics.ListAPIView):
             "返回 GeoJSON FeatureCollection（RFC 7946，坐标为 [经度, 纬度]），默认只含可认领"
             "（open）且未结束的需求，可叠加需求列表的筛选参数。范围内需求不超过"
             " MATCHING_MAP_MAX_FEATURES（默认 500）时每个需求一个点要素（离地图中心近者在前，"
-            "clustered=false）；超过时把范围切成 MATCHING_MAP_CLUSTER_GRID×同数（默认 8×8）"
-            "个网格，每个有需求的网格一个聚合要素（clustered=true，properties.cluster=true，"
-            "count 为需求数，坐标为其质心，bbox 为其外包框，点击后缩放至此）。bbox 面积上限见"
+            "clustered=false）；超过时按全局固定网格聚合（边长 2^-k 度，k 取使范围长边约跨"
+            " MATCHING_MAP_CLUSTER_GRID（默认 8）格的层级），范围触及的每个有需求的网格一个聚合"
+            "要素（clustered=true，properties.cluster=true，count 为需求数，坐标为其质心，bbox"
+            " 为该网格，点击后缩放至此即拆分为下一级网格；平移地图时网格不变）。bbox 面积上限见"
             " MATCHING_MAP_MAX_BBOX_DEG2（默认 1 平方度）。"
         ),
         parameters=[
@@ -198,5 +199,12 @@ class RequestMapView(generics.ListAPIView):
         cleaned = self.filterset.form.cleaned_data
         coord_type = check_coord_type(cleaned.get("coord_type"))
         box = map_box(cleaned.get("bbox"), coord_type=coord_type)
-        result = map_features(queryset=queryset, box=box, coord_type=coord_type)
+        result = map_features(
+            queryset=queryset,
+            box=box,
+            coord_type=coord_type,
+            statuses=None
+            if narrowed(cleaned)
+            else cleaned.get("status") or [ServiceRequest.Status.OPEN],
+        )
         return Response(map_data(result))

@@ -609,8 +609,13 @@ def _update(
     ).update(**values, updated_at=now)
     if not updated:
         raise errors.SlotsBelowClaimed()
+    moved = "lat" in values or "lng" in values
     rollups.request_moved(
-        service_request, starts_at=current["starts_at"], campaign_id=current["campaign"].pk
+        service_request,
+        starts_at=current["starts_at"],
+        campaign_id=current["campaign"].pk,
+        lat=service_request.lat if moved else None,
+        lng=service_request.lng if moved else None,
     )
     if times_moved:
         # A held place is kept until the new start (or the claim time) + grace.

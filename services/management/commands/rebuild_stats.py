@@ -8,7 +8,8 @@ from services import rollups
 class Command(BaseCommand):
     help = (
         "Restamp the stored durations (time to first claim, time to verification) and recompute "
-        "every statistics rollup (DailyServiceStat, RequestStat, ClaimTimeStat, VerifyTimeStat) "
+        "every statistics rollup (DailyServiceStat, RequestStat, ClaimTimeStat, VerifyTimeStat, "
+        "TeamStat, MemberStat, MapCellStat) "
         "from the requests and records, in one transaction. The workflow keeps them in step; run "
         "this after writing requests or records by other means (imports, bulk loads) or to check "
         "nothing drifted."
@@ -20,4 +21,8 @@ class Command(BaseCommand):
         self.stdout.write(
             f"需求汇总 {rebuilt.requests} 行 · 首次认领用时分布 {rebuilt.claim_times} 行 · "
             f"核实用时分布 {rebuilt.verify_times} 行 · 重新记录用时 {rebuilt.stamped} 条"
+        )
+        self.stdout.write(
+            f"团队汇总 {rebuilt.team_stats} 行 · 委员汇总 {rebuilt.member_stats} 行 · "
+            f"地图网格汇总 {rebuilt.map_cells} 行"
         )
