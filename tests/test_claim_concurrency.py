@@ -132,6 +132,44 @@ def test_200_members_race_for_5_slots(client_for):
     assert winners == set(live.values_list("member_id", flat=True))
 
 
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks: PostgreSQL")
+def test_claims_of_a_full_request_are_refused_while_its_lock_is_held(client_for):
+    """The claim drive's losers: while a winner's transaction holds the request's row lock,
+    taps on the full request are answered 409 at once instead of queueing behind it."""
+    service_request = _request(slots=2)
+    holders = [MemberFactory() for _ in range(2)]
+    for member in holders:
+        assert post(client_for(member.user), request_url(service_request, "claims/"))()[0] == 201
+    late = [MemberFactory() for _ in range(8)]
+    url = request_url(service_request, "claims/")
+    locked, release = threading.Event(), threading.Event()
+
+    def hold_the_lock():
+        from django.db import transaction
+
+        try:
+            with transaction.atomic():
+                list(ServiceRequest.objects.select_for_update().filter(pk=service_request.pk))
+                locked.set()
+                release.wait(timeout=30)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold_the_lock)
+    holder.start()
+    assert locked.wait(timeout=10)
+    try:
+        started = time.perf_counter()
+        results = run_together([post(client_for(m.user), url) for m in late], workers=8)
+        took = time.perf_counter() - started
+    finally:
+        release.set()
+        holder.join(timeout=30)
+    assert [(status, body["code"]) for status, body in results] == [(409, errors.REQUEST_FULL)] * 8
+    assert took < 10, took  # the lock was never released while they ran
+    assert assert_consistent(service_request).claimed == 2
+
+
 def test_one_member_claiming_20_times_at_once_gets_one_claim(client_for):
     service_request = _request(slots=5)
     member = MemberFactory()

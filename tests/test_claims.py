@@ -270,7 +270,10 @@ def test_the_database_itself_refuses_overfilling_and_double_claims(world, open_r
 
 # Statements of one winning claim with an Idempotency-Key, savepoints aside (the content type
 # of Claim already cached, as in any warm worker). docs/requests-and-claims.md lists them.
-CLAIM_STATEMENTS = 21
+CLAIM_STATEMENTS = 22
+# Statements of a refused claim of a full request (the lock-free refusal): the token's user, the
+# member, the expiry probe, the request, the member's claims of it, the time-conflict read.
+FULL_STATEMENTS = 6
 
 
 def test_a_winning_claim_takes_a_fixed_number_of_statements(world, client_for, open_request):
@@ -281,3 +284,27 @@ def test_a_winning_claim_takes_a_fixed_number_of_statements(world, client_for, o
     assert response.status_code == 201, response.json()
     statements = [q["sql"] for q in queries.captured_queries if "SAVEPOINT" not in q["sql"]]
     assert len(statements) == CLAIM_STATEMENTS, "\n".join(s[:160] for s in statements)
+
+
+def test_a_full_request_refuses_without_a_lock_and_keeps_the_rules_order(
+    world, client_for, open_request
+):
+    ServiceRequest.objects.filter(pk=open_request.pk).update(slots=1)
+    assert claim(client_for(world.alice.user), open_request).status_code == 201
+    open_request.refresh_from_db()
+    assert (open_request.status, open_request.claimed) == (ServiceRequest.Status.FULL, 1)
+    ContentType.objects.get_for_model(Claim)
+    client = client_for(world.bob.user)
+    with CaptureQueriesContext(connection) as queries:
+        response = claim(client, open_request)
+    assert_error(response, 409, errors.REQUEST_FULL)
+    statements = [q["sql"] for q in queries.captured_queries]
+    assert len(statements) == FULL_STATEMENTS, "\n".join(s[:160] for s in statements)
+    assert not any("FOR UPDATE" in s or "SAVEPOINT" in s for s in statements)
+    # The rules before the slot still come first: the holder hears already_claimed.
+    assert_error(claim(client_for(world.alice.user), open_request), 409, errors.ALREADY_CLAIMED)
+    # The waitlist goes through the locked path and gets its place.
+    response = claim(client, open_request, waitlist="true")
+    assert response.status_code == 201 and response.json()["status"] == "waitlisted"
+    assert Claim.objects.filter(request=open_request).count() == 2
+    assert_consistent(open_request)

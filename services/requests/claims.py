@@ -5,7 +5,8 @@ The slot is taken by one conditional UPDATE (``claimed = claimed + 1 WHERE claim
 never by reading the counter first; a member's other claims are checked under a lock of the
 Member row, so one member's parallel claims cannot overlap in time. Overdue claims of the
 request expire first (``expiry.expire_for_claim``), so a place held past its grace is free
-before anyone counts.
+before anyone counts. A request with no slot left refuses without any lock
+(``refuse_if_full``): a claim drive's late taps never queue behind its winners.
 """
 
 from __future__ import annotations
@@ -123,11 +124,29 @@ def claim_request(
     now = resolve_now(now)
     member = member_of(user)
     expire_overdue(now=now, request_ids=[request_id])
+    if not waitlist:
+        refuse_if_full(member, request_id, now=now)
     with transaction.atomic():
         # One claim at a time per member, so the time-conflict check cannot race itself.
         lock_member(member)
         service_request = lock_request(request_id)
         return claim_locked(user, member, service_request, waitlist=waitlist, now=now)
+
+
+def refuse_if_full(member: Member, request_id: int, *, now: datetime) -> None:
+    """409 ``request_full`` for a request with no slot left, without taking a lock.
+
+    In a claim drive (抢单) most taps come after the last slot went; each would otherwise
+    queue on the request's row lock behind the winners only to be refused. Read as committed,
+    a full request runs the same rules in the same order first (an earlier claim of the
+    member's still answers ``already_claimed``), then refuses: the answer is true as of that
+    read, as the locked path's would be as of its lock. A request with a slot left goes on
+    to the locked path, which decides; so does anyone asking for the waitlist."""
+    service_request = ServiceRequest.objects.filter(pk=request_id).first()
+    if service_request is None or service_request.claimed < service_request.slots:
+        return  # the locked path answers 404 / takes the slot
+    _check_claimable(service_request, member, now=now)
+    raise errors.RequestFull()
 
 
 def lock_member(member: Member) -> None:
