@@ -14,8 +14,16 @@ from accounts import errors as common
 from accounts.models import Event
 from services import errors
 from services.models import Claim, ServiceRequest
+from services.requests.claims import glance
+from services.requests.expiry import expire_overdue
 from tests import services_fixtures
-from tests.factories import ClaimFactory, MemberFactory, ServiceRequestFactory, UserFactory
+from tests.factories import (
+    ClaimFactory,
+    MemberFactory,
+    ServiceRequestFactory,
+    TeamFactory,
+    UserFactory,
+)
 from tests.services_fixtures import assert_consistent, request_url
 from tests.test_errors import assert_error
 
@@ -270,10 +278,10 @@ def test_the_database_itself_refuses_overfilling_and_double_claims(world, open_r
 
 # Statements of one winning claim with an Idempotency-Key, savepoints aside (the content type
 # of Claim already cached, as in any warm worker). docs/requests-and-claims.md lists them.
-CLAIM_STATEMENTS = 22
+CLAIM_STATEMENTS = 21
 # Statements of a refused claim of a full request (the lock-free refusal): the token's user, the
-# member, the expiry probe, the request, the member's claims of it, the time-conflict read.
-FULL_STATEMENTS = 6
+# member, the glance (claims.glance).
+FULL_STATEMENTS = 3
 
 
 def test_a_winning_claim_takes_a_fixed_number_of_statements(world, client_for, open_request):
@@ -308,3 +316,80 @@ def test_a_full_request_refuses_without_a_lock_and_keeps_the_rules_order(
     assert response.status_code == 201 and response.json()["status"] == "waitlisted"
     assert Claim.objects.filter(request=open_request).count() == 2
     assert_consistent(open_request)
+
+
+def test_the_glance_sees_what_the_locked_path_would_answer(world, client_for, open_request):
+    """Each rule checked before the slot sends a full request's claim on to the locked path,
+    which answers as it always did; only a claim the locked path could only refuse as full is
+    refused by the glance."""
+    ServiceRequest.objects.filter(pk=open_request.pk).update(slots=1)
+    assert claim(client_for(world.alice.user), open_request).status_code == 201
+    now = timezone.now()
+    seen = glance(world.bob, open_request.pk, now=now)
+    assert (seen.full, seen.taking, seen.mine, seen.clash, seen.due) == (
+        True,
+        True,
+        False,
+        False,
+        False,
+    )
+    assert seen.certainly_full(world.bob)
+    assert not glance(world.alice, open_request.pk, now=now).certainly_full(world.alice)
+    # Invited to another team, still inside the window: the locked path explains the window.
+    ServiceRequest.objects.filter(pk=open_request.pk).update(
+        invited_team=TeamFactory(), invite_until=now + timedelta(hours=1)
+    )
+    assert not glance(world.bob, open_request.pk, now=now).certainly_full(world.bob)
+    assert_error(claim(client_for(world.bob.user), open_request), 403, errors.INVITE_WINDOW)
+    ServiceRequest.objects.filter(pk=open_request.pk).update(invited_team=None, invite_until=None)
+    # Bob holds another request at the same time: time_conflict comes first.
+    other = ServiceRequestFactory(
+        station=world.station,
+        campaign=open_request.campaign,
+        starts_at=open_request.starts_at,
+        ends_at=open_request.ends_at,
+    )
+    ClaimFactory(request=other, member=world.bob)
+    assert glance(world.bob, open_request.pk, now=now).clash
+    assert_error(claim(client_for(world.bob.user), open_request), 409, errors.TIME_CONFLICT)
+    # Ended: request_not_open, not request_full.
+    assert not glance(world.charlie, open_request.pk, now=open_request.ends_at).taking
+    assert glance(world.charlie, 10**9, now=now) is None
+
+
+def test_the_glance_and_the_expiry_probe_agree_on_what_is_due(world, campaign):
+    """expiry.due_sql (asked by the glance) against expire_overdue itself: in each of the four
+    due states the glance says due and a run of the expiry changes something; after it,
+    neither."""
+    now = timezone.now()
+    start = now - timedelta(hours=2)
+    states = {
+        "overdue claim": (
+            {"starts_at": now - timedelta(hours=1), "ends_at": now + timedelta(hours=2)},
+            {"status": Claim.Status.CLAIMED, "check_in_by": now - timedelta(hours=1)},
+        ),
+        "ended waitlist": (
+            {"starts_at": start, "ends_at": now - timedelta(minutes=1), "status": "full"},
+            {"status": Claim.Status.WAITLISTED},
+        ),
+        "ended unclaimed": ({"starts_at": start, "ends_at": now - timedelta(minutes=1)}, None),
+        "overdue check-out": (
+            {"starts_at": start, "ends_at": now - timedelta(minutes=40), "status": "in_progress"},
+            {"status": Claim.Status.CHECKED_IN, "checked_in_at": start},
+        ),
+        "nothing due": (
+            {"starts_at": now + timedelta(days=1), "ends_at": now + timedelta(days=1, hours=2)},
+            {"status": Claim.Status.CLAIMED, "check_in_by": now + timedelta(days=1)},
+        ),
+    }
+    for name, (request_fields, claim_fields) in states.items():
+        service_request = ServiceRequestFactory(
+            station=world.station, campaign=campaign, slots=3, **request_fields
+        )
+        if claim_fields:
+            ClaimFactory(request=service_request, member=MemberFactory(), **claim_fields)
+        due = glance(world.bob, service_request.pk, now=now).due
+        report = expire_overdue(now=now, request_ids=[service_request.pk])
+        changed = any(vars(report).values())
+        assert (due, changed) == (name != "nothing due",) * 2, name
+        assert not glance(world.bob, service_request.pk, now=now).due, name

@@ -5,16 +5,17 @@ The slot is taken by one conditional UPDATE (``claimed = claimed + 1 WHERE claim
 never by reading the counter first; a member's other claims are checked under a lock of the
 Member row, so one member's parallel claims cannot overlap in time. Overdue claims of the
 request expire first (``expiry.expire_for_claim``), so a place held past its grace is free
-before anyone counts. A request with no slot left refuses without any lock
-(``refuse_if_full``): a claim drive's late taps never queue behind its winners.
+before anyone counts. A request certainly full is refused after one read and no lock
+(``glance``): a claim drive's late taps never queue behind its winners.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from accounts.audit import record_event
@@ -27,6 +28,7 @@ from services.models import (
     ServiceRequest,
 )
 from services.notifications import iso
+from services.requests import expiry
 from services.requests.checkout import clamped_minutes
 from services.requests.expiry import expire_for_claim, expire_overdue
 from services.requests.transitions import (
@@ -123,9 +125,11 @@ def claim_request(
     """A member takes a slot (``claimed``) or, when full and asked, a waitlist place."""
     now = resolve_now(now)
     member = member_of(user)
-    expire_overdue(now=now, request_ids=[request_id])
-    if not waitlist:
-        refuse_if_full(member, request_id, now=now)
+    seen = glance(member, request_id, now=now)
+    if seen is None or seen.due:
+        expire_overdue(now=now, request_ids=[request_id])
+    elif not waitlist and seen.certainly_full(member):
+        raise errors.RequestFull()
     with transaction.atomic():
         # One claim at a time per member, so the time-conflict check cannot race itself.
         lock_member(member)
@@ -133,20 +137,84 @@ def claim_request(
         return claim_locked(user, member, service_request, waitlist=waitlist, now=now)
 
 
-def refuse_if_full(member: Member, request_id: int, *, now: datetime) -> None:
-    """409 ``request_full`` for a request with no slot left, without taking a lock.
+@dataclass(frozen=True)
+class Glance:
+    """A request as committed, seen for one member without a lock (``glance``)."""
 
-    In a claim drive (抢单) most taps come after the last slot went; each would otherwise
-    queue on the request's row lock behind the winners only to be refused. Read as committed,
-    a full request runs the same rules in the same order first (an earlier claim of the
-    member's still answers ``already_claimed``), then refuses: the answer is true as of that
-    read, as the locked path's would be as of its lock. A request with a slot left goes on
-    to the locked path, which decides; so does anyone asking for the waitlist."""
-    service_request = ServiceRequest.objects.filter(pk=request_id).first()
-    if service_request is None or service_request.claimed < service_request.slots:
-        return  # the locked path answers 404 / takes the slot
-    _check_claimable(service_request, member, now=now)
-    raise errors.RequestFull()
+    full: bool  # no slot left
+    taking: bool  # open or full, and not ended
+    invite_open: bool  # an invitation's window is running
+    invited_team_id: int | None
+    mine: bool  # the member has a live or rejected claim of it
+    clash: bool  # the member holds another request's time that overlaps it
+    due: bool  # something of it is due to expire (expiry.due_sql)
+
+    def certainly_full(self, member: Member) -> bool:
+        """Whether the locked path could only answer 409 ``request_full``: no slot left, and
+        none of the rules checked before the slot would answer first."""
+        invited_away = self.invite_open and member.team_id != self.invited_team_id
+        return self.full and self.taking and not (invited_away or self.mine or self.clash)
+
+
+GLANCE = (
+    "SELECT r.claimed >= r.slots, r.status IN (%s, %s) AND r.ends_at > %s, "  # noqa: S608 - _meta names and placeholders only
+    "r.invited_team_id IS NOT NULL AND r.invite_until IS NOT NULL AND r.invite_until > %s, "
+    "r.invited_team_id, "
+    f"EXISTS (SELECT 1 FROM {Claim._meta.db_table} mine WHERE mine.request_id = r.id "
+    "AND mine.member_id = %s AND mine.status IN ({mine})), "
+    f"EXISTS (SELECT 1 FROM {Claim._meta.db_table} c JOIN {ServiceRequest._meta.db_table} q "
+    "ON q.id = c.request_id WHERE c.member_id = %s AND c.status IN ({holding}) "
+    "AND c.checked_out_at IS NULL AND q.starts_at < r.ends_at AND q.ends_at > r.starts_at "
+    "AND c.request_id <> r.id), "
+    "{due} "
+    f"FROM {ServiceRequest._meta.db_table} r WHERE r.id = %s"
+)
+MINE = (*Claim.LIVE, ClaimStatus.REJECTED)
+
+
+def glance(member: Member, request_id: int, *, now: datetime) -> Glance | None:
+    """One read of the request for a claim, before any lock: whether a slot is left, whether
+    a rule before the slot would answer, whether its expiry is due (None: no such request).
+
+    In a claim drive (抢单) most taps come after the last slot went; each would otherwise take
+    the member's and the request's locks and queue on the request row behind the winners only
+    to be refused. A request that is certainly full is refused at once: true as of this read,
+    as the locked path's answer is as of its lock. Anything else goes on to the locked path,
+    which decides."""
+    due, due_params = expiry.due_sql("r", now=now)
+    sql = GLANCE.format(
+        mine=", ".join(["%s"] * len(MINE)),
+        holding=", ".join(["%s"] * len(TIME_HOLDING)),
+        due=due,
+    )
+    at = connection.ops.adapt_datetimefield_value(now)
+    params = [
+        Status.OPEN,
+        Status.FULL,
+        at,
+        at,
+        member.pk,
+        *MINE,
+        member.pk,
+        *TIME_HOLDING,
+        *due_params,
+        request_id,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    full, taking, invite_open, invited_team_id, mine, clash, is_due = row
+    return Glance(
+        bool(full),
+        bool(taking),
+        bool(invite_open),
+        invited_team_id,
+        bool(mine),
+        bool(clash),
+        bool(is_due),
+    )
 
 
 def lock_member(member: Member) -> None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 
 from services import notifications
@@ -20,7 +20,7 @@ from services.models import (
     ServiceRequest,
 )
 from services.notifications import iso
-from services.requests.checkout import check_out_overdue, overdue_claims
+from services.requests.checkout import CHECKED_IN, check_out_overdue, overdue_claims
 from services.requests.transitions import (
     ClaimStatus,
     Status,
@@ -41,6 +41,41 @@ class ExpiryReport:
     requests: int = 0
     promoted: int = 0
     checked_out: int = 0
+
+
+CLAIMS = Claim._meta.db_table
+REQUESTS = ServiceRequest._meta.db_table
+
+
+def due_sql(request: str, *, now: datetime) -> tuple[str, list]:
+    """An SQL condition on the request row aliased ``request``: is anything of it due — an
+    overdue claim, an ended waitlist, an unclaimed end, an overdue check-out? The four
+    conditions of ``expire_overdue`` (its probe), for a read that asks it along with other
+    things (``claims.glance``); tests/test_claims.py proves the two agree."""
+    cutoff = now - timedelta(minutes=settings.SERVICES_CLAIM_GRACE_MINUTES)
+    closed = now - timedelta(minutes=settings.SERVICES_HOURS_GRACE_MINUTES)
+    at = connection.ops.adapt_datetimefield_value
+    sql = (
+        f"(EXISTS (SELECT 1 FROM {CLAIMS} due WHERE due.request_id = {request}.id "  # noqa: S608 - _meta names and placeholders only
+        "AND due.status = %s AND due.check_in_by < %s) "
+        f"OR ({request}.ends_at <= %s AND EXISTS (SELECT 1 FROM {CLAIMS} wait "
+        f"WHERE wait.request_id = {request}.id AND wait.status = %s)) "
+        f"OR ({request}.status = %s AND {request}.ends_at <= %s AND {request}.claimed = 0) "
+        f"OR ({request}.ends_at <= %s AND EXISTS (SELECT 1 FROM {CLAIMS} still "
+        f"WHERE still.request_id = {request}.id AND still.status IN (%s, %s) "
+        "AND still.checked_in_at IS NOT NULL AND still.checked_out_at IS NULL)))"
+    )
+    params = [
+        ClaimStatus.CLAIMED,
+        at(cutoff),
+        at(now),
+        ClaimStatus.WAITLISTED,
+        Status.OPEN,
+        at(now),
+        at(closed),
+        *CHECKED_IN,
+    ]
+    return sql, params
 
 
 def expire_for_claim(claim_id: int, *, now: datetime) -> None:
