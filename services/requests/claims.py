@@ -38,9 +38,9 @@ from services.requests.transitions import (
     Status,
     lock_claim,
     lock_request,
+    mark_full,
     member_of,
     move_claims,
-    refresh_fullness,
     release_slots,
     resolve_now,
     set_status,
@@ -228,7 +228,9 @@ def claim_locked(
     """The claim itself, once the Member and the request are locked (``claim_request``, and
     accepting an assignment in ``services.teams.assignments``): every rule, then the slot."""
     _check_claimable(service_request, member, now=now)
-    took = take_slot(service_request, statuses=[Status.OPEN], now=now)
+    # The row is locked: whether this is its first claim, and whether it fills, are known.
+    first = service_request.first_claimed_at is None
+    took = take_slot(service_request, statuses=[Status.OPEN], now=now, first=first)
     if took:
         claim = _insert_claim(service_request, member, status=ClaimStatus.CLAIMED, now=now)
         record_event(
@@ -239,7 +241,8 @@ def claim_locked(
             payload={"request": service_request.pk, "team": member.team_id},
         )
         notifications.claim_confirmed(service_request, claim)
-        refresh_fullness(service_request, actor=user, now=now)
+        if service_request.claimed + 1 >= service_request.slots:
+            mark_full(service_request, actor=user, now=now)
         return claim
     if not waitlist:
         raise errors.RequestFull()

@@ -113,15 +113,7 @@ def set_status(
 
 def refresh_fullness(service_request: ServiceRequest, *, actor: User | None, now: datetime):
     """open ⇄ full from the counter, with conditional UPDATEs (never from a Python read)."""
-    set_status(
-        service_request,
-        to=Status.FULL,
-        allowed_from=[Status.OPEN],
-        actor=actor,
-        verb="request_full",
-        now=now,
-        extra_filter=Q(claimed__gte=F("slots")),
-    )
+    mark_full(service_request, actor=actor, now=now)
     set_status(
         service_request,
         to=Status.OPEN,
@@ -130,6 +122,20 @@ def refresh_fullness(service_request: ServiceRequest, *, actor: User | None, now
         verb="request_reopened",
         now=now,
         extra_filter=Q(claimed__lt=F("slots")),
+    )
+
+
+def mark_full(service_request: ServiceRequest, *, actor: User | None, now: datetime) -> None:
+    """open → full when the counter has reached the slots (conditional UPDATE): after a slot
+    was taken, the only move ``refresh_fullness`` could make."""
+    set_status(
+        service_request,
+        to=Status.FULL,
+        allowed_from=[Status.OPEN],
+        actor=actor,
+        verb="request_full",
+        now=now,
+        extra_filter=Q(claimed__gte=F("slots")),
     )
 
 
@@ -150,10 +156,18 @@ def release_slots(
     refresh_fullness(service_request, actor=actor, now=now)
 
 
-def take_slot(service_request: ServiceRequest, *, statuses: Iterable[str], now: datetime) -> bool:
+def take_slot(
+    service_request: ServiceRequest,
+    *,
+    statuses: Iterable[str],
+    now: datetime,
+    first: bool | None = None,
+) -> bool:
     """Take one slot with one conditional UPDATE (``claimed = claimed + 1 WHERE claimed < slots``
     and the request in ``statuses``, not ended); stamps the first claim and its rollup. Whether
-    it took one: the counter is never read first."""
+    it took one: the counter is never read first. ``first``: whether this is the request's first
+    claim, when the caller knows it from the locked row (False skips the stamp's statement;
+    None asks the database, whose stamp is conditional)."""
     took = ServiceRequest.objects.filter(
         pk=service_request.pk,
         status__in=list(statuses),
@@ -164,7 +178,7 @@ def take_slot(service_request: ServiceRequest, *, statuses: Iterable[str], now: 
         first_claimed_at=Coalesce(F("first_claimed_at"), Value(now, DateTimeField())),
         updated_at=now,
     )
-    if took:
+    if took and first is not False:
         rollups.request_claimed(service_request)
     return bool(took)
 
