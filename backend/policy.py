@@ -206,7 +206,8 @@ MATCHING_CANDIDATE_LIMIT = env_int("MATCHING_CANDIDATE_LIMIT", 100, minimum=1)
 MATCHING_BOUND_MARGIN = env_int("MATCHING_BOUND_MARGIN", 10, minimum=0)
 # requests/map/: most requests answered as points; a box holding more answers clusters.
 MATCHING_MAP_MAX_FEATURES = env_int("MATCHING_MAP_MAX_FEATURES", 500, minimum=1)
-# requests/map/: a dense box is cut into N x N cells, one cluster per cell holding requests.
+# requests/map/: a dense box clusters at the fixed grid's level where its longer side spans
+# N cells (more than N/2, at most N), one cluster per touched cell holding requests.
 MATCHING_MAP_CLUSTER_GRID = env_int("MATCHING_MAP_CLUSTER_GRID", 8, minimum=1)
 # requests/map/: the largest bbox a client may ask for, in square degrees.
 MATCHING_MAP_MAX_BBOX_DEG2 = env_float("MATCHING_MAP_MAX_BBOX_DEG2", 1.0, minimum=0.0001)

@@ -170,6 +170,44 @@ def test_claims_of_a_full_request_are_refused_while_its_lock_is_held(client_for)
     assert assert_consistent(service_request).claimed == 2
 
 
+def test_requests_filling_at_once_keep_their_map_cells_exact(client_for):
+    """Requests at one spot filling in parallel move open → full in the same map grid cells
+    (one row per level and status, shared by all of them): no move lost, none counted twice."""
+    from services import rollups
+    from services.models import MapCellStat
+
+    def cells():
+        return set(
+            MapCellStat.objects.values_list(
+                "level", "cell_row", "cell_column", "status", "requests", "lat_sum", "lng_sum"
+            )
+        )
+
+    campaign = CampaignFactory()
+    requests = [
+        ServiceRequestFactory(campaign=campaign, slots=2, lat=30.02 + i * 1e-4, lng=122.1)
+        for i in range(6)
+    ]
+    with connection.cursor() as cursor:
+        rollups.fill_map_cells(cursor)
+    members = [MemberFactory() for _ in range(24)]
+    calls = [
+        post(client_for(member.user), request_url(requests[i % 6], "claims/"))
+        for i, member in enumerate(members)
+    ]
+
+    results = run_together(calls, workers=12)
+
+    assert Counter(status for status, _ in results) == {201: 12, 409: 12}, results
+    assert set(ServiceRequest.objects.values_list("status", flat=True)) == {"full"}
+    kept = cells()
+    assert {row[3] for row in kept} == {"full"}
+    assert sum(row[4] for row in kept if row[0] == 0) == 6
+    with connection.cursor() as cursor:
+        rollups.fill_map_cells(cursor)
+    assert cells() == kept
+
+
 def test_one_member_claiming_20_times_at_once_gets_one_claim(client_for):
     service_request = _request(slots=5)
     member = MemberFactory()

@@ -207,7 +207,8 @@ class Cells:
     @classmethod
     def covering(cls, box: BBox) -> Cells:
         """The level whose cells are the smallest at least 1/MATCHING_MAP_CLUSTER_GRID of the
-        box's longer side (so that side spans that many cells, or one more), and its cells."""
+        box's longer side (so that side spans more than half that many cells and at most that
+        many, touching one more at most), and the cells the box touches there."""
         side = max(box.max_lat - box.min_lat, box.max_lng - box.min_lng)
         wanted = side / settings.MATCHING_MAP_CLUSTER_GRID
         level = rollups.MAP_LEVELS[0]
