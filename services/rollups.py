@@ -520,17 +520,17 @@ def request_posted(service_request: ServiceRequest) -> None:
 
 def request_status_changed(service_request: ServiceRequest, before: str, after: str) -> None:
     """``service_request`` has just moved from ``before`` to ``after`` (same transaction; the
-    object is the locked row, so its position is the database's)."""
+    object is the locked row, so its position is the database's). The request counts first,
+    then the map's cells: the tables in ``rebuild``'s lock order."""
+    delta = [a - b for a, b in zip(_counts(after), _counts(before), strict=True)]
+    if any(delta):
+        deltas: dict[tuple, list[int]] = {}
+        _add_to(deltas, _Request.read(service_request.pk).keys(), delta)
+        _change(REQUEST_STATS, REQUEST_KEY, tuple(REQUEST_COUNTS), deltas)
     map_deltas: dict[tuple, list[int]] = {}
     _add_map(map_deltas, service_request.lat, service_request.lng, before, -1)
     _add_map(map_deltas, service_request.lat, service_request.lng, after, 1)
     _change(MAP_CELLS, MAP_KEY, MAP_SUMS, map_deltas)
-    delta = [a - b for a, b in zip(_counts(after), _counts(before), strict=True)]
-    if not any(delta):
-        return
-    deltas: dict[tuple, list[int]] = {}
-    _add_to(deltas, _Request.read(service_request.pk).keys(), delta)
-    _change(REQUEST_STATS, REQUEST_KEY, tuple(REQUEST_COUNTS), deltas)
 
 
 def request_claimed(service_request: ServiceRequest) -> None:
@@ -563,17 +563,21 @@ def request_moved(
 ) -> None:
     """``service_request``'s start, campaign or position has just been edited (same
     transaction; the old values given): its counts and time to claim move to the new day and
-    campaign, its map cells to the new position."""
+    campaign, its map cells to the new position (last: ``rebuild``'s lock order)."""
     current = _Request.read(service_request.pk)
+    old_day = _day_of(starts_at)
+    if (old_day, campaign_id) != (current.day, current.campaign_id):
+        _move_request_counts(current, day=old_day, campaign_id=campaign_id)
     if lat is not None and lng is not None:
         map_deltas: dict[tuple, list[int]] = {}
         _add_map(map_deltas, lat, lng, current.status, -1)
         _add_map(map_deltas, current.lat, current.lng, current.status, 1)
         _change(MAP_CELLS, MAP_KEY, MAP_SUMS, map_deltas)
-    old_day = _day_of(starts_at)
-    if (old_day, campaign_id) == (current.day, current.campaign_id):
-        return
-    old = current.keys(day=old_day, campaign_id=campaign_id)
+
+
+def _move_request_counts(current: _Request, *, day: date, campaign_id: int) -> None:
+    """The request's counts and time to claim, from its old day and campaign to its current."""
+    old = current.keys(day=day, campaign_id=campaign_id)
     counts = _counts(current.status)
     deltas: dict[tuple, list[int]] = {}
     _add_to(deltas, old, [-c for c in counts])
