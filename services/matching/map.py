@@ -233,6 +233,20 @@ class Cells:
             max_lng=self.columns.stop * self.size - rollups.LNG_OFFSET + hair,
         )
 
+    def limits(self) -> list[int]:
+        """The first and last row, then column: the cell queries' BETWEEN parameters."""
+        return [self.rows.start, self.rows.stop - 1, self.columns.start, self.columns.stop - 1]
+
+    def around(self) -> dict[str, float]:
+        """ORM lookups for the rows inside ``outline``."""
+        outline = self.outline()
+        return {
+            "lat__gte": outline.min_lat,
+            "lat__lte": outline.max_lat,
+            "lng__gte": outline.min_lng,
+            "lng__lte": outline.max_lng,
+        }
+
     def clusters(self, sums: CellSums) -> list[MapCluster]:
         """One cluster per cell holding requests, largest first."""
         size = self.size
@@ -272,29 +286,11 @@ def _counted_cells(cells: Cells, statuses: list[str], *, now: datetime) -> CellS
     (open or full past their end until the expiry sweep moves them: a few, read through the
     (status, ends_at) index)."""
     placeholders = ", ".join(["%s"] * len(statuses))
-    sums: CellSums = {}
-    with connection.cursor() as cursor:
-        cursor.execute(
-            CELL_COUNTS.format(statuses=placeholders),
-            [
-                cells.level,
-                cells.rows.start,
-                cells.rows.stop - 1,
-                cells.columns.start,
-                cells.columns.stop - 1,
-                *statuses,
-            ],
-        )
-        for row, column, count, lat_sum, lng_sum in cursor.fetchall():
-            sums[(row, column)] = [int(count), int(lat_sum), int(lng_sum)]
-    outline = cells.outline()
+    sums = _sums(
+        CELL_COUNTS.format(statuses=placeholders), [cells.level, *cells.limits(), *statuses]
+    )
     ended = ServiceRequest.objects.filter(
-        status__in=statuses,
-        ends_at__lte=now,
-        lat__gte=outline.min_lat,
-        lat__lte=outline.max_lat,
-        lng__gte=outline.min_lng,
-        lng__lte=outline.max_lng,
+        status__in=statuses, ends_at__lte=now, **cells.around()
     ).values_list("lat", "lng")
     for lat, lng in ended:
         key = rollups.map_cell(lat, lng, cells.level)
@@ -309,14 +305,7 @@ def _counted_cells(cells: Cells, statuses: list[str], *, now: datetime) -> CellS
 def _grouped_cells(live: QuerySet, cells: Cells) -> CellSums:
     """The cells' sums from the rows of ``live`` (the filtered requests not ended), grouped by
     the database with the rollup's own expressions."""
-    outline = cells.outline()
-    inside = live.filter(
-        lat__gte=outline.min_lat,
-        lat__lte=outline.max_lat,
-        lng__gte=outline.min_lng,
-        lng__lte=outline.max_lng,
-        grid__in=grid_cells(outline),
-    )
+    inside = live.filter(grid__in=grid_cells(cells.outline()), **cells.around())
     sql, params = inside.values_list("lat", "lng").query.sql_with_params()
     row, column, cell_params = rollups.scaled_sql(float(2**cells.level))
     lat_micro, lng_micro, micro_params = rollups.scaled_sql(rollups.MICRO)
@@ -327,23 +316,17 @@ def _grouped_cells(live: QuerySet, cells: Cells) -> CellSums:
         "WHERE cell_row BETWEEN %s AND %s AND cell_column BETWEEN %s AND %s "
         "GROUP BY cell_row, cell_column"
     )
-    sums: CellSums = {}
+    return _sums(grouped, [*cell_params, *micro_params, *params, *cells.limits()])
+
+
+def _sums(sql: str, params: list) -> CellSums:
+    """Rows of (row, column, requests, sum of latitudes, sum of longitudes) as CellSums."""
     with connection.cursor() as cursor:
-        cursor.execute(
-            grouped,
-            [
-                *cell_params,
-                *micro_params,
-                *params,
-                cells.rows.start,
-                cells.rows.stop - 1,
-                cells.columns.start,
-                cells.columns.stop - 1,
-            ],
-        )
-        for key_row, key_column, count, lat_sum, lng_sum in cursor.fetchall():
-            sums[(key_row, key_column)] = [int(count), int(lat_sum), int(lng_sum)]
-    return sums
+        cursor.execute(sql, params)
+        return {
+            (row, column): [int(count), int(lat_sum), int(lng_sum)]
+            for row, column, count, lat_sum, lng_sum in cursor.fetchall()
+        }
 
 
 def _cluster_in_gcj02(cluster: MapCluster) -> MapCluster:
