@@ -6,13 +6,15 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from services import errors
@@ -56,6 +58,31 @@ def run_together(calls: list[Callable[[], Any]], *, workers: int) -> list[Any]:
         thread.join(timeout=120)
     assert not any(thread.is_alive() for thread in threads), "a worker hung"
     return results
+
+
+@contextmanager
+def row_locked(queryset: QuerySet, *, hold: float = 30) -> Iterator[None]:
+    """Hold ``queryset``'s rows locked (``SELECT … FOR UPDATE``) in another thread's
+    transaction while the block runs, as a writer mid-transaction would."""
+    locked, release = threading.Event(), threading.Event()
+
+    def hold_lock() -> None:
+        try:
+            with transaction.atomic():
+                list(queryset.select_for_update())
+                locked.set()
+                release.wait(timeout=hold)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold_lock)
+    holder.start()
+    try:
+        assert locked.wait(timeout=10), "the lock was never taken"
+        yield
+    finally:
+        release.set()
+        holder.join(timeout=hold)
 
 
 def post(client, url: str, data=None, **headers) -> Callable[[], tuple[int, Any]]:
@@ -142,29 +169,10 @@ def test_claims_of_a_full_request_are_refused_while_its_lock_is_held(client_for)
         assert post(client_for(member.user), request_url(service_request, "claims/"))()[0] == 201
     late = [MemberFactory() for _ in range(8)]
     url = request_url(service_request, "claims/")
-    locked, release = threading.Event(), threading.Event()
-
-    def hold_the_lock():
-        from django.db import transaction
-
-        try:
-            with transaction.atomic():
-                list(ServiceRequest.objects.select_for_update().filter(pk=service_request.pk))
-                locked.set()
-                release.wait(timeout=30)
-        finally:
-            connection.close()
-
-    holder = threading.Thread(target=hold_the_lock)
-    holder.start()
-    assert locked.wait(timeout=10)
-    try:
+    with row_locked(ServiceRequest.objects.filter(pk=service_request.pk)):
         started = time.perf_counter()
         results = run_together([post(client_for(m.user), url) for m in late], workers=8)
         took = time.perf_counter() - started
-    finally:
-        release.set()
-        holder.join(timeout=30)
     assert [(status, body["code"]) for status, body in results] == [(409, errors.REQUEST_FULL)] * 8
     assert took < 10, took  # the lock was never released while they ran
     assert assert_consistent(service_request).claimed == 2

@@ -8,7 +8,7 @@ import time
 from collections import Counter
 
 import pytest
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import timezone
 
 from accounts import outbox
@@ -16,6 +16,7 @@ from accounts.audit import notify
 from accounts.models import Notification
 from tests import fake_wechat
 from tests.factories import UserFactory
+from tests.test_claim_concurrency import row_locked
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -105,26 +106,9 @@ def test_a_row_locked_by_another_sender_is_skipped_without_waiting(wx):
     user = UserFactory(wechat_openid="openid-x")
     locked_row = notify(user=user, kind="reminder", title="被锁定")
     free_row = notify(user=user, kind="reminder", title="空闲")
-    locked, release = threading.Event(), threading.Event()
-
-    def hold_lock() -> None:
-        try:
-            with transaction.atomic():
-                list(Notification.objects.select_for_update().filter(pk=locked_row.pk))
-                locked.set()
-                release.wait(timeout=10)
-        finally:
-            connection.close()
-
-    holder = threading.Thread(target=hold_lock)
-    holder.start()
-    try:
-        assert locked.wait(timeout=10)
+    with row_locked(Notification.objects.filter(pk=locked_row.pk), hold=10):
         started = time.monotonic()
         taken = outbox.take_due()
         assert time.monotonic() - started < 2  # SKIP LOCKED: no waiting on the held row
         assert [row.pk for row in taken] == [free_row.pk]
-    finally:
-        release.set()
-        holder.join(timeout=10)
     assert [row.pk for row in outbox.take_due()] == [locked_row.pk]
