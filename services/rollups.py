@@ -513,9 +513,7 @@ def request_posted(service_request: ServiceRequest) -> None:
     deltas: dict[tuple, list[int]] = {}
     _add_to(deltas, current.keys(), _counts(current.status))
     _change(REQUEST_STATS, REQUEST_KEY, tuple(REQUEST_COUNTS), deltas)
-    map_deltas: dict[tuple, list[int]] = {}
-    _add_map(map_deltas, current.lat, current.lng, current.status, 1)
-    _change(MAP_CELLS, MAP_KEY, MAP_SUMS, map_deltas)
+    _on_map((current.lat, current.lng, current.status, 1))
 
 
 def request_status_changed(service_request: ServiceRequest, before: str, after: str) -> None:
@@ -527,10 +525,10 @@ def request_status_changed(service_request: ServiceRequest, before: str, after: 
         deltas: dict[tuple, list[int]] = {}
         _add_to(deltas, _Request.read(service_request.pk).keys(), delta)
         _change(REQUEST_STATS, REQUEST_KEY, tuple(REQUEST_COUNTS), deltas)
-    map_deltas: dict[tuple, list[int]] = {}
-    _add_map(map_deltas, service_request.lat, service_request.lng, before, -1)
-    _add_map(map_deltas, service_request.lat, service_request.lng, after, 1)
-    _change(MAP_CELLS, MAP_KEY, MAP_SUMS, map_deltas)
+    _on_map(
+        (service_request.lat, service_request.lng, before, -1),
+        (service_request.lat, service_request.lng, after, 1),
+    )
 
 
 def request_claimed(service_request: ServiceRequest) -> None:
@@ -569,10 +567,7 @@ def request_moved(
     if (old_day, campaign_id) != (current.day, current.campaign_id):
         _move_request_counts(current, day=old_day, campaign_id=campaign_id)
     if lat is not None and lng is not None:
-        map_deltas: dict[tuple, list[int]] = {}
-        _add_map(map_deltas, lat, lng, current.status, -1)
-        _add_map(map_deltas, current.lat, current.lng, current.status, 1)
-        _change(MAP_CELLS, MAP_KEY, MAP_SUMS, map_deltas)
+        _on_map((lat, lng, current.status, -1), (current.lat, current.lng, current.status, 1))
 
 
 def _move_request_counts(current: _Request, *, day: date, campaign_id: int) -> None:
@@ -631,16 +626,20 @@ def scaled_sql(scale: float, lat: str = "lat", lng: str = "lng") -> tuple[str, s
     )
 
 
-def _add_map(deltas: dict[tuple, list[int]], lat: float, lng: float, status: str, sign: int):
-    """Add (``sign`` 1) or take away (-1) one request at a position from its cells."""
-    if status not in MAP_STATUSES:
-        return
-    lat_micro, lng_micro = scaled(lat, lng, MICRO)
-    for level in MAP_LEVELS:
-        row = deltas.setdefault((level, *map_cell(lat, lng, level), status), [0, 0, 0])
-        row[0] += sign
-        row[1] += sign * lat_micro
-        row[2] += sign * lng_micro
+def _on_map(*changes: tuple[float, float, str, int]) -> None:
+    """Add (sign 1) or take away (-1) requests, each (lat, lng, status, sign), from their cells
+    at every level, in one statement; statuses the map does not show change nothing."""
+    deltas: dict[tuple, list[int]] = {}
+    for lat, lng, status, sign in changes:
+        if status not in MAP_STATUSES:
+            continue
+        lat_micro, lng_micro = scaled(lat, lng, MICRO)
+        for level in MAP_LEVELS:
+            row = deltas.setdefault((level, *map_cell(lat, lng, level), status), [0, 0, 0])
+            row[0] += sign
+            row[1] += sign * lat_micro
+            row[2] += sign * lng_micro
+    _change(MAP_CELLS, MAP_KEY, MAP_SUMS, deltas)
 
 
 def fill_map_cells(cursor) -> int:
